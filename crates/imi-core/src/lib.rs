@@ -1,0 +1,14 @@
+//! imi's domain: the registry's records, the naming rules, remote canonicalisation,
+//! the error type every layer shares, and the [`Store`] contract that each backend
+//! (SQLite, PostgreSQL) implements with identical behaviour.
+
+pub mod error;
+pub mod metadata;
+pub mod model;
+pub mod naming;
+pub mod remote;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};
+pub use model::*;
+pub use store::Store;

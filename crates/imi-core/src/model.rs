@@ -1,0 +1,304 @@
+//! The registry's records (what a store returns) and the inputs of its operations.
+//! Field names follow the table columns of SPEC §3.1: they are part of the contract
+//! and appear as-is in `--json` output.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// A JSON object; metadata is always an object, never a scalar or an array.
+pub type Metadata = Map<String, Value>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub remote_origin: Option<String>,
+    pub origin_key: String,
+    pub default_branch: String,
+    pub trunk_path: String,
+    pub description: Option<String>,
+    pub metadata: Metadata,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorktreeType {
+    pub id: i32,
+    pub name: String,
+    pub branch_prefix: String,
+    pub worktree_prefix: String,
+    pub description: Option<String>,
+    pub is_builtin: bool,
+    pub color: Option<String>,
+    pub icon: Option<String>,
+    pub metadata: Metadata,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Worktree {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub type_name: String,
+    pub name: String,
+    pub branch_name: String,
+    pub path: String,
+    pub host: String,
+    pub agent_id: Option<String>,
+    pub has_uncommitted_changes: bool,
+    pub uncommitted_files_count: i32,
+    pub ahead_of_trunk: i32,
+    pub behind_trunk: i32,
+    pub last_commit_hash: Option<String>,
+    pub last_commit_message: Option<String>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub merged_by: Option<String>,
+    pub merge_commit_hash: Option<String>,
+    pub metadata: Metadata,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub active: bool,
+}
+
+impl Worktree {
+    pub fn status(&self) -> WorkStatus {
+        WorkStatus::of(
+            self.uncommitted_files_count,
+            self.ahead_of_trunk,
+            self.behind_trunk,
+        )
+    }
+}
+
+/// The one definition of a worktree's in-flight status (SPEC §3.3). The SQL side
+/// mirrors it in `imi_work_status()`; the conformance suite checks they agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkStatus {
+    Uncommitted,
+    Diverged,
+    Ahead,
+    Behind,
+    Clean,
+}
+
+impl WorkStatus {
+    pub fn of(uncommitted: i32, ahead: i32, behind: i32) -> Self {
+        if uncommitted > 0 {
+            WorkStatus::Uncommitted
+        } else if ahead > 0 && behind > 0 {
+            WorkStatus::Diverged
+        } else if ahead > 0 {
+            WorkStatus::Ahead
+        } else if behind > 0 {
+            WorkStatus::Behind
+        } else {
+            WorkStatus::Clean
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkStatus::Uncommitted => "uncommitted",
+            WorkStatus::Diverged => "diverged",
+            WorkStatus::Ahead => "ahead",
+            WorkStatus::Behind => "behind",
+            WorkStatus::Clean => "clean",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "uncommitted" => WorkStatus::Uncommitted,
+            "diverged" => WorkStatus::Diverged,
+            "ahead" => WorkStatus::Ahead,
+            "behind" => WorkStatus::Behind,
+            "clean" => WorkStatus::Clean,
+            other => return Err(Error::internal(format!("unknown work status {other:?}"))),
+        })
+    }
+}
+
+/// The activity types the audit log accepts (SPEC §3.1).
+pub const ACTIVITY_TYPES: &[&str] = &[
+    "created",
+    "modified",
+    "deleted",
+    "committed",
+    "pushed",
+    "merged",
+    "synced",
+    "claimed",
+    "released",
+    "removed",
+    "other",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub id: Uuid,
+    pub agent_id: String,
+    /// `None` once the worktree row itself has been pruned; the names below keep the
+    /// entry readable.
+    pub worktree_id: Option<Uuid>,
+    pub project_id: Option<Uuid>,
+    pub project_name: Option<String>,
+    pub worktree_name: Option<String>,
+    pub activity_type: String,
+    pub file_path: Option<String>,
+    pub description: Option<String>,
+    pub metadata: Metadata,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One row of in-flight work (SPEC §3.3), as `get_inflight_work()` returns it, plus
+/// the project it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InflightWork {
+    pub worktree_id: Uuid,
+    pub project_id: Uuid,
+    pub project_name: String,
+    pub worktree_name: String,
+    pub branch_name: String,
+    pub path: String,
+    pub host: String,
+    pub status: WorkStatus,
+    pub uncommitted_count: i32,
+    pub ahead: i32,
+    pub behind: i32,
+    pub agent_id: Option<String>,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_activity: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryStats {
+    pub total_projects: i64,
+    pub active_projects: i64,
+    pub total_worktrees: i64,
+    pub active_worktrees: i64,
+    pub in_flight_worktrees: i64,
+    pub total_activities: i64,
+    pub activities_last_24h: i64,
+}
+
+/// Input of [`crate::Store::register_project`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewProject {
+    pub name: String,
+    /// The remote as the user gave it; credentials are stripped before storing.
+    /// `None` registers the project by its trunk path.
+    pub remote_origin: Option<String>,
+    /// `None` keeps an existing project's branch (or `main` for a new one).
+    pub default_branch: Option<String>,
+    pub trunk_path: String,
+    pub description: Option<String>,
+    pub metadata: Metadata,
+}
+
+/// Input of [`crate::Store::register_worktree`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewWorktree {
+    pub project_id: Uuid,
+    pub type_name: String,
+    pub name: String,
+    pub branch_name: String,
+    pub path: String,
+    /// `None`: this machine's host name.
+    pub host: Option<String>,
+    pub agent_id: Option<String>,
+    pub metadata: Metadata,
+}
+
+/// A git-state update; `None` leaves a field unchanged (as in
+/// `update_worktree_git_state`). `last_sync_at` is always stamped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitState {
+    pub uncommitted_count: Option<i32>,
+    pub ahead: Option<i32>,
+    pub behind: Option<i32>,
+    pub last_commit_hash: Option<String>,
+    pub last_commit_message: Option<String>,
+}
+
+/// Input of [`crate::Store::log_activity`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewActivity {
+    pub agent_id: String,
+    pub worktree_id: Option<Uuid>,
+    pub activity_type: String,
+    pub description: Option<String>,
+    pub file_path: Option<String>,
+    pub metadata: Metadata,
+}
+
+/// Input of [`crate::Store::add_type`]; prefixes default to `<name>/` and `<name>-`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewWorktreeType {
+    pub name: String,
+    pub branch_prefix: Option<String>,
+    pub worktree_prefix: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub icon: Option<String>,
+}
+
+/// Filters of [`crate::Store::list_worktrees`]; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorktreeFilter {
+    pub project_id: Option<Uuid>,
+    pub type_name: Option<String>,
+    pub agent_id: Option<String>,
+    pub host: Option<String>,
+    /// `false` (the default) lists only active worktrees.
+    pub include_inactive: bool,
+}
+
+/// Whose metadata a metadata operation addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataTarget {
+    Project(Uuid),
+    Worktree(Uuid),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectMatch {
+    pub id: Uuid,
+    pub name: String,
+    pub remote_origin: Option<String>,
+    pub trunk_path: String,
+    pub relevance: f32,
+}
+
+/// What the store's schema looks like compared with this binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaStatus {
+    pub backend: String,
+    /// Highest migration applied to the database (0: none).
+    pub applied: i64,
+    /// Highest migration this binary knows.
+    pub latest: i64,
+    pub pending: Vec<i64>,
+}
+
+/// Result of a retention clean-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceReport {
+    pub activities_deleted: i64,
+    pub worktrees_pruned: i64,
+}
+
+/// Parses a UUID given by a user, with an error that says what was expected.
+pub fn parse_uuid(what: &str, s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s.trim()).map_err(|_| {
+        Error::validation(format!("invalid {what} id {s:?}: not a UUID"))
+            .with_hint("ids look like 3f2b8c1e-9d4a-4e6b-8f00-1a2b3c4d5e6f")
+    })
+}

@@ -1,0 +1,157 @@
+//! The registry contract. Each backend implements every operation with the same
+//! observable behaviour; the conformance suite (`crates/imi-conformance`) runs one set
+//! of scenarios against all of them.
+//!
+//! Methods return `Send` futures so stores can be used from any task.
+
+use std::future::Future;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::model::*;
+
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// The host name recorded on worktrees registered without an explicit host.
+    fn host(&self) -> &str;
+
+    // --- schema -------------------------------------------------------------------
+
+    /// Applies pending migrations; safe when several processes do it at once.
+    fn migrate(&self) -> impl Future<Output = Result<SchemaStatus>> + Send;
+    fn schema_status(&self) -> impl Future<Output = Result<SchemaStatus>> + Send;
+    /// A trivial round trip (`SELECT 1`), the floor benchmarks compare against.
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+
+    // --- projects -----------------------------------------------------------------
+
+    /// Idempotent: the same remote (in any form) gives the same project, even under
+    /// concurrent calls. Reactivates a deactivated project and applies given values.
+    fn register_project(&self, p: &NewProject) -> impl Future<Output = Result<Project>> + Send;
+    fn get_project(&self, id: Uuid) -> impl Future<Output = Result<Project>> + Send;
+    /// Any form of the remote (or, for a project without one, its trunk path).
+    fn get_project_by_origin(&self, remote: &str) -> impl Future<Output = Result<Project>> + Send;
+    /// Active project by exact name; a name shared by two projects is a `CONFLICT`.
+    fn get_project_by_name(&self, name: &str) -> impl Future<Output = Result<Project>> + Send;
+    fn list_projects(
+        &self,
+        include_inactive: bool,
+    ) -> impl Future<Output = Result<Vec<Project>>> + Send;
+    /// Fuzzy search over name and remote, best first, at most 20.
+    fn search_projects(
+        &self,
+        query: &str,
+    ) -> impl Future<Output = Result<Vec<ProjectMatch>>> + Send;
+    /// Deactivates the project and its worktrees.
+    fn deactivate_project(&self, id: Uuid) -> impl Future<Output = Result<()>> + Send;
+
+    // --- worktrees ----------------------------------------------------------------
+
+    /// Idempotent per `(project, name)`; reactivates a removed worktree, clearing its
+    /// merge record, owner and in-flight state.
+    fn register_worktree(&self, w: &NewWorktree) -> impl Future<Output = Result<Worktree>> + Send;
+    fn get_worktree(&self, id: Uuid) -> impl Future<Output = Result<Worktree>> + Send;
+    /// Active worktree at `path` on this store's host.
+    fn get_worktree_by_path(&self, path: &str) -> impl Future<Output = Result<Worktree>> + Send;
+    fn get_worktree_by_name(
+        &self,
+        project_id: Uuid,
+        name: &str,
+    ) -> impl Future<Output = Result<Worktree>> + Send;
+    fn list_worktrees(
+        &self,
+        filter: &WorktreeFilter,
+    ) -> impl Future<Output = Result<Vec<Worktree>>> + Send;
+    fn update_git_state(
+        &self,
+        id: Uuid,
+        state: &GitState,
+    ) -> impl Future<Output = Result<Worktree>> + Send;
+    /// Many updates in one transaction: all are written or none.
+    fn update_git_states(
+        &self,
+        updates: &[(Uuid, GitState)],
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn mark_merged(
+        &self,
+        id: Uuid,
+        merged_by: &str,
+        merge_commit_hash: Option<&str>,
+    ) -> impl Future<Output = Result<Worktree>> + Send;
+    fn deactivate_worktree(&self, id: Uuid) -> impl Future<Output = Result<()>> + Send;
+
+    // --- types --------------------------------------------------------------------
+
+    fn list_types(&self) -> impl Future<Output = Result<Vec<WorktreeType>>> + Send;
+    fn add_type(&self, t: &NewWorktreeType) -> impl Future<Output = Result<WorktreeType>> + Send;
+    /// Refuses built-in types and types that worktrees still use.
+    fn remove_type(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
+
+    // --- metadata -----------------------------------------------------------------
+
+    /// Sets `key` (dotted: `plane.ticket_id`) deep inside the metadata object,
+    /// creating intermediate objects and keeping sibling keys.
+    fn metadata_set(
+        &self,
+        target: MetadataTarget,
+        key: &str,
+        value: Value,
+    ) -> impl Future<Output = Result<Metadata>> + Send;
+    /// The value at `key`, or the whole object for `None`.
+    fn metadata_get(
+        &self,
+        target: MetadataTarget,
+        key: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Value>>> + Send;
+    /// Removes `key`; returns whether it was there.
+    fn metadata_unset(
+        &self,
+        target: MetadataTarget,
+        key: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    // --- activities ---------------------------------------------------------------
+
+    /// Appends to the audit log and touches the worktree's `updated_at`.
+    fn log_activity(&self, a: &NewActivity) -> impl Future<Output = Result<Activity>> + Send;
+    fn recent_activities_by_agent(
+        &self,
+        agent_id: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Activity>>> + Send;
+    fn recent_activities(&self, limit: i64) -> impl Future<Output = Result<Vec<Activity>>> + Send;
+
+    // --- derived ------------------------------------------------------------------
+
+    /// In-flight work (SPEC §3.3), most recent first; all projects for `None`.
+    fn inflight(
+        &self,
+        project_id: Option<Uuid>,
+    ) -> impl Future<Output = Result<Vec<InflightWork>>> + Send;
+    /// Trunk path for `None`, else `parent(trunk_path)/<worktree_name>`; `NOT_FOUND`
+    /// for an unknown or inactive project.
+    fn working_path(
+        &self,
+        project_id: Uuid,
+        worktree_name: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send;
+    fn stats(&self) -> impl Future<Output = Result<RegistryStats>> + Send;
+
+    // --- retention ----------------------------------------------------------------
+
+    /// Deletes activities older than `retention_days`; returns how many.
+    fn cleanup_old_activities(
+        &self,
+        retention_days: i32,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    /// Deletes inactive worktrees not updated for `inactive_days`; their activities
+    /// stay. Returns how many.
+    fn prune_inactive_worktrees(
+        &self,
+        inactive_days: i32,
+    ) -> impl Future<Output = Result<i64>> + Send;
+}
