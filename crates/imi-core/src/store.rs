@@ -155,3 +155,20 @@ pub trait Store: Send + Sync {
         inactive_days: i32,
     ) -> impl Future<Output = Result<i64>> + Send;
 }
+
+/// Brings a registry to this binary's schema on first use: applies pending
+/// migrations, and refuses a registry written by a newer imi.
+pub async fn ensure_schema<S: Store>(store: &S) -> Result<SchemaStatus> {
+    let status = store.schema_status().await?;
+    if status.applied > status.latest {
+        return Err(crate::Error::unavailable(format!(
+            "registry schema {} is newer than this imi (which knows up to {})",
+            status.applied, status.latest
+        ))
+        .with_hint("upgrade imi to a version that knows this schema"));
+    }
+    if status.pending.is_empty() {
+        return Ok(status);
+    }
+    store.migrate().await
+}
