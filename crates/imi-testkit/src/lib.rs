@@ -1,0 +1,101 @@
+//! Test support shared by the store crates and the conformance suite.
+//!
+//! Every PostgreSQL test gets a database of its own (`imi_t_<uuid>`), dropped when
+//! the handle goes out of scope, so tests run in parallel without seeing each other.
+//! The server is `IMI_TEST_DATABASE_URL` (default: the local trust-auth
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached the
+//! test is skipped with a message, except in CI (`CI` set) or with
+//! `IMI_REQUIRE_POSTGRES=1`, where it fails: CI must never pass by skipping.
+
+#![allow(clippy::expect_used)] // test support: a failed set-up should stop the test loudly
+
+use sqlx::{Connection, Executor, PgConnection};
+
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub fn admin_url() -> String {
+    std::env::var("IMI_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
+}
+
+pub fn postgres_required() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+        || std::env::var("IMI_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+/// A fresh, empty database; dropped (with `FORCE`) on drop.
+pub struct PgTestDb {
+    pub url: String,
+    pub name: String,
+    admin: String,
+}
+
+impl PgTestDb {
+    /// `None` when PostgreSQL is unreachable and not required (the test then returns).
+    pub async fn create() -> Option<PgTestDb> {
+        let admin = admin_url();
+        let mut conn = match PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(e) => {
+                if postgres_required() {
+                    panic!("PostgreSQL is required (CI or IMI_REQUIRE_POSTGRES=1) but unreachable at {}: {e}", redact(&admin));
+                }
+                eprintln!("skipping: PostgreSQL unreachable at {} ({e}); set IMI_TEST_DATABASE_URL", redact(&admin));
+                return None;
+            }
+        };
+        let name = format!("imi_t_{}", uuid::Uuid::new_v4().simple());
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let url = with_database(&admin, &name);
+        Some(PgTestDb { url, name, admin })
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop may run inside a runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(mut c) = PgConnection::connect(&admin).await {
+                        let _ = c
+                            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// `url` with its database replaced by `db` (keeps query parameters).
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
