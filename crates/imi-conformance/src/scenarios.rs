@@ -1,0 +1,676 @@
+//! The scenarios. Each is one user-visible promise of docs/store-semantics.md.
+
+use futures::future::join_all;
+use imi_core::{
+    Error, ErrorKind, GitState, MetadataTarget, NewActivity, NewProject, NewWorktree,
+    NewWorktreeType, Project, Store, WorkStatus, Worktree, WorktreeFilter,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{Harness, TEST_HOST};
+
+#[track_caller]
+fn assert_kind<T: std::fmt::Debug>(r: Result<T, Error>, kind: ErrorKind) -> Error {
+    match r {
+        Ok(v) => panic!("expected {kind:?}, got Ok({v:?})"),
+        Err(e) => {
+            assert_eq!(e.kind, kind, "wrong kind for error: {e:?}");
+            assert!(!e.message.is_empty());
+            e
+        }
+    }
+}
+
+pub fn project(name: &str, remote: Option<&str>) -> NewProject {
+    NewProject {
+        name: name.into(),
+        remote_origin: remote.map(Into::into),
+        default_branch: None,
+        trunk_path: format!("/code/{name}/trunk-main"),
+        ..Default::default()
+    }
+}
+
+pub fn worktree(p: &Project, type_name: &str, name: &str) -> NewWorktree {
+    let prefix = match type_name {
+        "review" => "pr-review/".to_string(),
+        "trunk" => String::new(),
+        t => format!("{t}/"),
+    };
+    let dir = match type_name {
+        "review" => format!("pr-{name}"),
+        t => format!("{t}-{name}"),
+    };
+    NewWorktree {
+        project_id: p.id,
+        type_name: type_name.into(),
+        name: dir.clone(),
+        branch_name: format!("{prefix}{name}"),
+        path: format!("/code/{}/{dir}", p.name),
+        ..Default::default()
+    }
+}
+
+async fn setup<S: Store>(s: &S) -> (Project, Worktree) {
+    let p = s
+        .register_project(&project("app", Some("https://github.com/acme/app")))
+        .await
+        .unwrap();
+    let w = s.register_worktree(&worktree(&p, "feat", "login")).await.unwrap();
+    (p, w)
+}
+
+fn state(u: i32, a: i32, b: i32) -> GitState {
+    GitState {
+        uncommitted_count: Some(u),
+        ahead: Some(a),
+        behind: Some(b),
+        ..Default::default()
+    }
+}
+
+/// 16 concurrent registrations of the https and ssh forms of one remote: one row,
+/// one UUID.
+pub async fn registration_is_idempotent_under_concurrency<S: Store>(s: &S) {
+    let forms = [
+        "https://github.com/Acme/Widget",
+        "git@github.com:acme/widget.git",
+        "ssh://git@github.com:22/Acme/Widget.git",
+        "https://user:token@github.com/acme/widget.git/",
+    ];
+    let calls = (0..16).map(|i| {
+        let p = project("widget", Some(forms[i % forms.len()]));
+        async move { s.register_project(&p).await }
+    });
+    let results = join_all(calls).await;
+    let ids: Vec<Uuid> = results.into_iter().map(|r| r.unwrap().id).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "ids differ: {ids:?}");
+    let all = s.list_projects(true).await.unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].origin_key, "github.com/acme/widget");
+    for p in &all {
+        let remote = p.remote_origin.as_deref().unwrap();
+        assert!(!remote.contains("token"), "credential stored: {remote}");
+    }
+    // any form finds it
+    for f in forms {
+        assert_eq!(s.get_project_by_origin(f).await.unwrap().id, ids[0]);
+    }
+    // and once more, sequentially
+    let again = s
+        .register_project(&project("widget", Some("https://github.com/acme/widget")))
+        .await
+        .unwrap();
+    assert_eq!(again.id, ids[0]);
+}
+
+/// A project without a remote is identified by its trunk path.
+pub async fn project_without_remote_is_keyed_by_trunk_path<S: Store>(s: &S) {
+    let a = s.register_project(&project("local", None)).await.unwrap();
+    assert_eq!(a.remote_origin, None);
+    assert_eq!(a.origin_key, "/code/local/trunk-main");
+    let mut again = project("local", None);
+    again.trunk_path = "/code/local/trunk-main/".into();
+    assert_eq!(s.register_project(&again).await.unwrap().id, a.id);
+    assert_eq!(s.get_project_by_origin("/code/local/trunk-main").await.unwrap().id, a.id);
+    let other = s.register_project(&project("other", None)).await.unwrap();
+    assert_ne!(other.id, a.id);
+}
+
+/// Deactivated projects come back with the same UUID and the newly given values;
+/// removed worktrees come back with their merge record, owner and state cleared.
+pub async fn reactivation<S: Store>(s: &S) {
+    let (p, w) = setup(s).await;
+    s.update_git_state(w.id, &state(3, 2, 1)).await.unwrap();
+    s.deactivate_project(p.id).await.unwrap();
+    assert!(!s.get_project(p.id).await.unwrap().active);
+    assert!(!s.get_worktree(w.id).await.unwrap().active, "worktrees deactivate with the project");
+    s.deactivate_project(p.id).await.unwrap(); // idempotent
+
+    let mut again = project("app", Some("git@github.com:acme/app.git"));
+    again.trunk_path = "/elsewhere/app/trunk-develop".into();
+    again.default_branch = Some("develop".into());
+    let p2 = s.register_project(&again).await.unwrap();
+    assert_eq!(p2.id, p.id);
+    assert!(p2.active);
+    assert_eq!(p2.trunk_path, "/elsewhere/app/trunk-develop");
+    assert_eq!(p2.default_branch, "develop");
+    // None keeps the branch
+    let p3 = s.register_project(&project("app", Some("https://github.com/acme/app"))).await.unwrap();
+    assert_eq!(p3.default_branch, "develop");
+
+    // worktree: merged, then registered again
+    let mut nw = worktree(&p2, "feat", "login");
+    nw.agent_id = Some("agent-a".into());
+    let w2 = s.register_worktree(&nw).await.unwrap();
+    assert_eq!(w2.id, w.id);
+    assert!(w2.active);
+    s.update_git_state(w.id, &state(1, 4, 0)).await.unwrap();
+    let merged = s.mark_merged(w.id, "agent-a", Some("abc123")).await.unwrap();
+    assert!(!merged.active);
+    assert_eq!(merged.merged_by.as_deref(), Some("agent-a"));
+    assert_eq!(merged.merge_commit_hash.as_deref(), Some("abc123"));
+    assert!(merged.merged_at.is_some());
+
+    let w3 = s.register_worktree(&worktree(&p2, "feat", "login")).await.unwrap();
+    assert_eq!(w3.id, w.id);
+    assert!(w3.active);
+    assert_eq!(w3.merged_at, None);
+    assert_eq!(w3.merged_by, None);
+    assert_eq!(w3.merge_commit_hash, None);
+    assert_eq!(w3.agent_id, None, "owner cleared");
+    assert_eq!((w3.uncommitted_files_count, w3.ahead_of_trunk, w3.behind_trunk), (0, 0, 0));
+    assert!(!w3.has_uncommitted_changes);
+    assert_eq!(w3.last_sync_at, None);
+}
+
+pub async fn worktree_registration_is_idempotent_and_conflicts_are_named<S: Store>(s: &S) {
+    let (p, w) = setup(s).await;
+    let again = s.register_worktree(&worktree(&p, "feat", "login")).await.unwrap();
+    assert_eq!(again.id, w.id);
+    assert_eq!(again.host, TEST_HOST);
+    assert_eq!(again.type_name, "feat");
+    assert_eq!(again.branch_name, "feat/login");
+
+    let mut moved = worktree(&p, "feat", "login");
+    moved.path = "/somewhere/else".into();
+    let e = assert_kind(s.register_worktree(&moved).await, ErrorKind::Conflict);
+    assert!(e.message.contains("feat-login"), "{}", e.message);
+
+    let mut same_path = worktree(&p, "fix", "other");
+    same_path.path = w.path.clone();
+    assert_kind(s.register_worktree(&same_path).await, ErrorKind::Conflict);
+
+    // the same path on another host is another worktree
+    let mut elsewhere = worktree(&p, "fix", "other");
+    elsewhere.path = w.path.clone();
+    elsewhere.host = Some("other-host".into());
+    let o = s.register_worktree(&elsewhere).await.unwrap();
+    assert_eq!(o.host, "other-host");
+
+    assert_eq!(s.get_worktree_by_path(&w.path).await.unwrap().id, w.id);
+    assert_eq!(s.get_worktree_by_path(&format!("{}/", w.path)).await.unwrap().id, w.id);
+    assert_eq!(s.get_worktree_by_name(p.id, "feat-login").await.unwrap().id, w.id);
+    assert_kind(s.get_worktree_by_path("/nope").await, ErrorKind::NotFound);
+    assert_kind(s.get_worktree(Uuid::new_v4()).await, ErrorKind::NotFound);
+    assert_kind(s.get_worktree_by_name(p.id, "feat-nope").await, ErrorKind::NotFound);
+
+    // unknown or inactive project
+    let mut orphan = worktree(&p, "feat", "x");
+    orphan.project_id = Uuid::new_v4();
+    assert_kind(s.register_worktree(&orphan).await, ErrorKind::NotFound);
+}
+
+pub async fn unknown_worktree_type_is_rejected_by_name<S: Store>(s: &S) {
+    let (p, _) = setup(s).await;
+    let before = s.stats().await.unwrap();
+    let e = assert_kind(
+        s.register_worktree(&worktree(&p, "bogus-type", "x")).await,
+        ErrorKind::Validation,
+    );
+    assert!(e.message.contains("bogus-type"), "{}", e.message);
+    assert_eq!(s.stats().await.unwrap(), before, "nothing written");
+}
+
+pub async fn custom_types_work_like_builtins<S: Store>(s: &S) {
+    let types = s.list_types().await.unwrap();
+    let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["feat", "fix", "aiops", "devops", "review", "trunk"]);
+    assert!(types.iter().all(|t| t.is_builtin));
+    let review = &types[4];
+    assert_eq!((review.branch_prefix.as_str(), review.worktree_prefix.as_str()), ("pr-review/", "pr-"));
+    assert_eq!(types[5].branch_prefix, "");
+
+    let spike = s
+        .add_type(&NewWorktreeType { name: "spike".into(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((spike.branch_prefix.as_str(), spike.worktree_prefix.as_str()), ("spike/", "spike-"));
+    assert!(!spike.is_builtin);
+    assert_kind(
+        s.add_type(&NewWorktreeType { name: "spike".into(), ..Default::default() }).await,
+        ErrorKind::Conflict,
+    );
+    assert_kind(
+        s.add_type(&NewWorktreeType { name: "Bad Name".into(), ..Default::default() }).await,
+        ErrorKind::Validation,
+    );
+    assert_kind(
+        s.add_type(&NewWorktreeType {
+            name: "odd".into(),
+            worktree_prefix: Some("a/b-".into()),
+            ..Default::default()
+        })
+        .await,
+        ErrorKind::Validation,
+    );
+
+    let (p, _) = setup(s).await;
+    let w = s.register_worktree(&worktree(&p, "spike", "idea")).await.unwrap();
+    assert_eq!(w.type_name, "spike");
+    assert_kind(s.remove_type("spike").await, ErrorKind::Conflict);
+    assert_kind(s.remove_type("feat").await, ErrorKind::Conflict);
+    assert_kind(s.remove_type("nope").await, ErrorKind::NotFound);
+    s.add_type(&NewWorktreeType { name: "unused".into(), ..Default::default() }).await.unwrap();
+    s.remove_type("unused").await.unwrap();
+    assert!(!s.list_types().await.unwrap().iter().any(|t| t.name == "unused"));
+}
+
+/// All five statuses, and in-flight = not clean, active, unmerged; newest first.
+pub async fn inflight_statuses<S: Store>(s: &S) {
+    let (p, _) = setup(s).await;
+    let cases = [
+        ("u", state(2, 1, 1), WorkStatus::Uncommitted),
+        ("d", state(0, 2, 3), WorkStatus::Diverged),
+        ("a", state(0, 1, 0), WorkStatus::Ahead),
+        ("b", state(0, 0, 4), WorkStatus::Behind),
+        ("c", state(0, 0, 0), WorkStatus::Clean),
+    ];
+    let mut ids = vec![];
+    for (name, st, expect) in &cases {
+        let w = s.register_worktree(&worktree(&p, "fix", name)).await.unwrap();
+        let w = s.update_git_state(w.id, st).await.unwrap();
+        assert_eq!(w.status(), *expect, "{name}");
+        ids.push(w.id);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let merged = s.register_worktree(&worktree(&p, "fix", "merged")).await.unwrap();
+    s.update_git_state(merged.id, &state(0, 5, 0)).await.unwrap();
+    s.mark_merged(merged.id, "me", None).await.unwrap();
+
+    let inflight = s.inflight(Some(p.id)).await.unwrap();
+    let got: Vec<(String, WorkStatus)> =
+        inflight.iter().map(|i| (i.worktree_name.clone(), i.status)).collect();
+    assert_eq!(
+        got,
+        [
+            ("fix-b".to_string(), WorkStatus::Behind),
+            ("fix-a".to_string(), WorkStatus::Ahead),
+            ("fix-d".to_string(), WorkStatus::Diverged),
+            ("fix-u".to_string(), WorkStatus::Uncommitted),
+        ],
+        "most recent first, clean and merged excluded"
+    );
+    let d = &inflight[2];
+    assert_eq!((d.uncommitted_count, d.ahead, d.behind), (0, 2, 3));
+    assert_eq!(d.project_name, "app");
+    assert_eq!(s.inflight(None).await.unwrap().len(), 4);
+    assert!(s.inflight(Some(Uuid::new_v4())).await.unwrap().is_empty());
+
+    // a partial update leaves the other fields alone
+    let w = s
+        .update_git_state(ids[1], &GitState { behind: Some(0), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((w.ahead_of_trunk, w.behind_trunk, w.status()), (2, 0, WorkStatus::Ahead));
+    assert_eq!(s.stats().await.unwrap().in_flight_worktrees, 4);
+}
+
+pub async fn has_uncommitted_follows_the_count<S: Store>(s: &S) {
+    let (_, w) = setup(s).await;
+    assert!(!w.has_uncommitted_changes);
+    let w = s.update_git_state(w.id, &state(7, 0, 0)).await.unwrap();
+    assert!(w.has_uncommitted_changes);
+    assert_eq!(w.uncommitted_files_count, 7);
+    assert!(w.last_sync_at.is_some());
+    let w = s.update_git_state(w.id, &state(0, 0, 0)).await.unwrap();
+    assert!(!w.has_uncommitted_changes);
+    let w = s
+        .update_git_state(
+            w.id,
+            &GitState {
+                last_commit_hash: Some("deadbeef".into()),
+                last_commit_message: Some("fix: it".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.last_commit_hash.as_deref(), Some("deadbeef"));
+    assert_eq!(w.last_commit_message.as_deref(), Some("fix: it"));
+    assert!(!w.has_uncommitted_changes);
+}
+
+pub async fn updated_at_moves_on_update<S: Store>(s: &S) {
+    let (p, w) = setup(s).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let w2 = s.update_git_state(w.id, &state(1, 0, 0)).await.unwrap();
+    assert!(w2.updated_at > w.updated_at, "{} !> {}", w2.updated_at, w.updated_at);
+    assert_eq!(w2.created_at, w.created_at);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    s.metadata_set(MetadataTarget::Project(p.id), "k", json!(1)).await.unwrap();
+    let p2 = s.get_project(p.id).await.unwrap();
+    assert!(p2.updated_at > p.updated_at);
+    // logging an activity touches the worktree
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    s.log_activity(&NewActivity {
+        agent_id: "a".into(),
+        worktree_id: Some(w.id),
+        activity_type: "modified".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(s.get_worktree(w.id).await.unwrap().updated_at > w2.updated_at);
+}
+
+pub async fn working_path<S: Store>(s: &S) {
+    let (p, _) = setup(s).await;
+    assert_eq!(s.working_path(p.id, None).await.unwrap(), "/code/app/trunk-main");
+    assert_eq!(s.working_path(p.id, Some("feat-login")).await.unwrap(), "/code/app/feat-login");
+    assert_kind(s.working_path(Uuid::new_v4(), None).await, ErrorKind::NotFound);
+    assert_kind(s.working_path(p.id, Some("../etc")).await, ErrorKind::Validation);
+    s.deactivate_project(p.id).await.unwrap();
+    let e = assert_kind(s.working_path(p.id, None).await, ErrorKind::NotFound);
+    assert!(e.message.contains("inactive"), "{}", e.message);
+}
+
+pub async fn lookups_by_id_origin_and_name<S: Store>(s: &S) {
+    let (p, _) = setup(s).await;
+    assert_eq!(s.get_project(p.id).await.unwrap(), p);
+    assert_eq!(s.get_project_by_name("app").await.unwrap().id, p.id);
+    assert_kind(s.get_project_by_name("nope").await, ErrorKind::NotFound);
+    assert_kind(s.get_project(Uuid::new_v4()).await, ErrorKind::NotFound);
+    assert_kind(s.get_project_by_origin("https://github.com/acme/nope").await, ErrorKind::NotFound);
+    // two projects called "app" from two owners: by name is ambiguous
+    s.register_project(&project("app", Some("https://gitlab.com/other/group/app"))).await.unwrap();
+    let e = assert_kind(s.get_project_by_name("app").await, ErrorKind::Conflict);
+    assert!(e.hint.is_some());
+    let all = s.list_projects(false).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        s.get_project_by_origin("git@gitlab.com:Other/Group/App.git").await.unwrap().origin_key,
+        "gitlab.com/other/group/app"
+    );
+}
+
+pub async fn list_worktrees_with_filters<S: Store>(s: &S) {
+    let (p, w) = setup(s).await;
+    let q = s.register_project(&project("lib", Some("git@example.org:team/lib"))).await.unwrap();
+    let mut owned = worktree(&p, "fix", "crash");
+    owned.agent_id = Some("claude".into());
+    let fix = s.register_worktree(&owned).await.unwrap();
+    let other = s.register_worktree(&worktree(&q, "feat", "api")).await.unwrap();
+    s.deactivate_worktree(other.id).await.unwrap();
+    s.deactivate_worktree(other.id).await.unwrap(); // idempotent
+    assert_kind(s.deactivate_worktree(Uuid::new_v4()).await, ErrorKind::NotFound);
+
+    let names = |v: Vec<Worktree>| v.into_iter().map(|w| w.name).collect::<Vec<_>>();
+    assert_eq!(names(s.list_worktrees(&WorktreeFilter::default()).await.unwrap()), ["feat-login", "fix-crash"]);
+    let all = WorktreeFilter { include_inactive: true, ..Default::default() };
+    assert_eq!(names(s.list_worktrees(&all).await.unwrap()), ["feat-api", "feat-login", "fix-crash"]);
+    let by_project = WorktreeFilter { project_id: Some(p.id), ..Default::default() };
+    assert_eq!(s.list_worktrees(&by_project).await.unwrap().len(), 2);
+    let by_type = WorktreeFilter { type_name: Some("fix".into()), ..Default::default() };
+    assert_eq!(s.list_worktrees(&by_type).await.unwrap()[0].id, fix.id);
+    let by_agent = WorktreeFilter { agent_id: Some("claude".into()), ..Default::default() };
+    assert_eq!(names(s.list_worktrees(&by_agent).await.unwrap()), ["fix-crash"]);
+    let by_host = WorktreeFilter { host: Some("elsewhere".into()), ..Default::default() };
+    assert!(s.list_worktrees(&by_host).await.unwrap().is_empty());
+    assert_eq!(s.get_worktree(w.id).await.unwrap().project_id, p.id);
+}
+
+/// A one-letter typo still finds the project, first.
+pub async fn search_finds_a_project_from_a_typo<S: Store>(s: &S) {
+    for (name, remote) in [
+        ("registry", "https://github.com/acme/registry"),
+        ("frontend", "https://github.com/acme/frontend"),
+        ("billing-service", "git@gitlab.com:acme/billing-service.git"),
+        ("docs", "https://github.com/acme/docs"),
+    ] {
+        s.register_project(&project(name, Some(remote))).await.unwrap();
+    }
+    for (query, expect) in [
+        ("regsitry", "registry"),
+        ("registyr", "registry"),
+        ("frontent", "frontend"),
+        ("biling-service", "billing-service"),
+        ("billing", "billing-service"),
+        ("registry", "registry"),
+    ] {
+        let hits = s.search_projects(query).await.unwrap();
+        assert!(!hits.is_empty(), "{query}: no hits");
+        assert_eq!(hits[0].name, expect, "{query}: {hits:?}");
+        assert!(hits.windows(2).all(|w| w[0].relevance >= w[1].relevance));
+    }
+    assert!(s.search_projects("zzzzqqq").await.unwrap().is_empty());
+    assert_kind(s.search_projects("  ").await, ErrorKind::Validation);
+}
+
+pub async fn stats<S: Store>(s: &S) {
+    assert_eq!(
+        s.stats().await.unwrap(),
+        imi_core::RegistryStats {
+            total_projects: 0,
+            active_projects: 0,
+            total_worktrees: 0,
+            active_worktrees: 0,
+            in_flight_worktrees: 0,
+            total_activities: 0,
+            activities_last_24h: 0,
+        }
+    );
+    let (p, w) = setup(s).await;
+    let q = s.register_project(&project("gone", Some("https://x.org/a/gone"))).await.unwrap();
+    s.deactivate_project(q.id).await.unwrap();
+    let w2 = s.register_worktree(&worktree(&p, "fix", "b")).await.unwrap();
+    s.update_git_state(w2.id, &state(1, 0, 0)).await.unwrap();
+    let w3 = s.register_worktree(&worktree(&p, "fix", "c")).await.unwrap();
+    s.deactivate_worktree(w3.id).await.unwrap();
+    for _ in 0..3 {
+        s.log_activity(&NewActivity {
+            agent_id: "a".into(),
+            worktree_id: Some(w.id),
+            activity_type: "committed".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.stats().await.unwrap(),
+        imi_core::RegistryStats {
+            total_projects: 2,
+            active_projects: 1,
+            total_worktrees: 3,
+            active_worktrees: 2,
+            in_flight_worktrees: 1,
+            total_activities: 3,
+            activities_last_24h: 3,
+        }
+    );
+}
+
+pub async fn activities_are_logged_and_listed_newest_first<S: Store>(s: &S) {
+    let (_, w) = setup(s).await;
+    let mut ids = vec![];
+    for (agent, t) in [("a", "created"), ("b", "modified"), ("a", "committed"), ("a", "pushed")] {
+        let act = s
+            .log_activity(&NewActivity {
+                agent_id: agent.into(),
+                worktree_id: Some(w.id),
+                activity_type: t.into(),
+                description: Some(format!("{agent} {t}")),
+                file_path: Some("src/lib.rs".into()),
+                metadata: imi_core::metadata::require_object(json!({"n": ids.len()})).unwrap(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(act.worktree_name.as_deref(), Some("feat-login"));
+        assert_eq!(act.project_name.as_deref(), Some("app"));
+        ids.push(act.id);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let by_a = s.recent_activities_by_agent("a", 2).await.unwrap();
+    assert_eq!(by_a.iter().map(|a| a.activity_type.as_str()).collect::<Vec<_>>(), ["pushed", "committed"]);
+    let all = s.recent_activities(10).await.unwrap();
+    assert_eq!(all.iter().map(|a| a.id).collect::<Vec<_>>(), ids.iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(all[3].metadata.get("n"), Some(&json!(0)));
+    // an activity need not name a worktree
+    let free = s
+        .log_activity(&NewActivity { agent_id: "a".into(), activity_type: "other".into(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(free.worktree_id, None);
+    assert_kind(s.recent_activities(0).await, ErrorKind::Validation);
+    assert_kind(
+        s.log_activity(&NewActivity {
+            agent_id: "a".into(),
+            worktree_id: Some(Uuid::new_v4()),
+            activity_type: "other".into(),
+            ..Default::default()
+        })
+        .await,
+        ErrorKind::NotFound,
+    );
+}
+
+pub async fn retention_cleanup_deletes_only_old_activities<S: Harness>(s: &S) {
+    let (_, w) = setup(s).await;
+    let mut ids = vec![];
+    for _ in 0..4 {
+        let a = s
+            .log_activity(&NewActivity {
+                agent_id: "a".into(),
+                worktree_id: Some(w.id),
+                activity_type: "synced".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ids.push(a.id);
+    }
+    s.backdate("agent_activities", ids[0], 100).await;
+    s.backdate("agent_activities", ids[1], 91).await;
+    s.backdate("agent_activities", ids[2], 89).await;
+    assert_eq!(s.cleanup_old_activities(90).await.unwrap(), 2);
+    assert_eq!(s.cleanup_old_activities(90).await.unwrap(), 0);
+    let left: Vec<Uuid> = s.recent_activities(10).await.unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.contains(&ids[2]) && left.contains(&ids[3]));
+    assert_kind(s.cleanup_old_activities(-1).await, ErrorKind::Validation);
+    assert_eq!(s.stats().await.unwrap().activities_last_24h, 1);
+}
+
+pub async fn pruning_keeps_activities<S: Harness>(s: &S) {
+    let (p, w) = setup(s).await;
+    let keep = s.register_worktree(&worktree(&p, "fix", "recent")).await.unwrap();
+    s.log_activity(&NewActivity {
+        agent_id: "a".into(),
+        worktree_id: Some(w.id),
+        activity_type: "merged".into(),
+        description: Some("merged login".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.deactivate_worktree(w.id).await.unwrap();
+    s.deactivate_worktree(keep.id).await.unwrap();
+    s.backdate("worktrees", w.id, 40).await;
+    assert_eq!(s.prune_inactive_worktrees(30).await.unwrap(), 1);
+    assert_kind(s.get_worktree(w.id).await, ErrorKind::NotFound);
+    assert!(s.get_worktree(keep.id).await.is_ok(), "recently removed worktree kept");
+    let acts = s.recent_activities(10).await.unwrap();
+    assert_eq!(acts.len(), 1, "the audit log survives pruning");
+    assert_eq!(acts[0].worktree_id, None);
+    assert_eq!(acts[0].worktree_name.as_deref(), Some("feat-login"));
+    assert_eq!(acts[0].project_name.as_deref(), Some("app"));
+    assert_eq!(acts[0].description.as_deref(), Some("merged login"));
+    assert_kind(s.prune_inactive_worktrees(-5).await, ErrorKind::Validation);
+    // the name is free again: registering it makes a new worktree
+    let again = s.register_worktree(&worktree(&p, "feat", "login")).await.unwrap();
+    assert_ne!(again.id, w.id);
+}
+
+pub async fn deep_metadata_set_keeps_siblings<S: Store>(s: &S) {
+    let (p, w) = setup(s).await;
+    let t = MetadataTarget::Worktree(w.id);
+    s.metadata_set(t, "plane.board", json!("eng")).await.unwrap();
+    s.metadata_set(t, "other", json!([1, 2])).await.unwrap();
+    let doc = s.metadata_set(t, "plane.ticket_id", json!(42)).await.unwrap();
+    assert_eq!(
+        serde_json::Value::Object(doc),
+        json!({"plane": {"board": "eng", "ticket_id": 42}, "other": [1, 2]})
+    );
+    assert_eq!(s.metadata_get(t, Some("plane.ticket_id")).await.unwrap(), Some(json!(42)));
+    assert_eq!(s.metadata_get(t, Some("plane.nope")).await.unwrap(), None);
+    assert!(s.metadata_unset(t, "plane.board").await.unwrap());
+    assert!(!s.metadata_unset(t, "plane.board").await.unwrap());
+    assert_eq!(
+        s.metadata_get(t, None).await.unwrap(),
+        Some(json!({"plane": {"ticket_id": 42}, "other": [1, 2]}))
+    );
+    assert_eq!(s.get_worktree(w.id).await.unwrap().metadata.get("other"), Some(&json!([1, 2])));
+    // a scalar in the way is not silently replaced
+    assert_kind(s.metadata_set(t, "other.x", json!(1)).await, ErrorKind::Conflict);
+    assert_kind(s.metadata_set(t, "a..b", json!(1)).await, ErrorKind::Validation);
+    // projects have metadata too
+    let pt = MetadataTarget::Project(p.id);
+    s.metadata_set(pt, "team.lead", json!("ana")).await.unwrap();
+    assert_eq!(s.get_project(p.id).await.unwrap().metadata.get("team"), Some(&json!({"lead": "ana"})));
+    assert_kind(s.metadata_set(MetadataTarget::Worktree(Uuid::new_v4()), "k", json!(1)).await, ErrorKind::NotFound);
+
+    // concurrent deep sets of different keys all survive
+    let calls = (0..8).map(|i| s.metadata_set(t, Box::leak(format!("many.k{i}").into_boxed_str()), json!(i)));
+    for r in join_all(calls).await {
+        r.unwrap();
+    }
+    let many = s.metadata_get(t, Some("many")).await.unwrap().unwrap();
+    assert_eq!(many.as_object().unwrap().len(), 8, "{many}");
+}
+
+/// Bad input is refused with VALIDATION_ERROR and writes nothing.
+pub async fn bad_input_writes_nothing<S: Store>(s: &S) {
+    let (p, w) = setup(s).await;
+    let before = s.stats().await.unwrap();
+    let before_w = s.get_worktree(w.id).await.unwrap();
+
+    assert_kind(s.register_project(&project("", Some("https://github.com/a/b"))).await, ErrorKind::Validation);
+    assert_kind(s.register_project(&project("x", Some("https://"))).await, ErrorKind::Validation);
+    let mut no_trunk = project("x", Some("https://github.com/a/x"));
+    no_trunk.trunk_path = String::new();
+    assert_kind(s.register_project(&no_trunk).await, ErrorKind::Validation);
+    for bad in ["with space", "..", "a/b", "-rf", "x.lock", ""] {
+        let mut nw = worktree(&p, "feat", "ok");
+        nw.name = bad.into();
+        assert_kind(s.register_worktree(&nw).await, ErrorKind::Validation);
+    }
+    assert_kind(s.update_git_state(w.id, &state(-1, 0, 0)).await, ErrorKind::Validation);
+    assert_kind(s.update_git_state(w.id, &state(0, -2, 0)).await, ErrorKind::Validation);
+    assert_kind(
+        s.log_activity(&NewActivity { agent_id: "a".into(), activity_type: "exploded".into(), ..Default::default() })
+            .await,
+        ErrorKind::Validation,
+    );
+    assert_kind(
+        s.log_activity(&NewActivity { agent_id: " ".into(), activity_type: "other".into(), ..Default::default() })
+            .await,
+        ErrorKind::Validation,
+    );
+    assert_kind(s.mark_merged(w.id, "", None).await, ErrorKind::Validation);
+    // a batch with one bad entry writes none of it
+    let batch = vec![(w.id, state(5, 0, 0)), (Uuid::new_v4(), state(1, 0, 0))];
+    assert!(s.update_git_states(&batch).await.is_err());
+    let batch = vec![(w.id, state(5, 0, 0)), (w.id, state(-1, 0, 0))];
+    assert_kind(s.update_git_states(&batch).await, ErrorKind::Validation);
+
+    assert_eq!(s.stats().await.unwrap(), before);
+    assert_eq!(s.get_worktree(w.id).await.unwrap(), before_w);
+
+    // and a good batch writes all of it
+    let w2 = s.register_worktree(&worktree(&p, "fix", "two")).await.unwrap();
+    s.update_git_states(&[(w.id, state(1, 0, 0)), (w2.id, state(0, 3, 0))]).await.unwrap();
+    assert_eq!(s.get_worktree(w.id).await.unwrap().uncommitted_files_count, 1);
+    assert_eq!(s.get_worktree(w2.id).await.unwrap().ahead_of_trunk, 3);
+}
+
+/// Migrating an up-to-date registry changes nothing.
+pub async fn migrate_twice_changes_nothing<S: Store>(s: &S) {
+    let a = s.schema_status().await.unwrap();
+    assert!(a.pending.is_empty());
+    assert_eq!(a.applied, a.latest);
+    let b = s.migrate().await.unwrap();
+    assert_eq!(a, b);
+    s.ping().await.unwrap();
+}

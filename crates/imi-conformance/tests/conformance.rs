@@ -1,0 +1,48 @@
+//! Runs every scenario of `imi_conformance::scenarios` against SQLite (always) and
+//! PostgreSQL (a fresh database per test; required in CI, see `imi_testkit`).
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = imi_conformance::sqlite_store().await;
+                    imi_conformance::scenarios::$name(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((store, _db)) = imi_conformance::postgres_store().await else { return };
+                    imi_conformance::scenarios::$name(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    registration_is_idempotent_under_concurrency,
+    project_without_remote_is_keyed_by_trunk_path,
+    reactivation,
+    worktree_registration_is_idempotent_and_conflicts_are_named,
+    unknown_worktree_type_is_rejected_by_name,
+    custom_types_work_like_builtins,
+    inflight_statuses,
+    has_uncommitted_follows_the_count,
+    updated_at_moves_on_update,
+    working_path,
+    lookups_by_id_origin_and_name,
+    list_worktrees_with_filters,
+    search_finds_a_project_from_a_typo,
+    stats,
+    activities_are_logged_and_listed_newest_first,
+    retention_cleanup_deletes_only_old_activities,
+    pruning_keeps_activities,
+    deep_metadata_set_keeps_siblings,
+    bad_input_writes_nothing,
+    migrate_twice_changes_nothing,
+);
