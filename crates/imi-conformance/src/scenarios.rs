@@ -612,7 +612,8 @@ pub async fn deep_metadata_set_keeps_siblings<S: Store>(s: &S) {
     assert_kind(s.metadata_set(MetadataTarget::Worktree(Uuid::new_v4()), "k", json!(1)).await, ErrorKind::NotFound);
 
     // concurrent deep sets of different keys all survive
-    let calls = (0..8).map(|i| s.metadata_set(t, Box::leak(format!("many.k{i}").into_boxed_str()), json!(i)));
+    let keys: Vec<String> = (0..8).map(|i| format!("many.k{i}")).collect();
+    let calls = keys.iter().enumerate().map(|(i, k)| s.metadata_set(t, k, json!(i)));
     for r in join_all(calls).await {
         r.unwrap();
     }
