@@ -1,0 +1,131 @@
+//! Settings from the config file, the environment and flags (SPEC §1): flags win over
+//! the environment, which wins over `$XDG_CONFIG_HOME/imi/config.toml`. imi never
+//! writes the config file on its own.
+
+use std::path::{Path, PathBuf};
+
+use imi_core::{Error, Result};
+use serde::Deserialize;
+
+use crate::cli::GlobalArgs;
+use crate::dburl::DatabaseTarget;
+
+/// The config file's keys; unknown keys are an error so typos don't go unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    root: Option<PathBuf>,
+    agent_id: Option<String>,
+}
+
+/// Where a setting's value came from (shown by `imi config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Flag,
+    Env,
+    ConfigFile,
+    Default,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub config_file: PathBuf,
+    pub database: DatabaseTarget,
+    pub database_source: Source,
+    pub root: PathBuf,
+    pub root_source: Source,
+    pub agent_id: String,
+    pub agent_source: Source,
+    pub host: String,
+}
+
+pub fn home_dir() -> Result<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            Error::validation("HOME is not set").with_hint("set HOME, or pass --database and IMI_ROOT explicitly")
+        })
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> Result<PathBuf> {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(v) => Ok(PathBuf::from(v)),
+        None => Ok(home_dir()?.join(fallback)),
+    }
+}
+
+fn env(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn config_path() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?.join("imi").join("config.toml"))
+}
+
+pub fn default_sqlite_path() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_DATA_HOME", ".local/share")?.join("imi").join("registry.db"))
+}
+
+fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+        Err(e) => {
+            return Err(Error::validation(format!("cannot read {}: {e}", path.display()))
+                .with_hint("fix the file's permissions, or remove it"));
+        }
+    };
+    toml::from_str(&text).map_err(|e| {
+        Error::validation(format!(
+            "invalid config file {}: {}",
+            path.display(),
+            crate::dburl::redact_url(e.message())
+        ))
+        .with_hint("valid keys are database_url, root and agent_id")
+    })
+}
+
+fn pick<T>(flag: Option<T>, env: Option<T>, file: Option<T>) -> Option<(T, Source)> {
+    flag.map(|v| (v, Source::Flag))
+        .or_else(|| env.map(|v| (v, Source::Env)))
+        .or_else(|| file.map(|v| (v, Source::ConfigFile)))
+}
+
+impl Settings {
+    pub fn load(global: &GlobalArgs) -> Result<Settings> {
+        let config_file = config_path()?;
+        let file = read_file(&config_file)?;
+
+        let (database, database_source) =
+            match pick(global.database.clone(), env("IMI_DATABASE_URL"), file.database_url) {
+                Some((url, src)) => (DatabaseTarget::parse(&url)?, src),
+                None => (DatabaseTarget::Sqlite(default_sqlite_path()?), Source::Default),
+            };
+        let (root, root_source) = match pick(None, env("IMI_ROOT").map(PathBuf::from), file.root) {
+            Some(v) => v,
+            None => (home_dir()?.join("code"), Source::Default),
+        };
+        let (agent_id, agent_source) = match pick(global.agent.clone(), env("IMI_AGENT_ID"), file.agent_id) {
+            Some(v) => v,
+            None => (
+                env("USER").or_else(|| env("LOGNAME")).unwrap_or_else(|| "unknown".into()),
+                Source::Default,
+            ),
+        };
+        imi_core::naming::require_non_empty("agent id", &agent_id)?;
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        Ok(Settings {
+            config_file,
+            database,
+            database_source,
+            root,
+            root_source,
+            agent_id,
+            agent_source,
+            host,
+        })
+    }
+}

@@ -1,0 +1,169 @@
+//! Which registry a database URL names, checked before anything connects, and the
+//! redaction that keeps passwords out of every message.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use imi_core::{Error, Result};
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite(PathBuf),
+    /// The URL as given (it may carry a password: never print it, use `redact_url`).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseTarget::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            DatabaseTarget::Postgres(u) => write!(f, "Postgres({})", redact_url(u)),
+        }
+    }
+}
+
+impl DatabaseTarget {
+    pub fn parse(url: &str) -> Result<Self> {
+        let u = url.trim();
+        let lower = u.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            sqlx::postgres::PgConnectOptions::from_str(u).map_err(|e| {
+                Error::validation(format!(
+                    "malformed database URL {}: {}",
+                    redact_url(u),
+                    redact_url(&e.to_string())
+                ))
+                .with_hint("use postgres://user@host:5432/dbname (password in PGPASSWORD or ~/.pgpass)")
+            })?;
+            return Ok(DatabaseTarget::Postgres(u.to_string()));
+        }
+        let path = if let Some(rest) = lower.strip_prefix("sqlite:") {
+            let rest = &u[u.len() - rest.len()..];
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
+            rest.split('?').next().unwrap_or_default().to_string()
+        } else if u.starts_with('/') || u.starts_with("./") || u.starts_with("~/") {
+            u.to_string()
+        } else {
+            return Err(Error::validation(format!(
+                "unsupported database URL {}",
+                redact_url(u)
+            ))
+            .with_hint("use postgres://user@host/dbname, or sqlite:///absolute/path/registry.db"));
+        };
+        if path.is_empty() {
+            return Err(Error::validation(format!("database URL {u:?} names no file"))
+                .with_hint("use sqlite:///absolute/path/registry.db"));
+        }
+        let path = match path.strip_prefix("~/") {
+            Some(rest) => crate::config::home_dir()?.join(rest),
+            None => PathBuf::from(path),
+        };
+        Ok(DatabaseTarget::Sqlite(path))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DatabaseTarget::Sqlite(_) => "sqlite",
+            DatabaseTarget::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Safe to print: no password.
+    pub fn display(&self) -> String {
+        match self {
+            DatabaseTarget::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseTarget::Postgres(u) => redact_url(u),
+        }
+    }
+}
+
+/// Replaces the password of every `scheme://user:password@` and every
+/// `password=...` parameter in `s` with `***`.
+pub fn redact_url(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let auth_end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..auth_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[auth_end..];
+    }
+    out.push_str(rest);
+    redact_params(&out)
+}
+
+fn redact_params(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.to_ascii_lowercase().find("password=") {
+        let (head, tail) = rest.split_at(i + "password=".len());
+        out.push_str(head);
+        out.push_str("***");
+        let end = tail
+            .find(|c: char| c == '&' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_survive_redaction() {
+        assert_eq!(
+            redact_url("postgres://imi:s3cret@db.local:5432/imi"),
+            "postgres://imi:***@db.local:5432/imi"
+        );
+        assert_eq!(
+            redact_url("error connecting to postgres://u:p@h/d?sslmode=require&password=x"),
+            "error connecting to postgres://u:***@h/d?sslmode=require&password=***"
+        );
+        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+        let t = DatabaseTarget::parse("postgres://u:hunter2@127.0.0.1/x").unwrap();
+        assert!(!format!("{t:?}").contains("hunter2"));
+        assert!(!t.display().contains("hunter2"));
+    }
+
+    #[test]
+    fn parses_backends() {
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:///tmp/r.db").unwrap(),
+            DatabaseTarget::Sqlite("/tmp/r.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("sqlite:rel.db").unwrap(),
+            DatabaseTarget::Sqlite("rel.db".into())
+        );
+        assert_eq!(
+            DatabaseTarget::parse("/var/imi.db").unwrap(),
+            DatabaseTarget::Sqlite("/var/imi.db".into())
+        );
+        assert_eq!(DatabaseTarget::parse("postgresql://h/d").unwrap().backend(), "postgres");
+        for bad in ["mysql://h/d", "nonsense", "sqlite://", "postgres://u:pw@h:notaport/d"] {
+            let e = DatabaseTarget::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR", "{bad}");
+            assert!(!e.message.contains("pw@"), "{}", e.message);
+        }
+    }
+}

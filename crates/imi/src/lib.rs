@@ -1,0 +1,56 @@
+//! The `imi` command line: argument parsing, configuration, output, and one module
+//! per command. `main.rs` only calls [`run`].
+
+mod cli;
+mod commands;
+mod config;
+mod dburl;
+mod registry;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use dburl::{DatabaseTarget, redact_url};
+
+/// Parses arguments, runs the command, prints its result or error, and maps the
+/// outcome to an exit code: 0 success, 1 error, 2 usage error.
+pub fn run() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are successes; everything else is a usage error.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let ui = ui::Ui::new(cli.global.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui.error(&imi_core::Error::internal(format!(
+                "cannot start the async runtime: {e}"
+            )));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::dispatch(&cli, &ui)) {
+        Ok(out) => {
+            ui.output(out);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            ui.error(&e);
+            ExitCode::from(1)
+        }
+    }
+}

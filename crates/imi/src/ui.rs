@@ -1,0 +1,73 @@
+//! All output goes through [`Ui`]: human text for people, exactly one JSON document
+//! for programs (SPEC §4). Write errors (a closed pipe: `imi ... | head`) are
+//! ignored: the reader has what it wanted.
+
+use std::io::{IsTerminal, Write};
+
+use imi_core::Error;
+use serde_json::{Value, json};
+
+/// What a command produced: the JSON `data` and the same thing for people.
+pub struct Output {
+    pub data: Value,
+    pub human: String,
+}
+
+impl Output {
+    pub fn new(data: Value, human: impl Into<String>) -> Self {
+        Output {
+            data,
+            human: human.into(),
+        }
+    }
+}
+
+pub struct Ui {
+    json: bool,
+    color_stderr: bool,
+}
+
+impl Ui {
+    pub fn new(json: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ui {
+            json,
+            color_stderr: !no_color && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn output(&self, out: Output) {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let doc = json!({"success": true, "data": out.data});
+            let _ = writeln!(stdout, "{doc}");
+        } else if !out.human.is_empty() {
+            let text = out.human.trim_end_matches('\n');
+            let _ = writeln!(stdout, "{text}");
+        }
+        let _ = stdout.flush();
+    }
+
+    pub fn error(&self, e: &Error) {
+        if self.json {
+            let doc = json!({
+                "success": false,
+                "error": {"code": e.code(), "message": e.message, "hint": e.hint},
+            });
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{doc}");
+            let _ = stdout.flush();
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let (red, yellow, reset) = if self.color_stderr {
+            ("\x1b[31m", "\x1b[33m", "\x1b[0m")
+        } else {
+            ("", "", "")
+        };
+        let _ = writeln!(stderr, "{red}error:{reset} {}", e.message);
+        if let Some(h) = &e.hint {
+            let _ = writeln!(stderr, "{yellow}hint:{reset} {h}");
+        }
+    }
+}
