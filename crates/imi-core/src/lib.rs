@@ -7,6 +7,7 @@ pub mod metadata;
 pub mod model;
 pub mod naming;
 pub mod remote;
+pub mod search;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
