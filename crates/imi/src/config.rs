@@ -29,6 +29,17 @@ pub enum Source {
     Default,
 }
 
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Flag => "flag",
+            Source::Env => "environment",
+            Source::ConfigFile => "config file",
+            Source::Default => "default",
+        })
+    }
+}
+
 #[derive(Debug)]
 pub struct Settings {
     pub config_file: PathBuf,

@@ -15,7 +15,7 @@ pub fn cmd_config(s: &Settings) -> Result<Output> {
         "host": s.host,
     });
     let human = format!(
-        "config file  {}\ndatabase     {} ({:?})\nroot         {} ({:?})\nagent        {} ({:?})\nhost         {}\n",
+        "config file  {}\ndatabase     {} ({})\nroot         {} ({})\nagent        {} ({})\nhost         {}\n",
         s.config_file.display(),
         s.database.display(),
         s.database_source,
@@ -25,5 +25,5 @@ pub fn cmd_config(s: &Settings) -> Result<Output> {
         s.agent_source,
         s.host,
     );
-    Ok(Output::new(data, human.replace("(ConfigFile)", "(config file)").replace("(Flag)", "(flag)").replace("(Env)", "(environment)").replace("(Default)", "(default)")))
+    Ok(Output::new(data, human))
 }
