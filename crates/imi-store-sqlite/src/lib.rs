@@ -1,1 +1,1433 @@
-//! placeholder
+//! The embedded registry: one SQLite file (WAL), implementing [`imi_core::Store`]
+//! with the behaviour of docs/store-semantics.md.
+//!
+//! Connections: a pool of readers and a single writer connection. Writes in one
+//! process queue for the writer; between processes, every read-modify-write runs in
+//! a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, waiting up to
+//! the busy timeout), so two processes never interleave one.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use imi_core::{
+    Activity, Error, ErrorKind, GitState, InflightWork, Metadata, MetadataTarget, NewActivity,
+    NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result,
+    SchemaStatus, Store, Worktree, WorktreeFilter, WorktreeType, metadata, naming, remote, search,
+};
+use serde_json::Value;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+mod error;
+mod rows;
+
+use error::{db_err, is_unique_violation, migrate_err};
+use rows::{activity_cols, inflight_pred, now, parse_meta, project_cols, type_cols, worktree_cols};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const READERS: u32 = 4;
+/// imi's tables, children first (the order to drop them in).
+const TABLES: &[&str] = &[
+    "agent_activities",
+    "worktrees",
+    "worktree_types",
+    "projects",
+    "_sqlx_migrations",
+];
+
+/// The SQLite registry. Cheap to share by reference; all methods take `&self`.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    host: String,
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+fn id_text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+fn project_not_found(id: Uuid) -> Error {
+    Error::not_found(format!("project {id} not found"))
+        .with_hint("list registered projects with `imi projects list`")
+}
+
+fn worktree_not_found(id: Uuid) -> Error {
+    Error::not_found(format!("worktree {id} not found"))
+        .with_hint("list registered worktrees with `imi list`")
+}
+
+fn io_unavailable(what: String, e: std::io::Error) -> Error {
+    Error::unavailable(format!("{what}: {e}"))
+        .with_hint("check that the registry's directory exists and is writable")
+}
+
+fn strip_trailing_slashes(p: &str) -> &str {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() && p.starts_with('/') {
+        "/"
+    } else {
+        t
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if needed) the registry file at `path`.
+    /// Does not migrate: call [`imi_core::store::ensure_schema`] or `migrate()`.
+    pub async fn open(path: &Path, host: impl Into<String>) -> Result<SqliteStore> {
+        let s = path.as_os_str();
+        if s.is_empty() || s == ":memory:" {
+            return Err(Error::validation(format!(
+                "invalid registry path {:?}: a file path is needed",
+                path.display()
+            ))
+            .with_hint("give a file path such as ~/.local/share/imi/registry.db"));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                io_unavailable(format!("cannot create directory {}", parent.display()), e)
+            })?;
+        }
+        let mut host = host.into();
+        if host.trim().is_empty() {
+            host = "localhost".to_string();
+        }
+
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = |max: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .min_connections(0)
+                .test_before_acquire(false)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(30))
+        };
+        // The reader connects now: a file that cannot be opened fails here.
+        let reader = pool(READERS)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| {
+                let inner = db_err(e);
+                Error::new(
+                    inner.kind,
+                    format!("cannot open registry {}: {}", path.display(), inner.message),
+                )
+                .with_hint(
+                    inner
+                        .hint
+                        .unwrap_or_else(|| "check the registry path (imi db status)".into()),
+                )
+            })?;
+        let writer = pool(1).connect_lazy_with(options);
+        let store = SqliteStore {
+            path: path.to_path_buf(),
+            host,
+            reader,
+            writer,
+        };
+        store.ensure_wal().await?;
+        Ok(store)
+    }
+
+    /// Opens `sqlite:///abs/path`, `sqlite://rel/path` or `sqlite:path`.
+    pub async fn open_url(url: &str, host: impl Into<String>) -> Result<SqliteStore> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                Error::validation(format!("not a sqlite URL: {url:?}"))
+                    .with_hint("use sqlite:///absolute/path/registry.db")
+            })?;
+        let rest = rest.split_once('?').map_or(rest, |(p, _)| p);
+        if rest.is_empty() {
+            return Err(
+                Error::validation(format!("sqlite URL {url:?} names no file"))
+                    .with_hint("use sqlite:///absolute/path/registry.db"),
+            );
+        }
+        SqliteStore::open(Path::new(rest), host).await
+    }
+
+    /// The registry file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut s: OsString = self.path.as_os_str().to_owned();
+        s.push(".migrate.lock");
+        PathBuf::from(s)
+    }
+
+    /// Takes the exclusive cross-process lock that serialises schema changes; released
+    /// when the returned file is dropped.
+    async fn lock_schema(&self) -> Result<std::fs::File> {
+        let lp = self.lock_path();
+        tokio::task::spawn_blocking(move || {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lp)
+                .map_err(|e| io_unavailable(format!("cannot open {}", lp.display()), e))?;
+            f.lock()
+                .map_err(|e| io_unavailable(format!("cannot lock {}", lp.display()), e))?;
+            Ok(f)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("schema lock task failed: {e}")))?
+    }
+
+    /// WAL is a property of the file; switching to it needs an exclusive lock that the
+    /// busy timeout does not wait for, so it happens once, under the schema lock.
+    async fn ensure_wal(&self) -> Result<()> {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        let _lock = self.lock_schema().await?;
+        let mut last = None;
+        for attempt in 0..50u64 {
+            match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
+                .fetch_one(&self.reader)
+                .await
+            {
+                Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+                Ok(m) => {
+                    return Err(Error::unavailable(format!(
+                        "registry {} cannot use WAL journaling (journal_mode is {m})",
+                        self.path.display()
+                    ))
+                    .with_hint("put the registry on a local file system"));
+                }
+                Err(e) => last = Some(db_err(e)),
+            }
+            tokio::time::sleep(Duration::from_millis(10 + attempt * 5)).await;
+        }
+        Err(last.unwrap_or_else(|| Error::unavailable("cannot switch the registry to WAL")))
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+
+    /// Drops every imi table, view and trigger and the migration history
+    /// (`imi db reset --yes`). The file stays.
+    pub async fn reset(&self) -> Result<()> {
+        let _lock = self.lock_schema().await?;
+        let mut tx = self.begin().await?;
+        let objects: Vec<(String, String)> = sqlx::query_as(
+            "SELECT type, name FROM sqlite_master \
+             WHERE type IN ('view', 'trigger') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             ORDER BY type = 'trigger' DESC, name",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for (kind, name) in objects {
+            // Names come from sqlite_master, never from input; quoted as identifiers.
+            let ident = format!("\"{}\"", name.replace('"', "\"\""));
+            let sql = if kind == "view" {
+                format!("DROP VIEW IF EXISTS {ident}")
+            } else {
+                format!("DROP TRIGGER IF EXISTS {ident}")
+            };
+            sqlx::query(&sql).execute(&mut *tx).await.map_err(db_err)?;
+        }
+        for t in TABLES {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {t}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// `VACUUM` and `ANALYZE` (`imi db maintain`).
+    pub async fn maintain(&self) -> Result<()> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        sqlx::query("VACUUM")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("ANALYZE")
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn register_project_once(
+        &self,
+        p: &NewProject,
+        remote_origin: Option<&str>,
+        key: &str,
+    ) -> Result<Project> {
+        let mut tx = self.begin().await?;
+        let existing: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, metadata FROM projects WHERE origin_key = ?1 \
+             ORDER BY active DESC, updated_at DESC LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let row =
+            match existing {
+                Some((id, meta)) => {
+                    let mut merged = parse_meta(&meta)?;
+                    merged.extend(p.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    sqlx::query(concat!(
+                        "UPDATE projects SET name = ?1, remote_origin = ?2, trunk_path = ?3, ",
+                        "default_branch = coalesce(?4, default_branch), ",
+                        "description = coalesce(?5, description), metadata = ?6, active = 1, ",
+                        "updated_at = ",
+                        now!(),
+                        " WHERE id = ?7 RETURNING ",
+                        project_cols!()
+                    ))
+                    .bind(&p.name)
+                    .bind(remote_origin)
+                    .bind(&p.trunk_path)
+                    .bind(p.default_branch.as_deref())
+                    .bind(p.description.as_deref())
+                    .bind(rows::meta_text(&merged))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                }
+                None => sqlx::query(concat!(
+                    "INSERT INTO projects (id, name, remote_origin, origin_key, default_branch, ",
+                    "trunk_path, description, metadata) ",
+                    "VALUES (?1, ?2, ?3, ?4, coalesce(?5, 'main'), ?6, ?7, ?8) RETURNING ",
+                    project_cols!()
+                ))
+                .bind(id_text(Uuid::new_v4()))
+                .bind(&p.name)
+                .bind(remote_origin)
+                .bind(key)
+                .bind(p.default_branch.as_deref())
+                .bind(&p.trunk_path)
+                .bind(p.description.as_deref())
+                .bind(rows::meta_text(&p.metadata))
+                .fetch_one(&mut *tx)
+                .await,
+            }
+            .map_err(db_err)?;
+        let project = rows::project(&row)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(project)
+    }
+
+    /// The message for a place already taken by another active worktree.
+    async fn place_taken(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        host: &str,
+        path: &str,
+    ) -> Error {
+        let other: Option<(String, String)> = sqlx::query_as(
+            "SELECT w.name, p.name FROM worktrees w JOIN projects p ON p.id = w.project_id \
+             WHERE w.host = ?1 AND w.path = ?2 AND w.active = 1",
+        )
+        .bind(host)
+        .bind(path)
+        .fetch_optional(&mut **tx)
+        .await
+        .ok()
+        .flatten();
+        let who = match other {
+            Some((w, p)) => format!("worktree {w:?} of project {p:?}"),
+            None => "another active worktree".to_string(),
+        };
+        Error::conflict(format!("{path} on {host} is already registered to {who}"))
+            .with_hint("remove that worktree first (imi remove), or choose another path")
+    }
+
+    async fn fetch_worktree(&self, id: Uuid) -> Result<Option<Worktree>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            worktree_cols!(),
+            " FROM worktrees WHERE id = ?1"
+        ))
+        .bind(id_text(id))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .map(|r| rows::worktree(&r))
+        .transpose()
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    // --- schema -------------------------------------------------------------------
+
+    async fn migrate(&self) -> Result<SchemaStatus> {
+        let status = self.schema_status().await?;
+        check_not_newer(&status)?;
+        if status.pending.is_empty() {
+            return Ok(status);
+        }
+        let _lock = self.lock_schema().await?;
+        // Another process may have migrated while we waited for the lock.
+        let status = self.schema_status().await?;
+        check_not_newer(&status)?;
+        if !status.pending.is_empty() {
+            MIGRATOR.run(&self.writer).await.map_err(migrate_err)?;
+        }
+        self.schema_status().await
+    }
+
+    async fn schema_status(&self) -> Result<SchemaStatus> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = '_sqlx_migrations')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let applied: Vec<i64> = if exists {
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version",
+            )
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?
+        } else {
+            Vec::new()
+        };
+        let known: Vec<i64> = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .collect();
+        Ok(SchemaStatus {
+            backend: "sqlite".to_string(),
+            applied: applied.iter().copied().max().unwrap_or(0),
+            latest: known.iter().copied().max().unwrap_or(0),
+            pending: known.into_iter().filter(|v| !applied.contains(v)).collect(),
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    // --- projects -----------------------------------------------------------------
+
+    async fn register_project(&self, p: &NewProject) -> Result<Project> {
+        naming::require_non_empty("project name", &p.name)?;
+        naming::require_non_empty("trunk path", &p.trunk_path)?;
+        if let Some(b) = &p.default_branch {
+            naming::require_non_empty("default branch", b)?;
+        }
+        let (remote_origin, key) = match &p.remote_origin {
+            Some(r) => (Some(remote::sanitize(r)?), remote::origin_key(r)?),
+            None => (None, remote::local_key(&p.trunk_path)),
+        };
+        let mut attempt = 0;
+        loop {
+            // Writers are serialised by BEGIN IMMEDIATE, so a unique violation means
+            // something outside imi's own protocol raced us: look again.
+            match self
+                .register_project_once(p, remote_origin.as_deref(), &key)
+                .await
+            {
+                Err(e) if e.kind == ErrorKind::Conflict && attempt < 3 => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    async fn get_project(&self, id: Uuid) -> Result<Project> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            project_cols!(),
+            " FROM projects WHERE id = ?1"
+        ))
+        .bind(id_text(id))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| project_not_found(id))?;
+        rows::project(&row)
+    }
+
+    async fn get_project_by_origin(&self, remote_origin: &str) -> Result<Project> {
+        let key = remote::origin_key(remote_origin)?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            project_cols!(),
+            " FROM projects WHERE origin_key = ?1 ORDER BY active DESC, updated_at DESC LIMIT 1"
+        ))
+        .bind(&key)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| {
+            Error::not_found(format!("no project registered for {key}"))
+                .with_hint("register it with `imi init` or `imi projects register`")
+        })?;
+        rows::project(&row)
+    }
+
+    async fn get_project_by_name(&self, name: &str) -> Result<Project> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            project_cols!(),
+            " FROM projects WHERE name = ?1 AND active = 1 ORDER BY id LIMIT 2"
+        ))
+        .bind(name)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        match found.as_slice() {
+            [] => Err(
+                Error::not_found(format!("no active project named {name:?}"))
+                    .with_hint("list registered projects with `imi projects list`"),
+            ),
+            [row] => rows::project(row),
+            _ => Err(
+                Error::conflict(format!("several active projects are named {name:?}"))
+                    .with_hint("use the project's UUID or its remote instead of its name"),
+            ),
+        }
+    }
+
+    async fn list_projects(&self, include_inactive: bool) -> Result<Vec<Project>> {
+        let sql = if include_inactive {
+            concat!(
+                "SELECT ",
+                project_cols!(),
+                " FROM projects ORDER BY name, id"
+            )
+        } else {
+            concat!(
+                "SELECT ",
+                project_cols!(),
+                " FROM projects WHERE active = 1 ORDER BY name, id"
+            )
+        };
+        sqlx::query(sql)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::project)
+            .collect()
+    }
+
+    async fn search_projects(&self, query: &str) -> Result<Vec<ProjectMatch>> {
+        let q = query.trim();
+        if q.is_empty() {
+            return Err(Error::validation("search query is empty")
+                .with_hint("give part of a project name or remote"));
+        }
+        let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT id, name, remote_origin, trunk_path FROM projects WHERE active = 1",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let q_lower = q.to_lowercase();
+        let mut matches = Vec::new();
+        for (id, name, remote_origin, trunk_path) in rows {
+            let mut relevance = search::similarity(&name, q).max(search::similarity(
+                remote_origin.as_deref().unwrap_or(""),
+                q,
+            ));
+            if name.to_lowercase().contains(&q_lower) {
+                relevance = relevance.max(0.5);
+            }
+            if relevance >= 0.2 {
+                matches.push(ProjectMatch {
+                    id: rows::parse_uuid(&id)?,
+                    name,
+                    remote_origin,
+                    trunk_path,
+                    relevance,
+                });
+            }
+        }
+        matches.sort_by(|a, b| {
+            b.relevance
+                .total_cmp(&a.relevance)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        matches.truncate(20);
+        Ok(matches)
+    }
+
+    async fn deactivate_project(&self, id: Uuid) -> Result<()> {
+        let id_s = id_text(id);
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(concat!(
+            "UPDATE projects SET active = 0, updated_at = ",
+            now!(),
+            " WHERE id = ?1"
+        ))
+        .bind(&id_s)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(project_not_found(id));
+        }
+        sqlx::query(concat!(
+            "UPDATE worktrees SET active = 0, updated_at = ",
+            now!(),
+            " WHERE project_id = ?1 AND active = 1"
+        ))
+        .bind(&id_s)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    // --- worktrees ----------------------------------------------------------------
+
+    async fn register_worktree(&self, w: &NewWorktree) -> Result<Worktree> {
+        naming::validate_worktree_name(&w.name)?;
+        naming::require_non_empty("branch name", &w.branch_name)?;
+        naming::require_non_empty("worktree path", &w.path)?;
+        if let Some(a) = &w.agent_id {
+            naming::require_non_empty("agent id", a)?;
+        }
+        let host = w.host.as_deref().unwrap_or(&self.host);
+        naming::require_non_empty("host", host)?;
+        let project_id = id_text(w.project_id);
+        let meta = rows::meta_text(&w.metadata);
+
+        let mut tx = self.begin().await?;
+        let found = sqlx::query(
+            "SELECT t.id AS type_id, p.active AS project_active, w.id AS wt_id, \
+             w.active AS wt_active, w.host AS wt_host, w.path AS wt_path \
+             FROM (SELECT 1) AS one \
+             LEFT JOIN worktree_types t ON t.name = ?1 \
+             LEFT JOIN projects p ON p.id = ?2 \
+             LEFT JOIN worktrees w ON w.project_id = ?2 AND w.name = ?3",
+        )
+        .bind(&w.type_name)
+        .bind(&project_id)
+        .bind(&w.name)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let get = |c: &str| -> Result<Option<String>> { found.try_get(c).map_err(db_err) };
+        let type_id: Option<i64> = found.try_get("type_id").map_err(db_err)?;
+        let Some(type_id) = type_id else {
+            return Err(
+                Error::validation(format!("unknown worktree type {:?}", w.type_name))
+                    .with_hint("see the available types with `imi types list`"),
+            );
+        };
+        let project_active: Option<bool> = found.try_get("project_active").map_err(db_err)?;
+        match project_active {
+            None => return Err(project_not_found(w.project_id)),
+            Some(false) => {
+                return Err(
+                    Error::not_found(format!("project {} is inactive", w.project_id))
+                        .with_hint("register the project again to reactivate it"),
+                );
+            }
+            Some(true) => {}
+        }
+        let existing = get("wt_id")?;
+        let wt_active: Option<bool> = found.try_get("wt_active").map_err(db_err)?;
+        let result = match (existing, wt_active) {
+            (Some(existing_id), Some(true)) => {
+                let (wt_host, wt_path) = (get("wt_host")?, get("wt_path")?);
+                let wt_host = wt_host.unwrap_or_default();
+                let wt_path = wt_path.unwrap_or_default();
+                if wt_host == host
+                    && strip_trailing_slashes(&wt_path) == strip_trailing_slashes(&w.path)
+                {
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        worktree_cols!(),
+                        " FROM worktrees WHERE id = ?1"
+                    ))
+                    .bind(existing_id)
+                    .fetch_one(&mut *tx)
+                    .await;
+                    row
+                } else {
+                    return Err(Error::conflict(format!(
+                        "worktree {:?} is already registered in this project at {wt_path} on {wt_host}",
+                        w.name
+                    ))
+                    .with_hint("choose another name, or remove the existing worktree first"));
+                }
+            }
+            (Some(existing_id), _) => {
+                sqlx::query(concat!(
+                    "UPDATE worktrees SET type_id = ?1, branch_name = ?2, path = ?3, host = ?4, ",
+                    "agent_id = ?5, metadata = ?6, merged_at = NULL, merged_by = NULL, ",
+                    "merge_commit_hash = NULL, has_uncommitted_changes = 0, ",
+                    "uncommitted_files_count = 0, ahead_of_trunk = 0, behind_trunk = 0, ",
+                    "last_commit_hash = NULL, last_commit_message = NULL, last_sync_at = NULL, ",
+                    "active = 1, updated_at = ",
+                    now!(),
+                    " WHERE id = ?7 RETURNING ",
+                    worktree_cols!()
+                ))
+                .bind(type_id)
+                .bind(&w.branch_name)
+                .bind(&w.path)
+                .bind(host)
+                .bind(w.agent_id.as_deref())
+                .bind(&meta)
+                .bind(existing_id)
+                .fetch_one(&mut *tx)
+                .await
+            }
+            (None, _) => {
+                sqlx::query(concat!(
+                    "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, ",
+                    "host, agent_id, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ",
+                    "RETURNING ",
+                    worktree_cols!()
+                ))
+                .bind(id_text(Uuid::new_v4()))
+                .bind(&project_id)
+                .bind(type_id)
+                .bind(&w.name)
+                .bind(&w.branch_name)
+                .bind(&w.path)
+                .bind(host)
+                .bind(w.agent_id.as_deref())
+                .bind(&meta)
+                .fetch_one(&mut *tx)
+                .await
+            }
+        };
+        let row = match result {
+            Ok(row) => row,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(self.place_taken(&mut tx, host, &w.path).await);
+            }
+            Err(e) => return Err(db_err(e)),
+        };
+        let wt = rows::worktree(&row)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(wt)
+    }
+
+    async fn get_worktree(&self, id: Uuid) -> Result<Worktree> {
+        self.fetch_worktree(id)
+            .await?
+            .ok_or_else(|| worktree_not_found(id))
+    }
+
+    async fn get_worktree_by_path(&self, path: &str) -> Result<Worktree> {
+        let bare = strip_trailing_slashes(path);
+        let slashed = format!("{bare}/");
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            worktree_cols!(),
+            " FROM worktrees WHERE host = ?1 AND path IN (?2, ?3) AND active = 1 LIMIT 1"
+        ))
+        .bind(&self.host)
+        .bind(bare)
+        .bind(&slashed)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "no active worktree registered at {path} on {}",
+                self.host
+            ))
+            .with_hint("list registered worktrees with `imi list`")
+        })?;
+        rows::worktree(&row)
+    }
+
+    async fn get_worktree_by_name(&self, project_id: Uuid, name: &str) -> Result<Worktree> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            worktree_cols!(),
+            " FROM worktrees WHERE project_id = ?1 AND name = ?2"
+        ))
+        .bind(id_text(project_id))
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "no worktree named {name:?} in project {project_id}"
+            ))
+            .with_hint("list the project's worktrees with `imi list`")
+        })?;
+        rows::worktree(&row)
+    }
+
+    async fn list_worktrees(&self, filter: &WorktreeFilter) -> Result<Vec<Worktree>> {
+        // Built from fixed fragments only; every value is a bound parameter.
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            worktree_cols!(),
+            " FROM worktrees WHERE 1 = 1"
+        ));
+        if !filter.include_inactive {
+            sql.push_str(" AND active = 1");
+        }
+        if filter.project_id.is_some() {
+            sql.push_str(" AND project_id = ?");
+        }
+        if filter.type_name.is_some() {
+            sql.push_str(" AND type_id = (SELECT t2.id FROM worktree_types t2 WHERE t2.name = ?)");
+        }
+        if filter.agent_id.is_some() {
+            sql.push_str(" AND agent_id = ?");
+        }
+        if filter.host.is_some() {
+            sql.push_str(" AND host = ?");
+        }
+        sql.push_str(" ORDER BY name, id");
+        let mut q = sqlx::query(&sql);
+        if let Some(p) = filter.project_id {
+            q = q.bind(id_text(p));
+        }
+        if let Some(t) = &filter.type_name {
+            q = q.bind(t);
+        }
+        if let Some(a) = &filter.agent_id {
+            q = q.bind(a);
+        }
+        if let Some(h) = &filter.host {
+            q = q.bind(h);
+        }
+        q.fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::worktree)
+            .collect()
+    }
+
+    async fn update_git_state(&self, id: Uuid, state: &GitState) -> Result<Worktree> {
+        validate_git_state(state)?;
+        let row = git_state_query(concat!(" RETURNING ", worktree_cols!()), id, state)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| worktree_not_found(id))?;
+        rows::worktree(&row)
+    }
+
+    async fn update_git_states(&self, updates: &[(Uuid, GitState)]) -> Result<()> {
+        for (_, s) in updates {
+            validate_git_state(s)?;
+        }
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for (id, s) in updates {
+            let n = git_state_query("", *id, s)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            if n == 0 {
+                // Dropping the transaction rolls back what this batch wrote.
+                return Err(worktree_not_found(*id));
+            }
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn mark_merged(
+        &self,
+        id: Uuid,
+        merged_by: &str,
+        merge_commit_hash: Option<&str>,
+    ) -> Result<Worktree> {
+        naming::require_non_empty("merged by", merged_by)?;
+        let row = sqlx::query(concat!(
+            "UPDATE worktrees SET merged_at = ",
+            now!(),
+            ", merged_by = ?1, merge_commit_hash = ?2, active = 0, updated_at = ",
+            now!(),
+            " WHERE id = ?3 RETURNING ",
+            worktree_cols!()
+        ))
+        .bind(merged_by)
+        .bind(merge_commit_hash)
+        .bind(id_text(id))
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| worktree_not_found(id))?;
+        rows::worktree(&row)
+    }
+
+    async fn deactivate_worktree(&self, id: Uuid) -> Result<()> {
+        let n = sqlx::query(concat!(
+            "UPDATE worktrees SET active = 0, updated_at = ",
+            now!(),
+            " WHERE id = ?1"
+        ))
+        .bind(id_text(id))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(worktree_not_found(id));
+        }
+        Ok(())
+    }
+
+    // --- types --------------------------------------------------------------------
+
+    async fn list_types(&self) -> Result<Vec<WorktreeType>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            type_cols!(),
+            " FROM worktree_types ORDER BY id"
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::worktree_type)
+        .collect()
+    }
+
+    async fn add_type(&self, t: &NewWorktreeType) -> Result<WorktreeType> {
+        naming::validate_type_name(&t.name)?;
+        let branch_prefix = t
+            .branch_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}/", t.name));
+        naming::validate_prefix("branch prefix", &branch_prefix, true)?;
+        let worktree_prefix = t
+            .worktree_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-", t.name));
+        if worktree_prefix.is_empty() {
+            return Err(Error::validation("worktree prefix is empty")
+                .with_hint(format!("give a worktree prefix such as {}-", t.name)));
+        }
+        naming::validate_prefix("worktree prefix", &worktree_prefix, false)?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description, ",
+            "color, icon, is_builtin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) RETURNING ",
+            type_cols!()
+        ))
+        .bind(&t.name)
+        .bind(&branch_prefix)
+        .bind(&worktree_prefix)
+        .bind(t.description.as_deref())
+        .bind(t.color.as_deref())
+        .bind(t.icon.as_deref())
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict(format!("worktree type {:?} already exists", t.name))
+                    .with_hint("see the existing types with `imi types list`")
+            } else {
+                db_err(e)
+            }
+        })?;
+        rows::worktree_type(&row)
+    }
+
+    async fn remove_type(&self, name: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let found: Option<(i64, bool)> =
+            sqlx::query_as("SELECT id, is_builtin FROM worktree_types WHERE name = ?1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some((type_id, builtin)) = found else {
+            return Err(Error::not_found(format!("no worktree type named {name:?}"))
+                .with_hint("see the existing types with `imi types list`"));
+        };
+        if builtin {
+            return Err(Error::conflict(format!(
+                "worktree type {name:?} is built in and cannot be removed"
+            )));
+        }
+        let (active, inactive): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(active = 1), 0), coalesce(sum(active = 0), 0) \
+             FROM worktrees WHERE type_id = ?1",
+        )
+        .bind(type_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if active + inactive > 0 {
+            return Err(Error::conflict(format!(
+                "worktree type {name:?} is used by {active} active and {inactive} inactive worktrees"
+            ))
+            .with_hint("remove those worktrees (and prune inactive ones) first"));
+        }
+        sqlx::query("DELETE FROM worktree_types WHERE id = ?1")
+            .bind(type_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    // --- metadata -----------------------------------------------------------------
+
+    async fn metadata_set(
+        &self,
+        target: MetadataTarget,
+        key: &str,
+        value: Value,
+    ) -> Result<Metadata> {
+        metadata::parse_key(key)?;
+        let mut tx = self.begin().await?;
+        let mut doc = read_metadata(&mut tx, target).await?;
+        metadata::set(&mut doc, key, value)?;
+        write_metadata(&mut tx, target, &doc).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(doc)
+    }
+
+    async fn metadata_get(
+        &self,
+        target: MetadataTarget,
+        key: Option<&str>,
+    ) -> Result<Option<Value>> {
+        if let Some(k) = key {
+            metadata::parse_key(k)?;
+        }
+        let (sql, id) = match target {
+            MetadataTarget::Project(id) => ("SELECT metadata FROM projects WHERE id = ?1", id),
+            MetadataTarget::Worktree(id) => ("SELECT metadata FROM worktrees WHERE id = ?1", id),
+        };
+        let text: Option<String> = sqlx::query_scalar(sql)
+            .bind(id_text(id))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        let doc = parse_meta(&text.ok_or_else(|| target_not_found(target))?)?;
+        match key {
+            None => Ok(Some(Value::Object(doc))),
+            Some(k) => Ok(metadata::get(&doc, k)?.cloned()),
+        }
+    }
+
+    async fn metadata_unset(&self, target: MetadataTarget, key: &str) -> Result<bool> {
+        metadata::parse_key(key)?;
+        let mut tx = self.begin().await?;
+        let mut doc = read_metadata(&mut tx, target).await?;
+        let removed = metadata::unset(&mut doc, key)?;
+        if removed {
+            write_metadata(&mut tx, target, &doc).await?;
+            tx.commit().await.map_err(db_err)?;
+        }
+        Ok(removed)
+    }
+
+    // --- activities ---------------------------------------------------------------
+
+    async fn log_activity(&self, a: &NewActivity) -> Result<Activity> {
+        naming::require_non_empty("agent id", &a.agent_id)?;
+        naming::validate_activity_type(&a.activity_type)?;
+        let id = id_text(Uuid::new_v4());
+        let meta = rows::meta_text(&a.metadata);
+        let row = match a.worktree_id {
+            None => sqlx::query(concat!(
+                "INSERT INTO agent_activities (id, agent_id, activity_type, file_path, ",
+                "description, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
+                activity_cols!()
+            ))
+            .bind(&id)
+            .bind(&a.agent_id)
+            .bind(&a.activity_type)
+            .bind(a.file_path.as_deref())
+            .bind(a.description.as_deref())
+            .bind(&meta)
+            .fetch_one(&self.writer)
+            .await
+            .map_err(db_err)?,
+            Some(wid) => {
+                let wid_s = id_text(wid);
+                let mut tx = self.begin().await?;
+                let touched = sqlx::query(concat!(
+                    "UPDATE worktrees SET updated_at = ",
+                    now!(),
+                    " WHERE id = ?1"
+                ))
+                .bind(&wid_s)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+                if touched == 0 {
+                    return Err(worktree_not_found(wid));
+                }
+                let row = sqlx::query(concat!(
+                    "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, ",
+                    "project_name, worktree_name, activity_type, file_path, description, ",
+                    "metadata) SELECT ?1, ?2, w.id, w.project_id, p.name, w.name, ?3, ?4, ?5, ?6 ",
+                    "FROM worktrees w JOIN projects p ON p.id = w.project_id WHERE w.id = ?7 ",
+                    "RETURNING ",
+                    activity_cols!()
+                ))
+                .bind(&id)
+                .bind(&a.agent_id)
+                .bind(&a.activity_type)
+                .bind(a.file_path.as_deref())
+                .bind(a.description.as_deref())
+                .bind(&meta)
+                .bind(&wid_s)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| worktree_not_found(wid))?;
+                tx.commit().await.map_err(db_err)?;
+                row
+            }
+        };
+        rows::activity(&row)
+    }
+
+    async fn recent_activities_by_agent(
+        &self,
+        agent_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Activity>> {
+        validate_limit(limit)?;
+        // Ties on the millisecond timestamp go to the later insert (rowid), as
+        // PostgreSQL's microsecond timestamps would order them.
+        sqlx::query(concat!(
+            "SELECT ",
+            activity_cols!(),
+            " FROM agent_activities WHERE agent_id = ?1 ",
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?2"
+        ))
+        .bind(agent_id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::activity)
+        .collect()
+    }
+
+    async fn recent_activities(&self, limit: i64) -> Result<Vec<Activity>> {
+        validate_limit(limit)?;
+        sqlx::query(concat!(
+            "SELECT ",
+            activity_cols!(),
+            " FROM agent_activities ORDER BY created_at DESC, rowid DESC LIMIT ?1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::activity)
+        .collect()
+    }
+
+    // --- derived ------------------------------------------------------------------
+
+    async fn inflight(&self, project_id: Option<Uuid>) -> Result<Vec<InflightWork>> {
+        macro_rules! cols {
+            () => {
+                "SELECT w.id, w.project_id, p.name AS project_name, w.name, w.branch_name, \
+                 w.path, w.host, w.uncommitted_files_count, w.ahead_of_trunk, w.behind_trunk, \
+                 w.agent_id, w.last_sync_at, w.updated_at \
+                 FROM worktrees w JOIN projects p ON p.id = w.project_id WHERE "
+            };
+        }
+        let rows = match project_id {
+            None => {
+                sqlx::query(concat!(
+                    cols!(),
+                    inflight_pred!("w."),
+                    " ORDER BY w.updated_at DESC, w.id"
+                ))
+                .fetch_all(&self.reader)
+                .await
+            }
+            Some(p) => {
+                sqlx::query(concat!(
+                    cols!(),
+                    "w.project_id = ?1 AND ",
+                    inflight_pred!("w."),
+                    " ORDER BY w.updated_at DESC, w.id"
+                ))
+                .bind(id_text(p))
+                .fetch_all(&self.reader)
+                .await
+            }
+        }
+        .map_err(db_err)?;
+        rows.iter().map(rows::inflight).collect()
+    }
+
+    async fn working_path(&self, project_id: Uuid, worktree_name: Option<&str>) -> Result<String> {
+        if let Some(n) = worktree_name {
+            naming::validate_worktree_name(n)?;
+        }
+        let found: Option<(String, bool)> =
+            sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = ?1")
+                .bind(id_text(project_id))
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        let (trunk, active) = found.ok_or_else(|| project_not_found(project_id))?;
+        if !active {
+            return Err(
+                Error::not_found(format!("project {project_id} is inactive"))
+                    .with_hint("register the project again to reactivate it"),
+            );
+        }
+        Ok(match worktree_name {
+            None => trunk,
+            Some(n) => format!("{}/{n}", parent_dir(&trunk)),
+        })
+    }
+
+    async fn stats(&self) -> Result<RegistryStats> {
+        let row = sqlx::query(concat!(
+            "SELECT (SELECT count(*) FROM projects) AS total_projects, ",
+            "(SELECT count(*) FROM projects WHERE active = 1) AS active_projects, ",
+            "(SELECT count(*) FROM worktrees) AS total_worktrees, ",
+            "(SELECT count(*) FROM worktrees WHERE active = 1) AS active_worktrees, ",
+            "(SELECT count(*) FROM worktrees WHERE ",
+            inflight_pred!(""),
+            ") AS in_flight_worktrees, ",
+            "(SELECT count(*) FROM agent_activities) AS total_activities, ",
+            "(SELECT count(*) FROM agent_activities WHERE created_at > ",
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')) AS activities_last_24h"
+        ))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let get = |c: &str| -> Result<i64> { row.try_get(c).map_err(db_err) };
+        Ok(RegistryStats {
+            total_projects: get("total_projects")?,
+            active_projects: get("active_projects")?,
+            total_worktrees: get("total_worktrees")?,
+            active_worktrees: get("active_worktrees")?,
+            in_flight_worktrees: get("in_flight_worktrees")?,
+            total_activities: get("total_activities")?,
+            activities_last_24h: get("activities_last_24h")?,
+        })
+    }
+
+    // --- retention ----------------------------------------------------------------
+
+    async fn cleanup_old_activities(&self, retention_days: i32) -> Result<i64> {
+        naming::validate_days("retention days", retention_days)?;
+        let n = sqlx::query(
+            "DELETE FROM agent_activities \
+             WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
+        )
+        .bind(format!("-{retention_days} days"))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n as i64)
+    }
+
+    async fn prune_inactive_worktrees(&self, inactive_days: i32) -> Result<i64> {
+        naming::validate_days("inactive days", inactive_days)?;
+        let n = sqlx::query(
+            "DELETE FROM worktrees WHERE active = 0 \
+             AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
+        )
+        .bind(format!("-{inactive_days} days"))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n as i64)
+    }
+}
+
+fn check_not_newer(status: &SchemaStatus) -> Result<()> {
+    if status.applied > status.latest {
+        return Err(Error::unavailable(format!(
+            "registry schema {} is newer than this imi (which knows up to {})",
+            status.applied, status.latest
+        ))
+        .with_hint("upgrade imi"));
+    }
+    Ok(())
+}
+
+fn validate_git_state(s: &GitState) -> Result<()> {
+    naming::validate_count("uncommitted count", s.uncommitted_count)?;
+    naming::validate_count("ahead count", s.ahead)?;
+    naming::validate_count("behind count", s.behind)
+}
+
+fn validate_limit(limit: i64) -> Result<()> {
+    if limit <= 0 {
+        return Err(
+            Error::validation(format!("limit must be positive (got {limit})"))
+                .with_hint("give a limit of 1 or more"),
+        );
+    }
+    Ok(())
+}
+
+/// `parent(trunk_path)`, ignoring a trailing `/`: the text before the last `/`.
+fn parent_dir(trunk: &str) -> &str {
+    let t = trunk.trim_end_matches('/');
+    match t.rfind('/') {
+        Some(i) => &t[..i],
+        None => t,
+    }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+fn git_state_query<'q>(returning: &'static str, id: Uuid, s: &'q GitState) -> SqliteQuery<'q> {
+    // Two fixed statements (with and without RETURNING); chosen, never formatted.
+    const BASE: &str = concat!(
+        "UPDATE worktrees SET ",
+        "uncommitted_files_count = coalesce(?1, uncommitted_files_count), ",
+        "has_uncommitted_changes = (coalesce(?1, uncommitted_files_count) > 0), ",
+        "ahead_of_trunk = coalesce(?2, ahead_of_trunk), ",
+        "behind_trunk = coalesce(?3, behind_trunk), ",
+        "last_commit_hash = coalesce(?4, last_commit_hash), ",
+        "last_commit_message = coalesce(?5, last_commit_message), ",
+        "last_sync_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ",
+        "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?6"
+    );
+    const WITH_RETURNING: &str = concat!(
+        "UPDATE worktrees SET ",
+        "uncommitted_files_count = coalesce(?1, uncommitted_files_count), ",
+        "has_uncommitted_changes = (coalesce(?1, uncommitted_files_count) > 0), ",
+        "ahead_of_trunk = coalesce(?2, ahead_of_trunk), ",
+        "behind_trunk = coalesce(?3, behind_trunk), ",
+        "last_commit_hash = coalesce(?4, last_commit_hash), ",
+        "last_commit_message = coalesce(?5, last_commit_message), ",
+        "last_sync_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ",
+        "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?6 RETURNING ",
+        worktree_cols!()
+    );
+    let sql = if returning.is_empty() {
+        BASE
+    } else {
+        WITH_RETURNING
+    };
+    sqlx::query(sql)
+        .bind(s.uncommitted_count)
+        .bind(s.ahead)
+        .bind(s.behind)
+        .bind(s.last_commit_hash.as_deref())
+        .bind(s.last_commit_message.as_deref())
+        .bind(id_text(id))
+}
+
+fn target_not_found(target: MetadataTarget) -> Error {
+    match target {
+        MetadataTarget::Project(id) => project_not_found(id),
+        MetadataTarget::Worktree(id) => worktree_not_found(id),
+    }
+}
+
+async fn read_metadata(
+    tx: &mut Transaction<'static, Sqlite>,
+    target: MetadataTarget,
+) -> Result<Metadata> {
+    let (sql, id) = match target {
+        MetadataTarget::Project(id) => ("SELECT metadata FROM projects WHERE id = ?1", id),
+        MetadataTarget::Worktree(id) => ("SELECT metadata FROM worktrees WHERE id = ?1", id),
+    };
+    let text: Option<String> = sqlx::query_scalar(sql)
+        .bind(id_text(id))
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    parse_meta(&text.ok_or_else(|| target_not_found(target))?)
+}
+
+async fn write_metadata(
+    tx: &mut Transaction<'static, Sqlite>,
+    target: MetadataTarget,
+    doc: &Metadata,
+) -> Result<()> {
+    let (sql, id) = match target {
+        MetadataTarget::Project(id) => (
+            concat!(
+                "UPDATE projects SET metadata = ?1, updated_at = ",
+                now!(),
+                " WHERE id = ?2"
+            ),
+            id,
+        ),
+        MetadataTarget::Worktree(id) => (
+            concat!(
+                "UPDATE worktrees SET metadata = ?1, updated_at = ",
+                now!(),
+                " WHERE id = ?2"
+            ),
+            id,
+        ),
+    };
+    sqlx::query(sql)
+        .bind(rows::meta_text(doc))
+        .bind(id_text(id))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent_dir("/code/imi/trunk-main"), "/code/imi");
+        assert_eq!(parent_dir("/code/imi/trunk-main/"), "/code/imi");
+        assert_eq!(parent_dir("/trunk"), "");
+        assert_eq!(strip_trailing_slashes("/a/b//"), "/a/b");
+        assert_eq!(strip_trailing_slashes("/"), "/");
+    }
+}

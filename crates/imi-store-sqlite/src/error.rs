@@ -1,0 +1,109 @@
+//! Translation of driver errors into `imi_core::Error` (docs/store-semantics.md,
+//! last section): unique violation `CONFLICT`; check / not-null / bad value
+//! `VALIDATION_ERROR`; busy, I/O, cannot-open and friends `REGISTRY_UNAVAILABLE`;
+//! anything else `INTERNAL_ERROR`.
+
+use imi_core::Error;
+use sqlx::migrate::MigrateError;
+
+// Extended result codes (https://www.sqlite.org/rescode.html).
+const SQLITE_CONSTRAINT_CHECK: i32 = 275;
+const SQLITE_CONSTRAINT_NOTNULL: i32 = 1299;
+const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+const SQLITE_CONSTRAINT_FOREIGNKEY: i32 = 787;
+// Primary result codes.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_CORRUPT: i32 = 11;
+const SQLITE_FULL: i32 = 13;
+const SQLITE_CANTOPEN: i32 = 14;
+const SQLITE_PROTOCOL: i32 = 15;
+const SQLITE_TOOBIG: i32 = 18;
+const SQLITE_MISMATCH: i32 = 20;
+const SQLITE_RANGE: i32 = 25;
+const SQLITE_NOTADB: i32 = 26;
+
+/// The SQLite extended result code of a database error, if it is one.
+pub(crate) fn sqlite_code(e: &sqlx::Error) -> Option<i32> {
+    match e {
+        sqlx::Error::Database(d) => d.code().and_then(|c| c.parse::<i32>().ok()),
+        _ => None,
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(
+        sqlite_code(e),
+        Some(SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
+}
+
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) => {
+            let msg = d.message();
+            let code = sqlite_code(&e).unwrap_or(0);
+            match code {
+                SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    Error::conflict(format!("already registered ({msg})"))
+                        .with_hint("look the existing record up instead of adding it again")
+                }
+                SQLITE_CONSTRAINT_CHECK | SQLITE_CONSTRAINT_NOTNULL => {
+                    Error::validation(format!("invalid value ({msg})"))
+                }
+                SQLITE_CONSTRAINT_FOREIGNKEY => {
+                    Error::internal(format!("registry reference broken ({msg})"))
+                }
+                _ => match code & 0xff {
+                    SQLITE_TOOBIG | SQLITE_MISMATCH | SQLITE_RANGE => {
+                        Error::validation(format!("invalid value ({msg})"))
+                    }
+                    SQLITE_BUSY | SQLITE_LOCKED => {
+                        Error::unavailable(format!("registry is busy ({msg})")).with_hint(
+                            "another imi process holds the registry's write lock; retry",
+                        )
+                    }
+                    SQLITE_READONLY | SQLITE_IOERR | SQLITE_CORRUPT | SQLITE_FULL
+                    | SQLITE_CANTOPEN | SQLITE_PROTOCOL | SQLITE_NOTADB => {
+                        Error::unavailable(format!("registry file is not usable ({msg})"))
+                            .with_hint(
+                                "check that the registry file and its directory are readable and writable (imi db status)",
+                            )
+                    }
+                    _ => Error::internal(format!("registry error ({msg})")),
+                },
+            }
+        }
+        sqlx::Error::Io(io) => Error::unavailable(format!("registry I/O error: {io}"))
+            .with_hint("check that the registry file and its directory are readable and writable"),
+        sqlx::Error::PoolTimedOut => {
+            Error::unavailable("timed out waiting for a registry connection")
+                .with_hint("the registry is busy; retry")
+        }
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            Error::unavailable(format!("registry connection lost: {e}"))
+        }
+        sqlx::Error::Configuration(c) => {
+            Error::unavailable(format!("registry configuration is invalid: {c}"))
+        }
+        _ => Error::internal(format!("registry error: {e}")),
+    }
+}
+
+pub(crate) fn migrate_err(e: MigrateError) -> Error {
+    match e {
+        MigrateError::Execute(e) => db_err(e),
+        MigrateError::ExecuteMigration(e, v) => {
+            let inner = db_err(e);
+            Error::new(
+                inner.kind,
+                format!("migration {v} failed: {}", inner.message),
+            )
+        }
+        other => Error::unavailable(format!("registry schema cannot be migrated: {other}"))
+            .with_hint("the registry was changed by another imi version; see imi db status"),
+    }
+}
