@@ -676,15 +676,14 @@ impl Store for SqliteStore {
                 if wt_host == host
                     && strip_trailing_slashes(&wt_path) == strip_trailing_slashes(&w.path)
                 {
-                    let row = sqlx::query(concat!(
+                    sqlx::query(concat!(
                         "SELECT ",
                         worktree_cols!(),
                         " FROM worktrees WHERE id = ?1"
                     ))
                     .bind(existing_id)
                     .fetch_one(&mut *tx)
-                    .await;
-                    row
+                    .await
                 } else {
                     return Err(Error::conflict(format!(
                         "worktree {:?} is already registered in this project at {wt_path} on {wt_host}",

@@ -1,6 +1,8 @@
 //! Concurrent writers, in one store and across stores (as separate processes would
 //! be) on one file, and the schema: migrations, newer registries, triggers.
 
+#![allow(clippy::unwrap_used)] // tests: a failure should stop the test loudly
+
 mod common;
 
 use std::collections::HashSet;

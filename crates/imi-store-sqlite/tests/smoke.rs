@@ -1,5 +1,7 @@
 //! One pass over every `Store` method on a temporary registry file.
 
+#![allow(clippy::unwrap_used)] // tests: a failure should stop the test loudly
+
 mod common;
 
 use std::time::Duration;

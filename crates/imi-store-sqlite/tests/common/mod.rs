@@ -1,5 +1,5 @@
 //! Shared set-up: a migrated store on a fresh file in a temporary directory.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use imi_core::store::ensure_schema;
 use imi_core::{NewProject, NewWorktree, Project, Store, Worktree};
