@@ -1,1 +1,834 @@
-//! placeholder
+//! The imi registry on PostgreSQL (SPEC §3).
+//!
+//! The schema and the SQL interface of SPEC §3.4 (views, functions) live in
+//! `migrations/`; [`PgStore`] implements [`imi_core::Store`] by calling those functions
+//! (or their row-returning `imi_*` cores), so that programs talking SQL and imi itself
+//! share one definition of every operation. Input is validated in Rust first
+//! (`imi_core::naming`, `remote`, `metadata`) for clear errors; the database is the
+//! backstop. Every operation on the hot path is one statement, one round trip.
+//!
+//! Each connection carries the store's host name in the `imi.host` setting, which the
+//! SQL functions and the `worktrees.host` default read.
+
+mod admin;
+mod error;
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use imi_core::{
+    Activity, Error, GitState, InflightWork, Metadata, MetadataTarget, NewActivity, NewProject,
+    NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result, SchemaStatus,
+    Store, Worktree, WorktreeFilter, WorktreeType, metadata, naming, remote,
+};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::{Row, postgres::PgRow};
+use uuid::Uuid;
+
+pub use admin::MIGRATOR;
+use error::db_err;
+pub use error::redact_url;
+
+/// Connections per store: enough for parallel sync and the API, small enough for
+/// many agents sharing one server.
+const POOL_SIZE: u32 = 8;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    host: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never the connect options: they hold the password
+        f.debug_struct("PgStore")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (a `postgres://` URL; missing parts come from the `PG*`
+    /// variables and `.pgpass`). `host` is recorded on worktrees registered without
+    /// one. An unreachable server is `REGISTRY_UNAVAILABLE`; the message never
+    /// contains the password.
+    pub async fn connect(url: &str, host: impl Into<String>) -> Result<PgStore> {
+        let mut host: String = host.into();
+        if host.trim().is_empty() {
+            host = "localhost".to_string();
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| {
+                Error::validation(format!("invalid PostgreSQL URL {}", redact_url(url)))
+                    .with_hint("a URL looks like postgres://user@host:5432/dbname")
+            })?
+            .application_name("imi");
+        let session_host = host.clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(move |conn, _meta| {
+                let h = session_host.clone();
+                Box::pin(async move {
+                    sqlx::query("SELECT set_config('imi.host', $1, false)")
+                        .bind(h)
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                let inner = db_err(e);
+                let kind = match inner.kind {
+                    imi_core::ErrorKind::Validation | imi_core::ErrorKind::Unavailable => {
+                        inner.kind
+                    }
+                    // authentication, missing database, ...: the registry is not usable
+                    _ => imi_core::ErrorKind::Unavailable,
+                };
+                Error::new(
+                    kind,
+                    format!(
+                        "cannot connect to the PostgreSQL registry at {}: {}",
+                        redact_url(url),
+                        inner.message
+                    ),
+                )
+                .with_hint(
+                    "check that PostgreSQL is running and that IMI_DATABASE_URL / --database \
+                     (and PGPASSWORD or ~/.pgpass) are right",
+                )
+            })?;
+        Ok(PgStore { pool, host })
+    }
+
+    /// The connection pool, for administration commands and tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn worktree_from(&self, sql: &'static str, id: Uuid) -> Result<Worktree> {
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some(r) => rows::worktree(&r),
+            None => Err(worktree_not_found(id)),
+        }
+    }
+}
+
+fn worktree_not_found(id: Uuid) -> Error {
+    Error::not_found(format!("no worktree with id {id}"))
+        .with_hint("list worktrees with `imi list`")
+}
+
+fn project_not_found(id: Uuid) -> Error {
+    Error::not_found(format!("no project with id {id}"))
+        .with_hint("list projects with `imi list --projects`")
+}
+
+fn validate_limit(limit: i64) -> Result<()> {
+    if limit <= 0 {
+        return Err(
+            Error::validation(format!("limit must be positive (got {limit})"))
+                .with_hint("give a limit of 1 or more"),
+        );
+    }
+    Ok(())
+}
+
+fn validate_git_state(s: &GitState) -> Result<()> {
+    naming::validate_count("uncommitted count", s.uncommitted_count)?;
+    naming::validate_count("ahead count", s.ahead)?;
+    naming::validate_count("behind count", s.behind)?;
+    Ok(())
+}
+
+fn many<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> Result<T>) -> Result<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+const METADATA_LOCK_PROJECT: &str = "SELECT metadata FROM projects WHERE id = $1 FOR UPDATE";
+const METADATA_LOCK_WORKTREE: &str = "SELECT metadata FROM worktrees WHERE id = $1 FOR UPDATE";
+const METADATA_READ_PROJECT: &str = "SELECT metadata FROM projects WHERE id = $1";
+const METADATA_READ_WORKTREE: &str = "SELECT metadata FROM worktrees WHERE id = $1";
+const METADATA_WRITE_PROJECT: &str = "UPDATE projects SET metadata = $2 WHERE id = $1";
+const METADATA_WRITE_WORKTREE: &str = "UPDATE worktrees SET metadata = $2 WHERE id = $1";
+
+struct MetaSql {
+    lock: &'static str,
+    read: &'static str,
+    write: &'static str,
+    id: Uuid,
+    missing: fn(Uuid) -> Error,
+}
+
+fn meta_sql(target: MetadataTarget) -> MetaSql {
+    match target {
+        MetadataTarget::Project(id) => MetaSql {
+            lock: METADATA_LOCK_PROJECT,
+            read: METADATA_READ_PROJECT,
+            write: METADATA_WRITE_PROJECT,
+            id,
+            missing: project_not_found,
+        },
+        MetadataTarget::Worktree(id) => MetaSql {
+            lock: METADATA_LOCK_WORKTREE,
+            read: METADATA_READ_WORKTREE,
+            write: METADATA_WRITE_WORKTREE,
+            id,
+            missing: worktree_not_found,
+        },
+    }
+}
+
+fn metadata_of(row: &PgRow) -> Result<Metadata> {
+    let Json(m): Json<Metadata> = row
+        .try_get(0)
+        .map_err(|e| Error::internal(format!("reading metadata: {e}")))?;
+    Ok(m)
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    // --- schema -------------------------------------------------------------------
+
+    async fn migrate(&self) -> Result<SchemaStatus> {
+        self.migrate_impl().await
+    }
+
+    async fn schema_status(&self) -> Result<SchemaStatus> {
+        self.schema_status_impl().await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    // --- projects -----------------------------------------------------------------
+
+    async fn register_project(&self, p: &NewProject) -> Result<Project> {
+        naming::require_non_empty("project name", &p.name)?;
+        naming::require_non_empty("trunk path", &p.trunk_path)?;
+        if let Some(b) = &p.default_branch {
+            naming::require_non_empty("default branch", b)?;
+        }
+        if let Some(r) = &p.remote_origin {
+            // validates; the SQL side computes the same key and sanitized form
+            remote::origin_key(r)?;
+        }
+        let row = sqlx::query(
+            "SELECT * FROM imi_register_project(p_name := $1, p_remote_origin := $2, \
+             p_default_branch := $3, p_trunk_path := $4, p_metadata := $5, p_description := $6)",
+        )
+        .bind(&p.name)
+        .bind(p.remote_origin.as_deref())
+        .bind(p.default_branch.as_deref())
+        .bind(&p.trunk_path)
+        .bind(Json(&p.metadata))
+        .bind(p.description.as_deref())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::project(&row)
+    }
+
+    async fn get_project(&self, id: Uuid) -> Result<Project> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some(r) => rows::project(&r),
+            None => Err(project_not_found(id)),
+        }
+    }
+
+    async fn get_project_by_origin(&self, remote_origin: &str) -> Result<Project> {
+        remote::origin_key(remote_origin)?;
+        let row = sqlx::query("SELECT * FROM imi_project_by_origin(p_remote_origin := $1)")
+            .bind(remote_origin)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some(r) => rows::project(&r),
+            None => Err(Error::not_found(format!(
+                "no project registered for {}",
+                remote::sanitize(remote_origin)?
+            ))
+            .with_hint("register it with `imi init`")),
+        }
+    }
+
+    async fn get_project_by_name(&self, name: &str) -> Result<Project> {
+        let found =
+            sqlx::query("SELECT * FROM projects WHERE name = $1 AND active ORDER BY id LIMIT 2")
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        match found.as_slice() {
+            [] => Err(
+                Error::not_found(format!("no active project named {name:?}"))
+                    .with_hint("list projects with `imi list --projects`"),
+            ),
+            [one] => rows::project(one),
+            _ => Err(
+                Error::conflict(format!("several active projects are named {name:?}"))
+                    .with_hint("use the project's UUID or its remote instead"),
+            ),
+        }
+    }
+
+    async fn list_projects(&self, include_inactive: bool) -> Result<Vec<Project>> {
+        let found = sqlx::query(
+            "SELECT * FROM projects WHERE active OR $1 ORDER BY name COLLATE \"C\", id",
+        )
+        .bind(include_inactive)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        many(found, rows::project)
+    }
+
+    async fn search_projects(&self, query: &str) -> Result<Vec<ProjectMatch>> {
+        if query.trim().is_empty() {
+            return Err(Error::validation("search query is empty")
+                .with_hint("give part of a project name or remote"));
+        }
+        let found = sqlx::query("SELECT * FROM search_projects(p_query := $1)")
+            .bind(query)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found
+            .iter()
+            .map(|r| {
+                let get = |e: sqlx::Error| Error::internal(format!("reading search result: {e}"));
+                Ok(ProjectMatch {
+                    id: r.try_get("id").map_err(get)?,
+                    name: r.try_get("name").map_err(get)?,
+                    remote_origin: r.try_get("remote_origin").map_err(get)?,
+                    trunk_path: r.try_get("trunk_path").map_err(get)?,
+                    relevance: r.try_get("relevance").map_err(get)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn deactivate_project(&self, id: Uuid) -> Result<()> {
+        sqlx::query("SELECT deactivate_project(p_project_id := $1)")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    // --- worktrees ----------------------------------------------------------------
+
+    async fn register_worktree(&self, w: &NewWorktree) -> Result<Worktree> {
+        naming::validate_worktree_name(&w.name)?;
+        naming::require_non_empty("worktree type", &w.type_name)?;
+        naming::require_non_empty("branch name", &w.branch_name)?;
+        naming::require_non_empty("worktree path", &w.path)?;
+        if let Some(a) = &w.agent_id {
+            naming::require_non_empty("agent id", a)?;
+        }
+        let host = match &w.host {
+            Some(h) => {
+                naming::require_non_empty("host", h)?;
+                h.as_str()
+            }
+            None => self.host.as_str(),
+        };
+        let row = sqlx::query(
+            "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
+             FROM imi_register_worktree(p_project_id := $1, p_type_name := $2, p_name := $3, \
+             p_branch_name := $4, p_path := $5, p_agent_id := $6, p_metadata := $7, p_host := $8) w",
+        )
+        .bind(w.project_id)
+        .bind(&w.type_name)
+        .bind(&w.name)
+        .bind(&w.branch_name)
+        .bind(&w.path)
+        .bind(w.agent_id.as_deref())
+        .bind(Json(&w.metadata))
+        .bind(host)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::worktree(&row)
+    }
+
+    async fn get_worktree(&self, id: Uuid) -> Result<Worktree> {
+        const SQL: &str = "SELECT w.*, t.name AS type_name FROM worktrees w \
+                           JOIN worktree_types t ON t.id = w.type_id WHERE w.id = $1";
+        self.worktree_from(SQL, id).await
+    }
+
+    async fn get_worktree_by_path(&self, path: &str) -> Result<Worktree> {
+        let row = sqlx::query(
+            "SELECT w.*, t.name AS type_name FROM imi_worktree_by_path(p_path := $1, p_host := $2) w \
+             JOIN worktree_types t ON t.id = w.type_id",
+        )
+        .bind(path)
+        .bind(&self.host)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => rows::worktree(&r),
+            None => Err(Error::not_found(format!(
+                "no active worktree registered at {path} on {}",
+                self.host
+            ))
+            .with_hint("list worktrees with `imi list`, or register this one with `imi add`")),
+        }
+    }
+
+    async fn get_worktree_by_name(&self, project_id: Uuid, name: &str) -> Result<Worktree> {
+        let row = sqlx::query(
+            "SELECT w.*, t.name AS type_name FROM worktrees w \
+             JOIN worktree_types t ON t.id = w.type_id WHERE w.project_id = $1 AND w.name = $2",
+        )
+        .bind(project_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => rows::worktree(&r),
+            None => Err(Error::not_found(format!(
+                "no worktree named {name:?} in project {project_id}"
+            ))
+            .with_hint("list worktrees with `imi list`")),
+        }
+    }
+
+    async fn list_worktrees(&self, filter: &WorktreeFilter) -> Result<Vec<Worktree>> {
+        let found = sqlx::query(
+            "SELECT w.*, t.name AS type_name FROM worktrees w \
+             JOIN worktree_types t ON t.id = w.type_id \
+             WHERE ($1::uuid IS NULL OR w.project_id = $1) \
+               AND ($2::text IS NULL OR t.name = $2) \
+               AND ($3::text IS NULL OR w.agent_id = $3) \
+               AND ($4::text IS NULL OR w.host = $4) \
+               AND (w.active OR $5) \
+             ORDER BY w.name COLLATE \"C\", w.id",
+        )
+        .bind(filter.project_id)
+        .bind(filter.type_name.as_deref())
+        .bind(filter.agent_id.as_deref())
+        .bind(filter.host.as_deref())
+        .bind(filter.include_inactive)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        many(found, rows::worktree)
+    }
+
+    async fn update_git_state(&self, id: Uuid, state: &GitState) -> Result<Worktree> {
+        validate_git_state(state)?;
+        let row = sqlx::query(
+            "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
+             FROM imi_update_git_state(p_worktree_id := $1, p_uncommitted_count := $2, \
+             p_ahead := $3, p_behind := $4, p_last_commit_hash := $5, \
+             p_last_commit_message := $6) w",
+        )
+        .bind(id)
+        .bind(state.uncommitted_count)
+        .bind(state.ahead)
+        .bind(state.behind)
+        .bind(state.last_commit_hash.as_deref())
+        .bind(state.last_commit_message.as_deref())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::worktree(&row)
+    }
+
+    async fn update_git_states(&self, updates: &[(Uuid, GitState)]) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        for (_, s) in updates {
+            validate_git_state(s)?;
+        }
+        let ids: Vec<Uuid> = updates.iter().map(|(id, _)| *id).collect();
+        let uncommitted: Vec<Option<i32>> =
+            updates.iter().map(|(_, s)| s.uncommitted_count).collect();
+        let ahead: Vec<Option<i32>> = updates.iter().map(|(_, s)| s.ahead).collect();
+        let behind: Vec<Option<i32>> = updates.iter().map(|(_, s)| s.behind).collect();
+        let hashes: Vec<Option<String>> = updates
+            .iter()
+            .map(|(_, s)| s.last_commit_hash.clone())
+            .collect();
+        let messages: Vec<Option<String>> = updates
+            .iter()
+            .map(|(_, s)| s.last_commit_message.clone())
+            .collect();
+        // One statement: atomic (any error rolls back every row), one round trip.
+        sqlx::query(
+            "SELECT g.id FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::int4[], \
+             $5::text[], $6::text[]) WITH ORDINALITY AS u(id, uc, ah, be, h, m, ord) \
+             CROSS JOIN LATERAL imi_update_git_state(p_worktree_id := u.id, \
+             p_uncommitted_count := u.uc, p_ahead := u.ah, p_behind := u.be, \
+             p_last_commit_hash := u.h, p_last_commit_message := u.m) g",
+        )
+        .bind(ids)
+        .bind(uncommitted)
+        .bind(ahead)
+        .bind(behind)
+        .bind(hashes)
+        .bind(messages)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn mark_merged(
+        &self,
+        id: Uuid,
+        merged_by: &str,
+        merge_commit_hash: Option<&str>,
+    ) -> Result<Worktree> {
+        naming::require_non_empty("merged_by", merged_by)?;
+        let row = sqlx::query(
+            "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
+             FROM imi_mark_worktree_merged(p_worktree_id := $1, p_merged_by := $2, \
+             p_merge_commit_hash := $3) w",
+        )
+        .bind(id)
+        .bind(merged_by)
+        .bind(merge_commit_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::worktree(&row)
+    }
+
+    async fn deactivate_worktree(&self, id: Uuid) -> Result<()> {
+        let exists: bool = sqlx::query_scalar(
+            "WITH u AS (UPDATE worktrees SET active = false WHERE id = $1 AND active RETURNING 1) \
+             SELECT EXISTS (SELECT 1 FROM u) OR EXISTS (SELECT 1 FROM worktrees WHERE id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if exists {
+            Ok(())
+        } else {
+            Err(worktree_not_found(id))
+        }
+    }
+
+    // --- types --------------------------------------------------------------------
+
+    async fn list_types(&self) -> Result<Vec<WorktreeType>> {
+        let found = sqlx::query("SELECT * FROM worktree_types ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        many(found, rows::worktree_type)
+    }
+
+    async fn add_type(&self, t: &NewWorktreeType) -> Result<WorktreeType> {
+        naming::validate_type_name(&t.name)?;
+        let branch_prefix = t
+            .branch_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}/", t.name));
+        let worktree_prefix = t
+            .worktree_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-", t.name));
+        naming::validate_prefix("branch prefix", &branch_prefix, true)?;
+        naming::validate_prefix("worktree prefix", &worktree_prefix, false)?;
+        if worktree_prefix.is_empty() {
+            return Err(Error::validation("worktree prefix is empty")
+                .with_hint(format!("give a prefix such as {}-", t.name)));
+        }
+        let row = sqlx::query(
+            "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description, color, icon) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING RETURNING *",
+        )
+        .bind(&t.name)
+        .bind(&branch_prefix)
+        .bind(&worktree_prefix)
+        .bind(t.description.as_deref())
+        .bind(t.color.as_deref())
+        .bind(t.icon.as_deref())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => rows::worktree_type(&r),
+            None => Err(
+                Error::conflict(format!("worktree type {:?} already exists", t.name))
+                    .with_hint("see the known types with `imi types list`"),
+            ),
+        }
+    }
+
+    async fn remove_type(&self, name: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // FOR UPDATE: a worktree being registered with this type (its foreign key
+        // check locks the type row) either finishes first and is counted, or waits.
+        let found: Option<(i32, bool)> =
+            sqlx::query_as("SELECT id, is_builtin FROM worktree_types WHERE name = $1 FOR UPDATE")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some((id, builtin)) = found else {
+            return Err(Error::not_found(format!("no worktree type {name:?}"))
+                .with_hint("see the known types with `imi types list`"));
+        };
+        if builtin {
+            return Err(Error::conflict(format!(
+                "{name:?} is a built-in worktree type and cannot be removed"
+            )));
+        }
+        let (active, inactive): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE active), count(*) FILTER (WHERE NOT active) \
+             FROM worktrees WHERE type_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if active + inactive > 0 {
+            return Err(Error::conflict(format!(
+                "worktree type {name:?} is used by {active} active and {inactive} inactive worktrees"
+            ))
+            .with_hint(
+                "remove those worktrees first (inactive ones are pruned by `imi db maintain`)",
+            ));
+        }
+        sqlx::query("DELETE FROM worktree_types WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    // --- metadata -----------------------------------------------------------------
+
+    async fn metadata_set(
+        &self,
+        target: MetadataTarget,
+        key: &str,
+        value: Value,
+    ) -> Result<Metadata> {
+        metadata::parse_key(key)?;
+        let sql = meta_sql(target);
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let row = sqlx::query(sql.lock)
+            .bind(sql.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| (sql.missing)(sql.id))?;
+        let mut doc = metadata_of(&row)?;
+        metadata::set(&mut doc, key, value)?;
+        sqlx::query(sql.write)
+            .bind(sql.id)
+            .bind(Json(&doc))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(doc)
+    }
+
+    async fn metadata_get(
+        &self,
+        target: MetadataTarget,
+        key: Option<&str>,
+    ) -> Result<Option<Value>> {
+        if let Some(k) = key {
+            metadata::parse_key(k)?;
+        }
+        let sql = meta_sql(target);
+        let row = sqlx::query(sql.read)
+            .bind(sql.id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| (sql.missing)(sql.id))?;
+        let doc = metadata_of(&row)?;
+        match key {
+            None => Ok(Some(Value::Object(doc))),
+            Some(k) => Ok(metadata::get(&doc, k)?.cloned()),
+        }
+    }
+
+    async fn metadata_unset(&self, target: MetadataTarget, key: &str) -> Result<bool> {
+        metadata::parse_key(key)?;
+        let sql = meta_sql(target);
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let row = sqlx::query(sql.lock)
+            .bind(sql.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| (sql.missing)(sql.id))?;
+        let mut doc = metadata_of(&row)?;
+        let removed = metadata::unset(&mut doc, key)?;
+        if removed {
+            sqlx::query(sql.write)
+                .bind(sql.id)
+                .bind(Json(&doc))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(removed)
+    }
+
+    // --- activities ---------------------------------------------------------------
+
+    async fn log_activity(&self, a: &NewActivity) -> Result<Activity> {
+        naming::require_non_empty("agent id", &a.agent_id)?;
+        naming::validate_activity_type(&a.activity_type)?;
+        let row = sqlx::query(
+            "SELECT * FROM imi_log_activity(p_agent_id := $1, p_worktree_id := $2, \
+             p_activity_type := $3, p_description := $4, p_file_path := $5, p_metadata := $6)",
+        )
+        .bind(&a.agent_id)
+        .bind(a.worktree_id)
+        .bind(&a.activity_type)
+        .bind(a.description.as_deref())
+        .bind(a.file_path.as_deref())
+        .bind(Json(&a.metadata))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::activity(&row)
+    }
+
+    async fn recent_activities_by_agent(
+        &self,
+        agent_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Activity>> {
+        validate_limit(limit)?;
+        let found = sqlx::query(
+            "SELECT * FROM agent_activities WHERE agent_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(agent_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        many(found, rows::activity)
+    }
+
+    async fn recent_activities(&self, limit: i64) -> Result<Vec<Activity>> {
+        validate_limit(limit)?;
+        let found = sqlx::query(
+            "SELECT * FROM agent_activities ORDER BY created_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        many(found, rows::activity)
+    }
+
+    // --- derived ------------------------------------------------------------------
+
+    async fn inflight(&self, project_id: Option<Uuid>) -> Result<Vec<InflightWork>> {
+        let found = match project_id {
+            None => {
+                sqlx::query("SELECT * FROM v_inflight_work ORDER BY updated_at DESC, worktree_id")
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            Some(id) => {
+                sqlx::query(
+                    "SELECT * FROM v_inflight_work WHERE project_id = $1 \
+                     ORDER BY updated_at DESC, worktree_id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(db_err)?;
+        many(found, rows::inflight)
+    }
+
+    async fn working_path(&self, project_id: Uuid, worktree_name: Option<&str>) -> Result<String> {
+        if let Some(n) = worktree_name {
+            naming::validate_worktree_name(n)?;
+        }
+        sqlx::query_scalar(
+            "SELECT get_project_working_path(p_project_id := $1, p_worktree_name := $2)",
+        )
+        .bind(project_id)
+        .bind(worktree_name)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn stats(&self) -> Result<RegistryStats> {
+        let row = sqlx::query("SELECT * FROM get_registry_stats()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows::stats(&row)
+    }
+
+    // --- retention ----------------------------------------------------------------
+
+    async fn cleanup_old_activities(&self, retention_days: i32) -> Result<i64> {
+        naming::validate_days("retention days", retention_days)?;
+        let n: i32 = sqlx::query_scalar("SELECT cleanup_old_activities(p_retention_days := $1)")
+            .bind(retention_days)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(i64::from(n))
+    }
+
+    async fn prune_inactive_worktrees(&self, inactive_days: i32) -> Result<i64> {
+        naming::validate_days("inactive days", inactive_days)?;
+        let n: i32 = sqlx::query_scalar("SELECT prune_inactive_worktrees(p_inactive_days := $1)")
+            .bind(inactive_days)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(i64::from(n))
+    }
+}

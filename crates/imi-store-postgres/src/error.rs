@@ -1,0 +1,245 @@
+//! Driver errors to `imi_core::Error` (docs/store-semantics.md, last section).
+//! Messages never contain a password: connection URLs are redacted and
+//! configuration errors (which may echo the URL) are not passed through.
+
+use imi_core::{Error, ErrorKind};
+use sqlx::migrate::MigrateError;
+use sqlx::postgres::PgDatabaseError;
+
+/// Translates a sqlx error.
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let message = db.message().to_string();
+            let constraint = db.constraint().map(str::to_string);
+            let db_hint = db
+                .try_downcast_ref::<PgDatabaseError>()
+                .and_then(|p| p.hint())
+                .map(str::to_string);
+            let (kind, message, hint) = classify(&code, message, constraint.as_deref());
+            let mut err = Error::new(kind, message);
+            if let Some(h) = db_hint.or(hint) {
+                err = err.with_hint(h);
+            }
+            err
+        }
+        sqlx::Error::Io(io) => {
+            unreachable_registry(&format!("I/O error talking to PostgreSQL: {io}"))
+        }
+        sqlx::Error::Tls(t) => {
+            unreachable_registry(&format!("TLS error talking to PostgreSQL: {t}"))
+        }
+        sqlx::Error::PoolTimedOut => unreachable_registry(
+            "timed out waiting for a PostgreSQL connection (server down or overloaded?)",
+        ),
+        sqlx::Error::PoolClosed => unreachable_registry("the PostgreSQL connection pool is closed"),
+        sqlx::Error::WorkerCrashed => {
+            unreachable_registry("the PostgreSQL connection worker stopped unexpectedly")
+        }
+        sqlx::Error::Configuration(_) => Error::validation(
+            "invalid PostgreSQL connection settings",
+        )
+        .with_hint("check the database URL (postgres://user@host:5432/dbname) and PG* variables"),
+        sqlx::Error::RowNotFound => Error::not_found("no such row"),
+        sqlx::Error::Migrate(m) => migrate_err(*m),
+        other => Error::internal(format!("PostgreSQL: {other}")),
+    }
+}
+
+fn unreachable_registry(message: &str) -> Error {
+    Error::unavailable(message.to_string()).with_hint(
+        "check that PostgreSQL is running and that IMI_DATABASE_URL / --database point at it",
+    )
+}
+
+fn classify(
+    code: &str,
+    message: String,
+    constraint: Option<&str>,
+) -> (ErrorKind, String, Option<String>) {
+    match code {
+        "23505" => {
+            let (m, h) = match constraint {
+                Some("projects_origin_key_active_key") => (
+                    "another active project already has this remote".to_string(),
+                    Some(
+                        "register it again to update it, or deactivate the other project"
+                            .to_string(),
+                    ),
+                ),
+                Some("worktrees_project_id_name_key") => (
+                    "a worktree of this name is already registered in this project".to_string(),
+                    Some("choose another name, or remove the existing worktree".to_string()),
+                ),
+                Some("worktrees_host_path_active_key") => (
+                    "another active worktree is registered at this path on this host".to_string(),
+                    Some("remove that worktree first, or choose another path".to_string()),
+                ),
+                Some("worktree_types_name_key") => (
+                    "a worktree type of this name already exists".to_string(),
+                    Some("see the known types with `imi types list`".to_string()),
+                ),
+                _ => (message, None),
+            };
+            (ErrorKind::Conflict, m, h)
+        }
+        // A row still referenced (e.g. a type used by a worktree that appeared meanwhile).
+        "23503" => (
+            ErrorKind::Conflict,
+            message,
+            Some("something still refers to this record; remove that first".to_string()),
+        ),
+        "23502" | "23514" => {
+            let m = match constraint {
+                Some(c) if c.ends_with("_non_negative") => {
+                    format!("{} must not be negative", column_of(c, "_non_negative"))
+                }
+                Some(c) if c.ends_with("_not_empty") => {
+                    format!("{} is empty", column_of(c, "_not_empty"))
+                }
+                Some(c) if c.ends_with("_metadata_object") => {
+                    "metadata must be a JSON object".to_string()
+                }
+                Some("agent_activities_activity_type_known") => "unknown activity type".to_string(),
+                _ => message,
+            };
+            (ErrorKind::Validation, m, None)
+        }
+        c if c.starts_with("22") => (ErrorKind::Validation, message, None),
+        "P0002" => (ErrorKind::NotFound, message, None),
+        c if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") => (
+            ErrorKind::Unavailable,
+            format!("PostgreSQL is unavailable: {message}"),
+            Some("check that the server is running and accepting connections".to_string()),
+        ),
+        "42P01" | "42883" | "3F000" => (
+            ErrorKind::Unavailable,
+            format!("the registry schema is missing or incomplete: {message}"),
+            Some("run `imi db migrate`".to_string()),
+        ),
+        "42501" => (
+            ErrorKind::Internal,
+            format!("PostgreSQL refused: {message}"),
+            Some("the database user needs the imi_writer role (see `imi db roles`)".to_string()),
+        ),
+        _ => (
+            ErrorKind::Internal,
+            format!("PostgreSQL error {code}: {message}"),
+            None,
+        ),
+    }
+}
+
+/// `worktrees_uncommitted_files_count_non_negative` -> `uncommitted_files_count`.
+fn column_of(constraint: &str, suffix: &str) -> String {
+    let body = constraint.strip_suffix(suffix).unwrap_or(constraint);
+    for table in [
+        "agent_activities_",
+        "worktree_types_",
+        "worktrees_",
+        "projects_",
+    ] {
+        if let Some(col) = body.strip_prefix(table) {
+            return col.replace('_', " ");
+        }
+    }
+    body.replace('_', " ")
+}
+
+pub(crate) fn migrate_err(e: MigrateError) -> Error {
+    match e {
+        MigrateError::Execute(e) => db_err(e),
+        MigrateError::ExecuteMigration(e, v) => {
+            let inner = db_err(e);
+            Error::new(
+                inner.kind,
+                format!("migration {v} failed: {}", inner.message),
+            )
+        }
+        MigrateError::VersionMissing(v) => Error::unavailable(format!(
+            "the registry has migration {v}, which this imi does not know"
+        ))
+        .with_hint("upgrade imi to a version that knows this schema"),
+        MigrateError::VersionMismatch(v) => Error::unavailable(format!(
+            "migration {v} in the registry differs from the one in this imi"
+        ))
+        .with_hint("the registry was migrated by a different build of imi; use that build"),
+        MigrateError::Dirty(v) => {
+            Error::unavailable(format!("migration {v} was left partially applied")).with_hint(
+                "restore the registry from a backup, or `imi db reset --yes` for a test registry",
+            )
+        }
+        other => Error::internal(format!("migration failed: {other}")),
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = url.find("://").map(|i| i + 3) {
+        let rest = &url[scheme_end..];
+        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..auth_end].rfind('@') {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let redacted_user = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            out = format!(
+                "{}{}@{}",
+                &url[..scheme_end],
+                redacted_user,
+                &rest[at + 1..]
+            );
+        }
+    }
+    // a password given as a query parameter
+    if let Some(q) = out.find('?') {
+        let (base, query) = out.split_at(q + 1);
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{base}{}", redacted.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@127.0.0.1:5432/imi"),
+            "postgres://u:***@127.0.0.1:5432/imi"
+        );
+        assert_eq!(
+            redact_url("postgres://u@127.0.0.1/imi?password=secret&sslmode=disable"),
+            "postgres://u@127.0.0.1/imi?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("postgres://127.0.0.1/imi"),
+            "postgres://127.0.0.1/imi"
+        );
+    }
+
+    #[test]
+    fn column_names() {
+        assert_eq!(
+            column_of(
+                "worktrees_uncommitted_files_count_non_negative",
+                "_non_negative"
+            ),
+            "uncommitted files count"
+        );
+        assert_eq!(column_of("projects_name_not_empty", "_not_empty"), "name");
+    }
+}
