@@ -1,0 +1,184 @@
+//! The boundaries of imi_reader, imi_auditor and imi_writer (SPEC §3.4).
+
+mod common;
+
+use common::{sqlstate, store};
+use imi_core::Store;
+use imi_store_postgres::PgStore;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+async fn ok(c: &mut PgConnection, sql: &str, w: Uuid) {
+    if let Err(e) = sqlx::query(sql).bind(w).execute(&mut *c).await {
+        panic!("{sql}: {e}");
+    }
+}
+
+async fn denied(c: &mut PgConnection, sql: &str, w: Uuid) {
+    match sqlx::query(sql).bind(w).execute(&mut *c).await {
+        Ok(_) => panic!("{sql}: allowed, expected permission denied"),
+        Err(e) => assert_eq!(sqlstate(&e), "42501", "{sql}: {e}"),
+    }
+}
+
+async fn seeded() -> Option<(imi_testkit::PgTestDb, PgStore, Uuid, Uuid)> {
+    let (db, store) = store().await?;
+    store.create_roles().await.unwrap();
+    let p = common::project(&store, "guarded").await;
+    let w = common::worktree(&store, &p, "feat", "feat-g").await;
+    Some((db, store, p.id, w.id))
+}
+
+// $1 is a worktree id in every statement (bound even when unused).
+const READS: &[&str] = &[
+    "SELECT count(*) FROM projects WHERE $1::uuid IS NOT NULL",
+    "SELECT * FROM worktrees WHERE id = $1",
+    "SELECT count(*) FROM worktree_types WHERE $1::uuid IS NOT NULL",
+    "SELECT count(*) FROM agent_activities WHERE worktree_id = $1",
+    "SELECT * FROM v_projects_summary WHERE $1::uuid IS NOT NULL",
+    "SELECT * FROM v_worktrees_detail WHERE id = $1",
+    "SELECT * FROM v_inflight_work WHERE worktree_id = $1",
+    "SELECT * FROM v_recent_agent_activity WHERE worktree_id = $1",
+];
+
+const READ_FUNCTIONS: &[&str] = &[
+    "SELECT * FROM get_inflight_work() WHERE worktree_id = $1",
+    "SELECT * FROM get_project_by_origin(p_remote_origin := 'https://github.com/owner/guarded') WHERE $1::uuid IS NOT NULL",
+    "SELECT * FROM get_worktree_by_path(p_path := '/code/guarded/feat-g') WHERE id = $1",
+    "SELECT * FROM get_agent_recent_work(p_agent_id := 'x') WHERE $1::uuid IS NOT NULL",
+    "SELECT * FROM search_projects(p_query := 'guard') WHERE $1::uuid IS NOT NULL",
+    "SELECT * FROM get_registry_stats() WHERE $1::uuid IS NOT NULL",
+    "SELECT get_project_working_path(p_project_id := (SELECT project_id FROM worktrees WHERE id = $1))",
+    "SELECT imi_origin_key('git@h:o/r'), imi_work_status(1, 0, 0) WHERE $1::uuid IS NOT NULL",
+];
+
+const TABLE_WRITES: &[&str] = &[
+    "INSERT INTO projects (name, origin_key, trunk_path) SELECT 'x', 'x/y', '/x' WHERE $1::uuid IS NOT NULL",
+    "UPDATE worktrees SET agent_id = 'me' WHERE id = $1",
+    "INSERT INTO agent_activities (agent_id, activity_type, worktree_id) VALUES ('a', 'other', $1)",
+    "INSERT INTO worktree_types (name, worktree_prefix) SELECT 'zz', 'zz-' WHERE $1::uuid IS NOT NULL",
+    "DELETE FROM agent_activities WHERE worktree_id = $1",
+    "DELETE FROM worktrees WHERE id = $1",
+];
+
+const WRITE_FUNCTIONS: &[&str] = &[
+    "SELECT register_project(p_name := 'x', p_remote_origin := 'git@h:o/x') WHERE $1::uuid IS NOT NULL",
+    "SELECT register_worktree(p_project_id := (SELECT project_id FROM worktrees WHERE id = $1), \
+     p_type_name := 'fix', p_name := 'fix-x', p_branch_name := 'fix/x', p_path := '/x')",
+    "SELECT update_worktree_git_state(p_worktree_id := $1, p_ahead := 1)",
+    "SELECT mark_worktree_merged(p_worktree_id := $1, p_merged_by := 'x', p_merge_commit_hash := NULL)",
+    "SELECT deactivate_project(p_project_id := (SELECT project_id FROM worktrees WHERE id = $1))",
+    "SELECT cleanup_old_activities(p_retention_days := 0) WHERE $1::uuid IS NOT NULL",
+    "SELECT prune_inactive_worktrees(p_inactive_days := 0) WHERE $1::uuid IS NOT NULL",
+    "SELECT * FROM imi_register_project(p_name := 'x', p_remote_origin := 'git@h:o/x') WHERE $1::uuid IS NOT NULL",
+    "SELECT * FROM imi_update_git_state(p_worktree_id := $1, p_ahead := 1)",
+];
+
+const LOG: &str = "SELECT log_activity(p_agent_id := 'auditor', p_worktree_id := $1, \
+                   p_activity_type := 'other', p_description := 'audited')";
+
+#[tokio::test]
+async fn reader_reads_and_nothing_else() {
+    let Some((_db, store, _p, w)) = seeded().await else { return };
+    let mut c = store.pool().acquire().await.unwrap();
+    let c = &mut *c;
+    sqlx::query("SET ROLE imi_reader").execute(&mut *c).await.unwrap();
+    for sql in READS.iter().chain(READ_FUNCTIONS) {
+        ok(c, sql, w).await;
+    }
+    for sql in TABLE_WRITES.iter().chain(WRITE_FUNCTIONS).chain([&LOG]) {
+        denied(c, sql, w).await;
+    }
+    sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
+}
+
+#[tokio::test]
+async fn auditor_only_appends_to_the_log() {
+    let Some((_db, store, _p, w)) = seeded().await else { return };
+    let mut c = store.pool().acquire().await.unwrap();
+    let c = &mut *c;
+    sqlx::query("SET ROLE imi_auditor").execute(&mut *c).await.unwrap();
+    ok(c, LOG, w).await;
+    for sql in READS
+        .iter()
+        .chain(READ_FUNCTIONS)
+        .chain(TABLE_WRITES)
+        .chain(WRITE_FUNCTIONS)
+    {
+        denied(c, sql, w).await;
+    }
+    sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
+    // the activity landed, with the names copied
+    let (agent, name): (String, String) = sqlx::query_as(
+        "SELECT agent_id, worktree_name FROM agent_activities WHERE worktree_id = $1",
+    )
+    .bind(w)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!((agent.as_str(), name.as_str()), ("auditor", "feat-g"));
+}
+
+#[tokio::test]
+async fn writer_does_everything() {
+    let Some((_db, store, _p, _w)) = seeded().await else { return };
+    let mut c = store.pool().acquire().await.unwrap();
+    let c = &mut *c;
+    let all: Vec<&str> = READS
+        .iter()
+        .chain(READ_FUNCTIONS)
+        .chain([&LOG])
+        .chain(WRITE_FUNCTIONS)
+        .chain(TABLE_WRITES)
+        .copied()
+        .collect();
+    for (i, sql) in all.into_iter().enumerate() {
+        // a fresh project and worktree for each statement: some deactivate or delete
+        let p = common::project(&store, &format!("w{i}")).await;
+        let w = common::worktree(&store, &p, "feat", "feat-w").await;
+        sqlx::query("SET ROLE imi_writer").execute(&mut *c).await.unwrap();
+        ok(c, sql, w.id).await;
+        sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
+    }
+    sqlx::query("SET ROLE imi_writer").execute(&mut *c).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    assert!(n >= 1);
+    sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
+}
+
+#[tokio::test]
+async fn create_roles_is_idempotent_and_concurrent_across_databases() {
+    let Some((_a_db, a)) = store().await else { return };
+    let Some((_b_db, b)) = store().await else { return };
+    a.create_roles().await.unwrap();
+    a.create_roles().await.unwrap();
+    for _ in 0..3 {
+        let (ra, rb) = tokio::join!(a.create_roles(), b.create_roles());
+        ra.unwrap();
+        rb.unwrap();
+    }
+    for s in [&a, &b] {
+        let roles: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT rolname::text, rolcanlogin FROM pg_roles WHERE rolname LIKE 'imi\\_%' ORDER BY 1",
+        )
+        .fetch_all(s.pool())
+        .await
+        .unwrap();
+        let names: Vec<&str> = roles.iter().map(|r| r.0.as_str()).collect();
+        for r in ["imi_auditor", "imi_reader", "imi_writer"] {
+            assert!(names.contains(&r), "{names:?}");
+        }
+        assert!(roles.iter().all(|r| !r.1), "roles must be NOLOGIN");
+        let can: bool = sqlx::query_scalar(
+            "SELECT has_function_privilege('imi_reader', 'register_project(text, text, text, text, jsonb)', 'EXECUTE')",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+        assert!(!can);
+        s.ping().await.unwrap();
+    }
+}
