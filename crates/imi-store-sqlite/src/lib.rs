@@ -1169,38 +1169,36 @@ impl Store for SqliteStore {
     // --- derived ------------------------------------------------------------------
 
     async fn inflight(&self, project_id: Option<Uuid>) -> Result<Vec<InflightWork>> {
-        macro_rules! cols {
+        // The rows come back as one JSON array built by SQLite: one round trip to the
+        // connection's worker thread instead of one hand-off per row. Ordered (by
+        // updated_at desc, id) in Rust: cheaper than an ordered aggregate.
+        macro_rules! head {
             () => {
-                "SELECT w.id, w.project_id, p.name AS project_name, w.name, w.branch_name, \
-                 w.path, w.host, w.uncommitted_files_count, w.ahead_of_trunk, w.behind_trunk, \
-                 w.agent_id, w.last_sync_at, w.updated_at \
+                "SELECT json_group_array(json_array(w.id, w.project_id, p.name, w.name, \
+                 w.branch_name, w.path, w.host, w.uncommitted_files_count, w.ahead_of_trunk, \
+                 w.behind_trunk, w.agent_id, w.last_sync_at, w.updated_at)) \
                  FROM worktrees w JOIN projects p ON p.id = w.project_id WHERE "
             };
         }
-        let rows = match project_id {
+        let text: String = match project_id {
             None => {
-                sqlx::query(concat!(
-                    cols!(),
-                    inflight_pred!("w."),
-                    " ORDER BY w.updated_at DESC, w.id"
-                ))
-                .fetch_all(&self.reader)
-                .await
+                sqlx::query_scalar(concat!(head!(), inflight_pred!("w.")))
+                    .fetch_one(&self.reader)
+                    .await
             }
             Some(p) => {
-                sqlx::query(concat!(
-                    cols!(),
+                sqlx::query_scalar(concat!(
+                    head!(),
                     "w.project_id = ?1 AND ",
-                    inflight_pred!("w."),
-                    " ORDER BY w.updated_at DESC, w.id"
+                    inflight_pred!("w.")
                 ))
                 .bind(id_text(p))
-                .fetch_all(&self.reader)
+                .fetch_one(&self.reader)
                 .await
             }
         }
         .map_err(db_err)?;
-        rows.iter().map(rows::inflight).collect()
+        rows::inflight_json(&text)
     }
 
     async fn working_path(&self, project_id: Uuid, worktree_name: Option<&str>) -> Result<String> {

@@ -194,24 +194,63 @@ pub(crate) fn activity(row: &SqliteRow) -> Result<Activity> {
     })
 }
 
-pub(crate) fn inflight(row: &SqliteRow) -> Result<InflightWork> {
-    let uncommitted: i32 = get(row, "uncommitted_files_count")?;
-    let ahead: i32 = get(row, "ahead_of_trunk")?;
-    let behind: i32 = get(row, "behind_trunk")?;
-    Ok(InflightWork {
-        worktree_id: uuid(row, "id")?,
-        project_id: uuid(row, "project_id")?,
-        project_name: get(row, "project_name")?,
-        worktree_name: get(row, "name")?,
-        branch_name: get(row, "branch_name")?,
-        path: get(row, "path")?,
-        host: get(row, "host")?,
-        status: WorkStatus::of(uncommitted, ahead, behind),
-        uncommitted_count: uncommitted,
-        ahead,
-        behind,
-        agent_id: get(row, "agent_id")?,
-        last_sync_at: opt_ts(row, "last_sync_at")?,
-        last_activity: ts(row, "updated_at")?,
-    })
+type InflightTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    i32,
+    i32,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// Decodes the JSON array of in-flight rows built by `Store::inflight`.
+pub(crate) fn inflight_json(text: &str) -> Result<Vec<InflightWork>> {
+    let mut tuples: Vec<InflightTuple> = serde_json::from_str(text)
+        .map_err(|e| Error::internal(format!("registry returned malformed in-flight rows: {e}")))?;
+    // updated_at desc, then id: both TEXT compared bytewise as SQLite's BINARY collation.
+    tuples.sort_unstable_by(|a, b| b.12.cmp(&a.12).then_with(|| a.0.cmp(&b.0)));
+    tuples
+        .into_iter()
+        .map(
+            |(
+                id,
+                project_id,
+                project_name,
+                name,
+                branch,
+                path,
+                host,
+                u,
+                a,
+                b,
+                agent,
+                sync,
+                upd,
+            )| {
+                Ok(InflightWork {
+                    worktree_id: parse_uuid(&id)?,
+                    project_id: parse_uuid(&project_id)?,
+                    project_name,
+                    worktree_name: name,
+                    branch_name: branch,
+                    path,
+                    host,
+                    status: WorkStatus::of(u, a, b),
+                    uncommitted_count: u,
+                    ahead: a,
+                    behind: b,
+                    agent_id: agent,
+                    last_sync_at: sync.as_deref().map(parse_ts).transpose()?,
+                    last_activity: parse_ts(&upd)?,
+                })
+            },
+        )
+        .collect()
 }

@@ -280,3 +280,40 @@ async fn updated_at_moves_on_every_update() {
     let inflight = s.inflight(None).await.unwrap();
     assert_eq!(inflight[0].last_activity, w4.updated_at);
 }
+
+#[tokio::test]
+async fn inflight_orders_most_recent_first() {
+    let s = fresh().await;
+    let p = project(&s, "app").await;
+    let mut ids = Vec::new();
+    for name in ["feat-a", "feat-b", "feat-c"] {
+        let w = worktree(&s, &p, name).await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        s.update_git_state(
+            w.id,
+            &GitState {
+                behind: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(w.id);
+    }
+    let got: Vec<_> = s
+        .inflight(Some(p.id))
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.worktree_id)
+        .collect();
+    ids.reverse();
+    assert_eq!(got, ids);
+    assert!(
+        s.inflight(None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|i| i.status == imi_core::WorkStatus::Behind)
+    );
+}
