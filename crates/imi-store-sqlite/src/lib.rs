@@ -596,14 +596,22 @@ impl Store for SqliteStore {
         let n = sqlx::query(concat!(
             "UPDATE projects SET active = 0, updated_at = ",
             now!(),
-            " WHERE id = ?1"
+            " WHERE id = ?1 AND active = 1"
         ))
         .bind(&id_s)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
-        if n == 0 {
+        // Already inactive rows are left alone (their updated_at does not move).
+        if n == 0
+            && !row_exists(
+                &mut tx,
+                "SELECT EXISTS (SELECT 1 FROM projects WHERE id = ?1)",
+                &id_s,
+            )
+            .await?
+        {
             return Err(project_not_found(id));
         }
         sqlx::query(concat!(
@@ -901,7 +909,7 @@ impl Store for SqliteStore {
         let n = sqlx::query(concat!(
             "UPDATE worktrees SET active = 0, updated_at = ",
             now!(),
-            " WHERE id = ?1"
+            " WHERE id = ?1 AND active = 1"
         ))
         .bind(id_text(id))
         .execute(&self.writer)
@@ -909,7 +917,16 @@ impl Store for SqliteStore {
         .map_err(db_err)?
         .rows_affected();
         if n == 0 {
-            return Err(worktree_not_found(id));
+            // Idempotent: an inactive worktree stays as it is; only a missing one fails.
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM worktrees WHERE id = ?1)")
+                    .bind(id_text(id))
+                    .fetch_one(&self.reader)
+                    .await
+                    .map_err(db_err)?;
+            if !exists {
+                return Err(worktree_not_found(id));
+            }
         }
         Ok(())
     }
@@ -1358,6 +1375,18 @@ fn git_state_query<'q>(returning: &'static str, id: Uuid, s: &'q GitState) -> Sq
         .bind(s.last_commit_hash.as_deref())
         .bind(s.last_commit_message.as_deref())
         .bind(id_text(id))
+}
+
+async fn row_exists(
+    tx: &mut Transaction<'static, Sqlite>,
+    sql: &'static str,
+    id: &str,
+) -> Result<bool> {
+    sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)
 }
 
 fn target_not_found(target: MetadataTarget) -> Error {
