@@ -49,7 +49,7 @@ INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description, c
 
 CREATE TABLE worktrees (
     id                      TEXT    PRIMARY KEY NOT NULL CHECK (length(id) = 36),
-    project_id              TEXT    NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    project_id              TEXT    NOT NULL REFERENCES projects (id) ON DELETE RESTRICT,
     type_id                 INTEGER NOT NULL REFERENCES worktree_types (id) ON DELETE RESTRICT,
     name                    TEXT    NOT NULL CHECK (length(trim(name)) > 0),
     branch_name             TEXT    NOT NULL CHECK (length(trim(branch_name)) > 0),

@@ -141,6 +141,12 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// The writer pool, for tools that need raw SQL on the registry (benchmarks,
+    /// test harnesses). Writes through it bypass the store's validation.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     /// Opens `sqlite:///abs/path`, `sqlite://rel/path` or `sqlite:path`.
     pub async fn open_url(url: &str, host: impl Into<String>) -> Result<SqliteStore> {
         let rest = url
