@@ -37,7 +37,9 @@ async fn snapshot(pool: &PgPool) -> (Vec<String>, Vec<(i64, Vec<u8>)>) {
 
 #[tokio::test]
 async fn fresh_database_status_and_first_migration() {
-    let Some(db) = PgTestDb::create().await else { return };
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
     let store = PgStore::connect(&db.url, "h").await.unwrap();
     let s = store.schema_status().await.unwrap();
     let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
@@ -52,9 +54,16 @@ async fn fresh_database_status_and_first_migration() {
 
 #[tokio::test]
 async fn migrating_twice_changes_nothing() {
-    let Some((_db, store)) = common::store().await else { return };
+    let Some((_db, store)) = common::store().await else {
+        return;
+    };
     let before = snapshot(store.pool()).await;
-    assert!(before.0.iter().any(|o| o.starts_with("fn register_project(")));
+    assert!(
+        before
+            .0
+            .iter()
+            .any(|o| o.starts_with("fn register_project("))
+    );
     assert!(before.0.iter().any(|o| o == "rel:v v_inflight_work"));
     let s = store.migrate().await.unwrap();
     assert!(s.pending.is_empty());
@@ -64,7 +73,9 @@ async fn migrating_twice_changes_nothing() {
 
 #[tokio::test]
 async fn concurrent_migrations_both_succeed() {
-    let Some(db) = PgTestDb::create().await else { return };
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
     let a = PgStore::connect(&db.url, "a").await.unwrap();
     let b = PgStore::connect(&db.url, "b").await.unwrap();
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
@@ -85,7 +96,9 @@ async fn concurrent_migrations_both_succeed() {
 
 #[tokio::test]
 async fn newer_schema_is_refused() {
-    let Some((_db, store)) = common::store().await else { return };
+    let Some((_db, store)) = common::store().await else {
+        return;
+    };
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES (9999, 'from the future', true, '\\x00', 0)",
@@ -103,7 +116,9 @@ async fn newer_schema_is_refused() {
 
 #[tokio::test]
 async fn reset_drops_everything_imi_created() {
-    let Some((_db, store)) = common::store().await else { return };
+    let Some((_db, store)) = common::store().await else {
+        return;
+    };
     common::project(&store, "gone").await;
     store.reset().await.unwrap();
     let (objects, _) = {
@@ -121,10 +136,11 @@ async fn reset_drops_everything_imi_created() {
         (objects, ())
     };
     assert!(objects.is_empty(), "left behind: {objects:?}");
-    let ext: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let ext: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     assert!(ext, "the extension stays");
     let s = store.schema_status().await.unwrap();
     assert_eq!(s.applied, 0);
@@ -136,7 +152,9 @@ async fn reset_drops_everything_imi_created() {
 
 #[tokio::test]
 async fn maintain_vacuums() {
-    let Some((_db, store)) = common::store().await else { return };
+    let Some((_db, store)) = common::store().await else {
+        return;
+    };
     common::project(&store, "dusty").await;
     store.maintain().await.unwrap();
     let analyzed: bool = sqlx::query_scalar(
@@ -157,15 +175,20 @@ async fn unreachable_server_is_unavailable_without_password() {
     assert!(!e.message.contains("s3cr3t-pw"), "{}", e.message);
     assert!(!format!("{e:?}").contains("s3cr3t-pw"));
     assert!(e.hint.is_some());
-    let e = PgStore::connect("postgres://imi:s3cr3t-pw@127.0.0.1:5432/imi?sslmode=bogus", "h")
-        .await
-        .unwrap_err();
+    let e = PgStore::connect(
+        "postgres://imi:s3cr3t-pw@127.0.0.1:5432/imi?sslmode=bogus",
+        "h",
+    )
+    .await
+    .unwrap_err();
     assert!(!e.message.contains("s3cr3t-pw"), "{}", e.message);
 }
 
 #[tokio::test]
 async fn missing_database_is_unavailable() {
-    let Some(db) = PgTestDb::create().await else { return };
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
     let url = imi_testkit::with_database(&db.url, "imi_no_such_database_here");
     let e = PgStore::connect(&url, "h").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unavailable, "{e:?}");
@@ -173,7 +196,9 @@ async fn missing_database_is_unavailable() {
 
 #[tokio::test]
 async fn unmigrated_registry_says_migrate() {
-    let Some(db) = PgTestDb::create().await else { return };
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
     let store = PgStore::connect(&db.url, "h").await.unwrap();
     let e = store.list_projects(false).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unavailable, "{e:?}");

@@ -79,10 +79,15 @@ const LOG: &str = "SELECT log_activity(p_agent_id := 'auditor', p_worktree_id :=
 
 #[tokio::test]
 async fn reader_reads_and_nothing_else() {
-    let Some((_db, store, _p, w)) = seeded().await else { return };
+    let Some((_db, store, _p, w)) = seeded().await else {
+        return;
+    };
     let mut c = store.pool().acquire().await.unwrap();
     let c = &mut *c;
-    sqlx::query("SET ROLE imi_reader").execute(&mut *c).await.unwrap();
+    sqlx::query("SET ROLE imi_reader")
+        .execute(&mut *c)
+        .await
+        .unwrap();
     for sql in READS.iter().chain(READ_FUNCTIONS) {
         ok(c, sql, w).await;
     }
@@ -94,10 +99,15 @@ async fn reader_reads_and_nothing_else() {
 
 #[tokio::test]
 async fn auditor_only_appends_to_the_log() {
-    let Some((_db, store, _p, w)) = seeded().await else { return };
+    let Some((_db, store, _p, w)) = seeded().await else {
+        return;
+    };
     let mut c = store.pool().acquire().await.unwrap();
     let c = &mut *c;
-    sqlx::query("SET ROLE imi_auditor").execute(&mut *c).await.unwrap();
+    sqlx::query("SET ROLE imi_auditor")
+        .execute(&mut *c)
+        .await
+        .unwrap();
     ok(c, LOG, w).await;
     for sql in READS
         .iter()
@@ -121,7 +131,9 @@ async fn auditor_only_appends_to_the_log() {
 
 #[tokio::test]
 async fn writer_does_everything() {
-    let Some((_db, store, _p, _w)) = seeded().await else { return };
+    let Some((_db, store, _p, _w)) = seeded().await else {
+        return;
+    };
     let mut c = store.pool().acquire().await.unwrap();
     let c = &mut *c;
     let all: Vec<&str> = READS
@@ -136,11 +148,17 @@ async fn writer_does_everything() {
         // a fresh project and worktree for each statement: some deactivate or delete
         let p = common::project(&store, &format!("w{i}")).await;
         let w = common::worktree(&store, &p, "feat", "feat-w").await;
-        sqlx::query("SET ROLE imi_writer").execute(&mut *c).await.unwrap();
+        sqlx::query("SET ROLE imi_writer")
+            .execute(&mut *c)
+            .await
+            .unwrap();
         ok(c, sql, w.id).await;
         sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
     }
-    sqlx::query("SET ROLE imi_writer").execute(&mut *c).await.unwrap();
+    sqlx::query("SET ROLE imi_writer")
+        .execute(&mut *c)
+        .await
+        .unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
         .fetch_one(&mut *c)
         .await
@@ -151,8 +169,12 @@ async fn writer_does_everything() {
 
 #[tokio::test]
 async fn create_roles_is_idempotent_and_concurrent_across_databases() {
-    let Some((_a_db, a)) = store().await else { return };
-    let Some((_b_db, b)) = store().await else { return };
+    let Some((_a_db, a)) = store().await else {
+        return;
+    };
+    let Some((_b_db, b)) = store().await else {
+        return;
+    };
     a.create_roles().await.unwrap();
     a.create_roles().await.unwrap();
     for _ in 0..3 {

@@ -34,7 +34,9 @@ fn assert_has(cols: &BTreeSet<String>, expected: &[&str], what: &str) {
 
 #[tokio::test]
 async fn every_function_with_named_notation() {
-    let Some((_db, store)) = store().await else { return };
+    let Some((_db, store)) = store().await else {
+        return;
+    };
     let mut c = store.pool().acquire().await.unwrap();
     let c = &mut *c;
 
@@ -68,10 +70,11 @@ async fn every_function_with_named_notation() {
     assert_eq!(row.get::<String, _>("default_branch"), "develop");
     assert_eq!(row.get::<String, _>("trunk_path"), "/src/app/trunk-develop");
     assert!(row.get::<bool, _>("active"));
-    let none = sqlx::query("SELECT * FROM get_project_by_origin(p_remote_origin := 'github.com:x/none')")
-        .fetch_all(&mut *c)
-        .await
-        .unwrap();
+    let none =
+        sqlx::query("SELECT * FROM get_project_by_origin(p_remote_origin := 'github.com:x/none')")
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
     assert!(none.is_empty());
     // explicit NULL default branch keeps the existing one
     sqlx::query("SELECT register_project(p_name := 'app', p_remote_origin := 'github.com:owner/app', p_default_branch := NULL)")
@@ -86,7 +89,10 @@ async fn every_function_with_named_notation() {
     assert_eq!(branch, "develop");
 
     // default trunk path from imi.home; a project without a remote is keyed by it
-    sqlx::query("SET imi.home = '/home/u'").execute(&mut *c).await.unwrap();
+    sqlx::query("SET imi.home = '/home/u'")
+        .execute(&mut *c)
+        .await
+        .unwrap();
     let local: Uuid = sqlx::query_scalar(
         "SELECT register_project(p_name := 'loc', p_remote_origin := NULL, p_default_branch := 'trunk')",
     )
@@ -269,11 +275,12 @@ async fn every_function_with_named_notation() {
         .unwrap();
 
     // log_activity touches the worktree and copies names
-    let before: DateTime<Utc> = sqlx::query_scalar("SELECT updated_at FROM worktrees WHERE id = $1")
-        .bind(w)
-        .fetch_one(&mut *c)
-        .await
-        .unwrap();
+    let before: DateTime<Utc> =
+        sqlx::query_scalar("SELECT updated_at FROM worktrees WHERE id = $1")
+            .bind(w)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
     let act: Uuid = sqlx::query_scalar(
         "SELECT log_activity(p_agent_id := 'agent-1', p_worktree_id := $1, p_activity_type := 'created', \
          p_description := 'made it')",
@@ -331,15 +338,17 @@ async fn every_function_with_named_notation() {
     assert_eq!(rows[0].get::<String, _>("activity_type"), "other");
     assert_eq!(rows[1].get::<Uuid, _>("activity_id"), act);
     assert_eq!(rows[1].get::<String, _>("worktree_type"), "feat");
-    let one = sqlx::query("SELECT * FROM get_agent_recent_work(p_agent_id := 'agent-1', p_limit := 1)")
-        .fetch_all(&mut *c)
-        .await
-        .unwrap();
+    let one =
+        sqlx::query("SELECT * FROM get_agent_recent_work(p_agent_id := 'agent-1', p_limit := 1)")
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
     assert_eq!(one.len(), 1);
-    let e = sqlx::query("SELECT * FROM get_agent_recent_work(p_agent_id := 'agent-1', p_limit := 0)")
-        .fetch_all(&mut *c)
-        .await
-        .unwrap_err();
+    let e =
+        sqlx::query("SELECT * FROM get_agent_recent_work(p_agent_id := 'agent-1', p_limit := 0)")
+            .fetch_all(&mut *c)
+            .await
+            .unwrap_err();
     assert_eq!(sqlstate(&e), "22023");
 
     // get_project_working_path
@@ -363,11 +372,13 @@ async fn every_function_with_named_notation() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "P0002");
-    let e = sqlx::query("SELECT get_project_working_path(p_project_id := $1, p_worktree_name := '../x')")
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .unwrap_err();
+    let e = sqlx::query(
+        "SELECT get_project_working_path(p_project_id := $1, p_worktree_name := '../x')",
+    )
+    .bind(id)
+    .execute(&mut *c)
+    .await
+    .unwrap_err();
     assert_eq!(sqlstate(&e), "22023");
 
     // search_projects: substring, typo, empty
@@ -451,11 +462,12 @@ async fn every_function_with_named_notation() {
         .execute(&mut *c)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM worktrees WHERE project_id = $1 AND active")
-        .bind(id)
-        .fetch_one(&mut *c)
-        .await
-        .unwrap();
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM worktrees WHERE project_id = $1 AND active")
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
     assert_eq!(n, 0);
     let e = sqlx::query("SELECT deactivate_project(p_project_id := $1)")
         .bind(Uuid::new_v4())
@@ -504,7 +516,10 @@ async fn every_function_with_named_notation() {
     .fetch_one(&mut *c)
     .await
     .unwrap();
-    assert_eq!((wid, wname.as_str(), pname.as_str()), (None, "feat-login", "app"));
+    assert_eq!(
+        (wid, wname.as_str(), pname.as_str()),
+        (None, "feat-login", "app")
+    );
     let r = sqlx::query("SELECT worktree_name, project_name, worktree_type FROM v_recent_agent_activity WHERE id = $1")
         .bind(act)
         .fetch_one(&mut *c)
@@ -517,11 +532,13 @@ async fn every_function_with_named_notation() {
         .await
         .unwrap();
     assert_eq!(kept, 0);
-    sqlx::query("UPDATE agent_activities SET created_at = now() - interval '10 days' WHERE id = $1")
-        .bind(act)
-        .execute(&mut *c)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE agent_activities SET created_at = now() - interval '10 days' WHERE id = $1",
+    )
+    .bind(act)
+    .execute(&mut *c)
+    .await
+    .unwrap();
     let deleted: i32 = sqlx::query_scalar("SELECT cleanup_old_activities(p_retention_days := 5)")
         .fetch_one(&mut *c)
         .await
@@ -531,17 +548,21 @@ async fn every_function_with_named_notation() {
 
 #[tokio::test]
 async fn views_have_the_contract_columns() {
-    let Some((_db, store)) = store().await else { return };
+    let Some((_db, store)) = store().await else {
+        return;
+    };
     let p = common::project(&store, "viewed").await;
     let w = common::worktree(&store, &p, "feat", "feat-v").await;
     let w2 = common::worktree(&store, &p, "fix", "fix-v").await;
     let mut c = store.pool().acquire().await.unwrap();
     let c = &mut *c;
-    sqlx::query("SELECT update_worktree_git_state(p_worktree_id := $1, p_ahead := 2, p_behind := 3)")
-        .bind(w.id)
-        .execute(&mut *c)
-        .await
-        .unwrap();
+    sqlx::query(
+        "SELECT update_worktree_git_state(p_worktree_id := $1, p_ahead := 2, p_behind := 3)",
+    )
+    .bind(w.id)
+    .execute(&mut *c)
+    .await
+    .unwrap();
     sqlx::query("SELECT log_activity(p_agent_id := 'a', p_worktree_id := $1, p_activity_type := 'modified', p_description := 'd')")
         .bind(w2.id)
         .execute(&mut *c)
@@ -551,8 +572,15 @@ async fn views_have_the_contract_columns() {
     let cols = columns(c, "v_projects_summary").await;
     assert_has(
         &cols,
-        &["id", "name", "remote_origin", "active_worktrees_count", "uncommitted_worktrees_count",
-          "unmerged_worktrees_count", "last_worktree_activity"],
+        &[
+            "id",
+            "name",
+            "remote_origin",
+            "active_worktrees_count",
+            "uncommitted_worktrees_count",
+            "unmerged_worktrees_count",
+            "last_worktree_activity",
+        ],
         "v_projects_summary",
     );
     let r = sqlx::query("SELECT * FROM v_projects_summary WHERE id = $1")
@@ -563,16 +591,41 @@ async fn views_have_the_contract_columns() {
     assert_eq!(r.get::<i64, _>("active_worktrees_count"), 2);
     assert_eq!(r.get::<i64, _>("uncommitted_worktrees_count"), 0);
     assert_eq!(r.get::<i64, _>("unmerged_worktrees_count"), 2);
-    assert!(r.get::<Option<DateTime<Utc>>, _>("last_worktree_activity").is_some());
+    assert!(
+        r.get::<Option<DateTime<Utc>>, _>("last_worktree_activity")
+            .is_some()
+    );
 
     let cols = columns(c, "v_worktrees_detail").await;
     assert_has(
         &cols,
-        &["id", "project_id", "project_name", "remote_origin", "worktree_name", "type_name",
-          "branch_prefix", "worktree_prefix", "type_color", "type_icon", "branch_name", "path",
-          "host", "agent_id", "has_uncommitted_changes", "uncommitted_files_count",
-          "ahead_of_trunk", "behind_trunk", "last_commit_hash", "last_sync_at", "merged_at",
-          "metadata", "created_at", "updated_at", "active"],
+        &[
+            "id",
+            "project_id",
+            "project_name",
+            "remote_origin",
+            "worktree_name",
+            "type_name",
+            "branch_prefix",
+            "worktree_prefix",
+            "type_color",
+            "type_icon",
+            "branch_name",
+            "path",
+            "host",
+            "agent_id",
+            "has_uncommitted_changes",
+            "uncommitted_files_count",
+            "ahead_of_trunk",
+            "behind_trunk",
+            "last_commit_hash",
+            "last_sync_at",
+            "merged_at",
+            "metadata",
+            "created_at",
+            "updated_at",
+            "active",
+        ],
         "v_worktrees_detail",
     );
     let r = sqlx::query("SELECT * FROM v_worktrees_detail WHERE id = $1")
@@ -587,11 +640,25 @@ async fn views_have_the_contract_columns() {
     let cols = columns(c, "v_inflight_work").await;
     assert_has(
         &cols,
-        &["worktree_id", "project_id", "project_name", "worktree_name", "branch_name", "status",
-          "uncommitted_files_count", "ahead_of_trunk", "behind_trunk", "agent_id", "updated_at"],
+        &[
+            "worktree_id",
+            "project_id",
+            "project_name",
+            "worktree_name",
+            "branch_name",
+            "status",
+            "uncommitted_files_count",
+            "ahead_of_trunk",
+            "behind_trunk",
+            "agent_id",
+            "updated_at",
+        ],
         "v_inflight_work",
     );
-    let rows = sqlx::query("SELECT * FROM v_inflight_work").fetch_all(&mut *c).await.unwrap();
+    let rows = sqlx::query("SELECT * FROM v_inflight_work")
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<String, _>("status"), "diverged");
     assert_eq!(rows[0].get::<String, _>("project_name"), "viewed");
@@ -599,10 +666,21 @@ async fn views_have_the_contract_columns() {
     let cols = columns(c, "v_recent_agent_activity").await;
     assert_has(
         &cols,
-        &["id", "agent_id", "activity_type", "created_at", "worktree_name", "project_name", "worktree_type"],
+        &[
+            "id",
+            "agent_id",
+            "activity_type",
+            "created_at",
+            "worktree_name",
+            "project_name",
+            "worktree_type",
+        ],
         "v_recent_agent_activity",
     );
-    let rows = sqlx::query("SELECT * FROM v_recent_agent_activity").fetch_all(&mut *c).await.unwrap();
+    let rows = sqlx::query("SELECT * FROM v_recent_agent_activity")
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<String, _>("worktree_type"), "fix");
     assert_eq!(rows[0].get::<String, _>("project_name"), "viewed");
@@ -625,7 +703,9 @@ async fn views_have_the_contract_columns() {
 
 #[tokio::test]
 async fn triggers_and_constraints() {
-    let Some((_db, store)) = store().await else { return };
+    let Some((_db, store)) = store().await else {
+        return;
+    };
     let p = common::project(&store, "trig").await;
     let w = common::worktree(&store, &p, "feat", "feat-t").await;
     let mut c = store.pool().acquire().await.unwrap();
@@ -676,27 +756,68 @@ async fn triggers_and_constraints() {
         } else {
             "UPDATE worktrees SET branch_name = 'feat/moved' WHERE id = $1"
         };
-        let before: DateTime<Utc> = sqlx::query_scalar(sel).bind(id).fetch_one(&mut *c).await.unwrap();
+        let before: DateTime<Utc> = sqlx::query_scalar(sel)
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         sqlx::query(upd).bind(id).execute(&mut *c).await.unwrap();
-        let after: DateTime<Utc> = sqlx::query_scalar(sel).bind(id).fetch_one(&mut *c).await.unwrap();
+        let after: DateTime<Utc> = sqlx::query_scalar(sel)
+            .bind(id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
         assert!(after > before, "{table}");
     }
 
     // constraints
     for (sql, state) in [
-        ("UPDATE worktrees SET uncommitted_files_count = -1 WHERE name = 'feat-t'", "23514"),
-        ("UPDATE worktrees SET ahead_of_trunk = -1 WHERE name = 'feat-t'", "23514"),
-        ("UPDATE worktrees SET behind_trunk = -1 WHERE name = 'feat-t'", "23514"),
-        ("UPDATE worktrees SET name = '  ' WHERE name = 'feat-t'", "23514"),
+        (
+            "UPDATE worktrees SET uncommitted_files_count = -1 WHERE name = 'feat-t'",
+            "23514",
+        ),
+        (
+            "UPDATE worktrees SET ahead_of_trunk = -1 WHERE name = 'feat-t'",
+            "23514",
+        ),
+        (
+            "UPDATE worktrees SET behind_trunk = -1 WHERE name = 'feat-t'",
+            "23514",
+        ),
+        (
+            "UPDATE worktrees SET name = '  ' WHERE name = 'feat-t'",
+            "23514",
+        ),
         ("UPDATE projects SET name = '' WHERE name = 'trig'", "23514"),
-        ("UPDATE projects SET metadata = '[1]' WHERE name = 'trig'", "23514"),
-        ("UPDATE worktrees SET metadata = '\"s\"' WHERE name = 'feat-t'", "23514"),
-        ("INSERT INTO worktree_types (name, worktree_prefix) VALUES ('x', '')", "23514"),
-        ("INSERT INTO worktree_types (name, branch_prefix, worktree_prefix) VALUES ('x', NULL, 'x-')", "23502"),
-        ("INSERT INTO agent_activities (agent_id, activity_type) VALUES ('', 'other')", "23514"),
-        ("INSERT INTO agent_activities (agent_id, activity_type) VALUES ('a', 'danced')", "23514"),
-        ("INSERT INTO projects (name, origin_key, trunk_path) VALUES ('dup', 'github.com/owner/trig', '/t')", "23505"),
+        (
+            "UPDATE projects SET metadata = '[1]' WHERE name = 'trig'",
+            "23514",
+        ),
+        (
+            "UPDATE worktrees SET metadata = '\"s\"' WHERE name = 'feat-t'",
+            "23514",
+        ),
+        (
+            "INSERT INTO worktree_types (name, worktree_prefix) VALUES ('x', '')",
+            "23514",
+        ),
+        (
+            "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix) VALUES ('x', NULL, 'x-')",
+            "23502",
+        ),
+        (
+            "INSERT INTO agent_activities (agent_id, activity_type) VALUES ('', 'other')",
+            "23514",
+        ),
+        (
+            "INSERT INTO agent_activities (agent_id, activity_type) VALUES ('a', 'danced')",
+            "23514",
+        ),
+        (
+            "INSERT INTO projects (name, origin_key, trunk_path) VALUES ('dup', 'github.com/owner/trig', '/t')",
+            "23505",
+        ),
         ("DELETE FROM worktree_types WHERE name = 'feat'", "23503"),
         ("DELETE FROM projects WHERE name = 'trig'", "23503"),
     ] {
@@ -725,7 +846,9 @@ async fn triggers_and_constraints() {
 
 #[tokio::test]
 async fn work_status_matches_rust() {
-    let Some((_db, store)) = store().await else { return };
+    let Some((_db, store)) = store().await else {
+        return;
+    };
     let rows: Vec<(i32, i32, i32, String)> = sqlx::query_as(
         "SELECT u, a, b, imi_work_status(u, a, b) FROM generate_series(0, 2) u, generate_series(0, 2) a, generate_series(0, 2) b",
     )
@@ -814,8 +937,19 @@ fn generated_remotes() -> Vec<String> {
     let piece = "[a-zA-Z0-9:/@~.\\[\\]_ \\t\u{a0}\u{2003}é-]{0,12}";
     let strategy = (
         proptest::sample::select(vec![
-            "", "https://", "http://", "ssh://", "git://", "file://", "git+ssh://", "HTTPS://",
-            "svn://", "://", "/", "git@", "~",
+            "",
+            "https://",
+            "http://",
+            "ssh://",
+            "git://",
+            "file://",
+            "git+ssh://",
+            "HTTPS://",
+            "svn://",
+            "://",
+            "/",
+            "git@",
+            "~",
         ]),
         piece,
         proptest::sample::select(vec!["", "@", ":", "/", ":22/", "@h:", "//"]),
@@ -841,7 +975,9 @@ fn generated_remotes() -> Vec<String> {
 
 #[tokio::test]
 async fn canonicalisation_agrees_with_rust() {
-    let Some((_db, store)) = store().await else { return };
+    let Some((_db, store)) = store().await else {
+        return;
+    };
     let mut c = store.pool().acquire().await.unwrap();
     let c = &mut *c;
     for f in [
@@ -868,7 +1004,11 @@ async fn canonicalisation_agrees_with_rust() {
     assert_eq!(rows.len(), inputs.len());
     let mut valid = 0;
     for (input, key, clean, local, name_ok) in rows {
-        assert_eq!(key, remote::origin_key(&input).ok(), "origin_key({input:?})");
+        assert_eq!(
+            key,
+            remote::origin_key(&input).ok(),
+            "origin_key({input:?})"
+        );
         assert_eq!(clean, remote::sanitize(&input).ok(), "sanitize({input:?})");
         assert_eq!(local, remote::local_key(&input), "local_key({input:?})");
         assert_eq!(
@@ -880,5 +1020,8 @@ async fn canonicalisation_agrees_with_rust() {
             valid += 1;
         }
     }
-    assert!(valid > 500, "too few valid inputs ({valid}) to mean anything");
+    assert!(
+        valid > 500,
+        "too few valid inputs ({valid}) to mean anything"
+    );
 }
