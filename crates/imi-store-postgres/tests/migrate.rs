@@ -1,6 +1,8 @@
 //! Migrations: idempotent, safe when run concurrently, refused when the registry is
 //! newer than the binary; reset and maintenance; connection failures.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failure should stop the test loudly
+
 mod common;
 
 use imi_core::{ErrorKind, Store, store::ensure_schema};

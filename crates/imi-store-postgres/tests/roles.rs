@@ -1,5 +1,7 @@
 //! The boundaries of imi_reader, imi_auditor and imi_writer (SPEC §3.4).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failure should stop the test loudly
+
 mod common;
 
 use common::{sqlstate, store};

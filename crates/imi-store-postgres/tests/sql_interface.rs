@@ -2,6 +2,8 @@
 //! notation (`p_name := ...`), views by name. Also triggers, constraints, and the
 //! agreement of the SQL canonicalisation with the Rust one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failure should stop the test loudly
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -993,7 +995,8 @@ async fn canonicalisation_agrees_with_rust() {
 
     let mut inputs: Vec<String> = FIXED_REMOTES.iter().map(|s| s.to_string()).collect();
     inputs.extend(generated_remotes());
-    let rows: Vec<(String, Option<String>, Option<String>, String, bool)> = sqlx::query_as(
+    type Canon = (String, Option<String>, Option<String>, String, bool);
+    let rows: Vec<Canon> = sqlx::query_as(
         "SELECT t, pg_temp.try_key(t), pg_temp.try_sanitize(t), imi_local_key(t), pg_temp.try_name(t) \
          FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER BY ord",
     )

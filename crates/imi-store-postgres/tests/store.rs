@@ -1,6 +1,8 @@
 //! Every `Store` method of `PgStore` works (the cross-backend scenarios live in the
 //! conformance suite).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failure should stop the test loudly
+
 mod common;
 
 use std::sync::Arc;
