@@ -56,10 +56,20 @@ pub enum DbCommand {
 #[derive(Debug, Args)]
 pub struct MaintainArgs {
     /// Delete activities older than this many days
-    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    #[arg(
+        long,
+        default_value_t = 90,
+        value_name = "DAYS",
+        allow_negative_numbers = true
+    )]
     pub retention_days: i32,
     /// Delete inactive worktrees not updated for this many days (their activities stay)
-    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    #[arg(
+        long,
+        default_value_t = 30,
+        value_name = "DAYS",
+        allow_negative_numbers = true
+    )]
     pub inactive_days: i32,
 }
 

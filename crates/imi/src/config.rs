@@ -57,7 +57,8 @@ pub fn home_dir() -> Result<PathBuf> {
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
         .ok_or_else(|| {
-            Error::validation("HOME is not set").with_hint("set HOME, or pass --database and IMI_ROOT explicitly")
+            Error::validation("HOME is not set")
+                .with_hint("set HOME, or pass --database and IMI_ROOT explicitly")
         })
 }
 
@@ -73,11 +74,15 @@ fn env(var: &str) -> Option<String> {
 }
 
 pub fn config_path() -> Result<PathBuf> {
-    Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?.join("imi").join("config.toml"))
+    Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?
+        .join("imi")
+        .join("config.toml"))
 }
 
 pub fn default_sqlite_path() -> Result<PathBuf> {
-    Ok(xdg_dir("XDG_DATA_HOME", ".local/share")?.join("imi").join("registry.db"))
+    Ok(xdg_dir("XDG_DATA_HOME", ".local/share")?
+        .join("imi")
+        .join("registry.db"))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
@@ -85,8 +90,10 @@ fn read_file(path: &Path) -> Result<FileConfig> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
         Err(e) => {
-            return Err(Error::validation(format!("cannot read {}: {e}", path.display()))
-                .with_hint("fix the file's permissions, or remove it"));
+            return Err(
+                Error::validation(format!("cannot read {}: {e}", path.display()))
+                    .with_hint("fix the file's permissions, or remove it"),
+            );
         }
     };
     toml::from_str(&text).map_err(|e| {
@@ -110,22 +117,31 @@ impl Settings {
         let config_file = config_path()?;
         let file = read_file(&config_file)?;
 
-        let (database, database_source) =
-            match pick(global.database.clone(), env("IMI_DATABASE_URL"), file.database_url) {
-                Some((url, src)) => (DatabaseTarget::parse(&url)?, src),
-                None => (DatabaseTarget::Sqlite(default_sqlite_path()?), Source::Default),
-            };
+        let (database, database_source) = match pick(
+            global.database.clone(),
+            env("IMI_DATABASE_URL"),
+            file.database_url,
+        ) {
+            Some((url, src)) => (DatabaseTarget::parse(&url)?, src),
+            None => (
+                DatabaseTarget::Sqlite(default_sqlite_path()?),
+                Source::Default,
+            ),
+        };
         let (root, root_source) = match pick(None, env("IMI_ROOT").map(PathBuf::from), file.root) {
             Some(v) => v,
             None => (home_dir()?.join("code"), Source::Default),
         };
-        let (agent_id, agent_source) = match pick(global.agent.clone(), env("IMI_AGENT_ID"), file.agent_id) {
-            Some(v) => v,
-            None => (
-                env("USER").or_else(|| env("LOGNAME")).unwrap_or_else(|| "unknown".into()),
-                Source::Default,
-            ),
-        };
+        let (agent_id, agent_source) =
+            match pick(global.agent.clone(), env("IMI_AGENT_ID"), file.agent_id) {
+                Some(v) => v,
+                None => (
+                    env("USER")
+                        .or_else(|| env("LOGNAME"))
+                        .unwrap_or_else(|| "unknown".into()),
+                    Source::Default,
+                ),
+            };
         imi_core::naming::require_non_empty("agent id", &agent_id)?;
         let host = gethostname::gethostname().to_string_lossy().into_owned();
         Ok(Settings {

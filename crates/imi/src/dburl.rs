@@ -33,7 +33,9 @@ impl DatabaseTarget {
                     redact_url(u),
                     redact_url(&e.to_string())
                 ))
-                .with_hint("use postgres://user@host:5432/dbname (password in PGPASSWORD or ~/.pgpass)")
+                .with_hint(
+                    "use postgres://user@host:5432/dbname (password in PGPASSWORD or ~/.pgpass)",
+                )
             })?;
             return Ok(DatabaseTarget::Postgres(u.to_string()));
         }
@@ -44,15 +46,17 @@ impl DatabaseTarget {
         } else if u.starts_with('/') || u.starts_with("./") || u.starts_with("~/") {
             u.to_string()
         } else {
-            return Err(Error::validation(format!(
-                "unsupported database URL {}",
-                redact_url(u)
-            ))
-            .with_hint("use postgres://user@host/dbname, or sqlite:///absolute/path/registry.db"));
+            return Err(
+                Error::validation(format!("unsupported database URL {}", redact_url(u))).with_hint(
+                    "use postgres://user@host/dbname, or sqlite:///absolute/path/registry.db",
+                ),
+            );
         };
         if path.is_empty() {
-            return Err(Error::validation(format!("database URL {u:?} names no file"))
-                .with_hint("use sqlite:///absolute/path/registry.db"));
+            return Err(
+                Error::validation(format!("database URL {u:?} names no file"))
+                    .with_hint("use sqlite:///absolute/path/registry.db"),
+            );
         }
         let path = match path.strip_prefix("~/") {
             Some(rest) => crate::config::home_dir()?.join(rest),
@@ -159,8 +163,16 @@ mod tests {
             DatabaseTarget::parse("/var/imi.db").unwrap(),
             DatabaseTarget::Sqlite("/var/imi.db".into())
         );
-        assert_eq!(DatabaseTarget::parse("postgresql://h/d").unwrap().backend(), "postgres");
-        for bad in ["mysql://h/d", "nonsense", "sqlite://", "postgres://u:pw@h:notaport/d"] {
+        assert_eq!(
+            DatabaseTarget::parse("postgresql://h/d").unwrap().backend(),
+            "postgres"
+        );
+        for bad in [
+            "mysql://h/d",
+            "nonsense",
+            "sqlite://",
+            "postgres://u:pw@h:notaport/d",
+        ] {
             let e = DatabaseTarget::parse(bad).unwrap_err();
             assert_eq!(e.code(), "VALIDATION_ERROR", "{bad}");
             assert!(!e.message.contains("pw@"), "{}", e.message);

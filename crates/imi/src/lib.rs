@@ -20,13 +20,28 @@ pub fn run() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // --help and --version are successes; everything else is a usage error.
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
+            // --help and --version are successes; everything else is a usage error,
+            // reported as JSON too when --json was asked for.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            if std::env::args_os().any(|a| a == "--json") {
+                let text = e.kind().to_string();
+                let detail = e.to_string();
+                let first = detail
+                    .lines()
+                    .next()
+                    .unwrap_or(&text)
+                    .trim_start_matches("error: ");
+                ui::Ui::new(true).error(
+                    &imi_core::Error::validation(first.to_string())
+                        .with_hint("run `imi --help` (or `imi <command> --help`) for usage"),
+                );
             } else {
-                ExitCode::SUCCESS
-            };
+                let _ = e.print();
+            }
+            return ExitCode::from(2);
         }
     };
     let ui = ui::Ui::new(cli.global.json);

@@ -12,7 +12,9 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env { home: tempfile::tempdir().unwrap() }
+        Env {
+            home: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -91,18 +93,28 @@ fn maintain_runs_on_the_default_registry() {
 #[test]
 fn malformed_database_urls_are_refused_without_writing_or_leaking() {
     let env = Env::new();
-    for url in ["mysql://root:hunter2@127.0.0.1/x", "postgres://u:hunter2@127.0.0.1:notaport/x", "sqlite://"] {
+    for url in [
+        "mysql://root:hunter2@127.0.0.1/x",
+        "postgres://u:hunter2@127.0.0.1:notaport/x",
+        "sqlite://",
+    ] {
         let (code, doc) = env.json(&["--database", url, "db", "migrate"]);
         assert_eq!(code, 1, "{url}");
         assert_eq!(doc["error"]["code"], "VALIDATION_ERROR", "{url}: {doc}");
         assert!(doc["error"]["hint"].is_string());
-        assert!(!doc.to_string().contains("hunter2"), "password leaked: {doc}");
+        assert!(
+            !doc.to_string().contains("hunter2"),
+            "password leaked: {doc}"
+        );
     }
     // human form: on stderr, with a hint, no password
     let out = env.run(&["--database", "mysql://root:hunter2@h/x", "db", "status"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.starts_with("error: unsupported database URL mysql://root:***@h/x"), "{err}");
+    assert!(
+        err.starts_with("error: unsupported database URL mysql://root:***@h/x"),
+        "{err}"
+    );
     assert!(err.contains("hint: "), "{err}");
     assert!(!env.db_file().exists(), "nothing was created");
 }
@@ -111,7 +123,12 @@ fn malformed_database_urls_are_refused_without_writing_or_leaking() {
 fn unreachable_postgres_is_reported_without_the_password() {
     let env = Env::new();
     // port 1 on loopback: nothing listens there
-    let (code, doc) = env.json(&["--database", "postgres://imi:hunter2@127.0.0.1:1/imi", "db", "status"]);
+    let (code, doc) = env.json(&[
+        "--database",
+        "postgres://imi:hunter2@127.0.0.1:1/imi",
+        "db",
+        "status",
+    ]);
     assert_eq!(code, 1);
     assert_eq!(doc["error"]["code"], "REGISTRY_UNAVAILABLE", "{doc}");
     assert!(!doc.to_string().contains("hunter2"), "{doc}");
@@ -123,18 +140,33 @@ fn config_file_then_env_then_flag() {
     let cfg = env.home.path().join(".config/imi");
     std::fs::create_dir_all(&cfg).unwrap();
     let file_db = env.home.path().join("from-file.db");
-    std::fs::write(cfg.join("config.toml"), format!("database_url = \"sqlite://{}\"\nagent_id = \"file-agent\"\n", file_db.display())).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!(
+            "database_url = \"sqlite://{}\"\nagent_id = \"file-agent\"\n",
+            file_db.display()
+        ),
+    )
+    .unwrap();
     let (_, doc) = env.json(&["config"]);
     assert_eq!(doc["data"]["database"]["source"], "config_file");
     assert_eq!(doc["data"]["agent_id"]["value"], "file-agent");
 
     let mut c = env.cmd(&["--json", "config"]);
-    c.env("IMI_DATABASE_URL", "sqlite:///tmp/from-env.db").env("IMI_AGENT_ID", "env-agent");
+    c.env("IMI_DATABASE_URL", "sqlite:///tmp/from-env.db")
+        .env("IMI_AGENT_ID", "env-agent");
     let doc: Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
     assert_eq!(doc["data"]["database"]["url"], "sqlite:///tmp/from-env.db");
     assert_eq!(doc["data"]["agent_id"]["source"], "env");
 
-    let mut c = env.cmd(&["--json", "--agent", "flag-agent", "--database", "sqlite:///tmp/flag.db", "config"]);
+    let mut c = env.cmd(&[
+        "--json",
+        "--agent",
+        "flag-agent",
+        "--database",
+        "sqlite:///tmp/flag.db",
+        "config",
+    ]);
     c.env("IMI_DATABASE_URL", "sqlite:///tmp/from-env.db");
     let doc: Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
     assert_eq!(doc["data"]["database"]["url"], "sqlite:///tmp/flag.db");
@@ -181,7 +213,9 @@ fn usage_errors_exit_2_and_help_exits_0() {
 #[test]
 fn postgres_registry_via_the_cli() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(imi_testkit::PgTestDb::create()) else { return };
+    let Some(db) = rt.block_on(imi_testkit::PgTestDb::create()) else {
+        return;
+    };
     let env = Env::new();
     let (code, doc) = env.json(&["--database", &db.url, "db", "migrate"]);
     assert_eq!(code, 0, "{doc}");
@@ -197,4 +231,20 @@ fn postgres_registry_via_the_cli() {
     assert_eq!(code, 0);
     let (_, doc) = env.json(&["--database", &db.url, "db", "status"]);
     assert_eq!(doc["data"]["schema"]["applied"], 0);
+}
+
+#[test]
+fn usage_errors_with_json_are_one_json_document() {
+    let env = Env::new();
+    let (code, doc) = env.json(&["db", "frobnicate"]);
+    assert_eq!(code, 2);
+    assert_eq!(doc["success"], false);
+    assert_eq!(doc["error"]["code"], "VALIDATION_ERROR");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("frobnicate"),
+        "{doc}"
+    );
 }

@@ -48,7 +48,11 @@ async fn migrate(settings: &Settings) -> Result<Output> {
         "newly_applied": applied,
     });
     let human = if applied.is_empty() {
-        format!("Registry {} is up to date (schema {}).", settings.database.display(), after.applied)
+        format!(
+            "Registry {} is up to date (schema {}).",
+            settings.database.display(),
+            after.applied
+        )
     } else {
         format!(
             "Applied {} migration(s) to {}; schema is now {}.",
@@ -152,7 +156,10 @@ async fn reset(settings: &Settings) -> Result<Output> {
     }
     Ok(Output::new(
         json!({"database": settings.database.display(), "reset": true}),
-        format!("Dropped every imi object from {}.", settings.database.display()),
+        format!(
+            "Dropped every imi object from {}.",
+            settings.database.display()
+        ),
     ))
 }
 
@@ -185,8 +192,10 @@ fn shell(settings: &Settings) -> Result<Output> {
         }
     };
     let err = cmd.exec();
-    Err(Error::unavailable(format!("cannot run {program}: {err}")).with_hint(match program {
-        "psql" => "install the PostgreSQL client (apt-get install postgresql-client)",
-        _ => "install sqlite3 (apt-get install sqlite3)",
-    }))
+    Err(
+        Error::unavailable(format!("cannot run {program}: {err}")).with_hint(match program {
+            "psql" => "install the PostgreSQL client (apt-get install postgresql-client)",
+            _ => "install sqlite3 (apt-get install sqlite3)",
+        }),
+    )
 }
