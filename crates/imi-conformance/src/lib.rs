@@ -22,11 +22,16 @@ pub const TEST_HOST: &str = "test-host";
 pub trait Harness: Store {
     /// Moves `created_at` (activities) or `updated_at` (worktrees, projects) of one
     /// row `days` into the past, bypassing the `updated_at` trigger.
-    fn backdate(&self, table: &'static str, id: Uuid, days: i64) -> impl Future<Output = ()> + Send;
+    fn backdate(&self, table: &'static str, id: Uuid, days: i64)
+    -> impl Future<Output = ()> + Send;
 }
 
 fn column(table: &str) -> &'static str {
-    if table == "agent_activities" { "created_at" } else { "updated_at" }
+    if table == "agent_activities" {
+        "created_at"
+    } else {
+        "updated_at"
+    }
 }
 
 impl Harness for SqliteStore {

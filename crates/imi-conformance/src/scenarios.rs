@@ -57,7 +57,10 @@ async fn setup<S: Store>(s: &S) -> (Project, Worktree) {
         .register_project(&project("app", Some("https://github.com/acme/app")))
         .await
         .unwrap();
-    let w = s.register_worktree(&worktree(&p, "feat", "login")).await.unwrap();
+    let w = s
+        .register_worktree(&worktree(&p, "feat", "login"))
+        .await
+        .unwrap();
     (p, w)
 }
 
@@ -113,7 +116,13 @@ pub async fn project_without_remote_is_keyed_by_trunk_path<S: Store>(s: &S) {
     let mut again = project("local", None);
     again.trunk_path = "/code/local/trunk-main/".into();
     assert_eq!(s.register_project(&again).await.unwrap().id, a.id);
-    assert_eq!(s.get_project_by_origin("/code/local/trunk-main").await.unwrap().id, a.id);
+    assert_eq!(
+        s.get_project_by_origin("/code/local/trunk-main")
+            .await
+            .unwrap()
+            .id,
+        a.id
+    );
     let other = s.register_project(&project("other", None)).await.unwrap();
     assert_ne!(other.id, a.id);
 }
@@ -125,7 +134,10 @@ pub async fn reactivation<S: Store>(s: &S) {
     s.update_git_state(w.id, &state(3, 2, 1)).await.unwrap();
     s.deactivate_project(p.id).await.unwrap();
     assert!(!s.get_project(p.id).await.unwrap().active);
-    assert!(!s.get_worktree(w.id).await.unwrap().active, "worktrees deactivate with the project");
+    assert!(
+        !s.get_worktree(w.id).await.unwrap().active,
+        "worktrees deactivate with the project"
+    );
     s.deactivate_project(p.id).await.unwrap(); // idempotent
 
     let mut again = project("app", Some("git@github.com:acme/app.git"));
@@ -137,7 +149,10 @@ pub async fn reactivation<S: Store>(s: &S) {
     assert_eq!(p2.trunk_path, "/elsewhere/app/trunk-develop");
     assert_eq!(p2.default_branch, "develop");
     // None keeps the branch
-    let p3 = s.register_project(&project("app", Some("https://github.com/acme/app"))).await.unwrap();
+    let p3 = s
+        .register_project(&project("app", Some("https://github.com/acme/app")))
+        .await
+        .unwrap();
     assert_eq!(p3.default_branch, "develop");
 
     // worktree: merged, then registered again
@@ -147,27 +162,43 @@ pub async fn reactivation<S: Store>(s: &S) {
     assert_eq!(w2.id, w.id);
     assert!(w2.active);
     s.update_git_state(w.id, &state(1, 4, 0)).await.unwrap();
-    let merged = s.mark_merged(w.id, "agent-a", Some("abc123")).await.unwrap();
+    let merged = s
+        .mark_merged(w.id, "agent-a", Some("abc123"))
+        .await
+        .unwrap();
     assert!(!merged.active);
     assert_eq!(merged.merged_by.as_deref(), Some("agent-a"));
     assert_eq!(merged.merge_commit_hash.as_deref(), Some("abc123"));
     assert!(merged.merged_at.is_some());
 
-    let w3 = s.register_worktree(&worktree(&p2, "feat", "login")).await.unwrap();
+    let w3 = s
+        .register_worktree(&worktree(&p2, "feat", "login"))
+        .await
+        .unwrap();
     assert_eq!(w3.id, w.id);
     assert!(w3.active);
     assert_eq!(w3.merged_at, None);
     assert_eq!(w3.merged_by, None);
     assert_eq!(w3.merge_commit_hash, None);
     assert_eq!(w3.agent_id, None, "owner cleared");
-    assert_eq!((w3.uncommitted_files_count, w3.ahead_of_trunk, w3.behind_trunk), (0, 0, 0));
+    assert_eq!(
+        (
+            w3.uncommitted_files_count,
+            w3.ahead_of_trunk,
+            w3.behind_trunk
+        ),
+        (0, 0, 0)
+    );
     assert!(!w3.has_uncommitted_changes);
     assert_eq!(w3.last_sync_at, None);
 }
 
 pub async fn worktree_registration_is_idempotent_and_conflicts_are_named<S: Store>(s: &S) {
     let (p, w) = setup(s).await;
-    let again = s.register_worktree(&worktree(&p, "feat", "login")).await.unwrap();
+    let again = s
+        .register_worktree(&worktree(&p, "feat", "login"))
+        .await
+        .unwrap();
     assert_eq!(again.id, w.id);
     assert_eq!(again.host, TEST_HOST);
     assert_eq!(again.type_name, "feat");
@@ -190,11 +221,23 @@ pub async fn worktree_registration_is_idempotent_and_conflicts_are_named<S: Stor
     assert_eq!(o.host, "other-host");
 
     assert_eq!(s.get_worktree_by_path(&w.path).await.unwrap().id, w.id);
-    assert_eq!(s.get_worktree_by_path(&format!("{}/", w.path)).await.unwrap().id, w.id);
-    assert_eq!(s.get_worktree_by_name(p.id, "feat-login").await.unwrap().id, w.id);
+    assert_eq!(
+        s.get_worktree_by_path(&format!("{}/", w.path))
+            .await
+            .unwrap()
+            .id,
+        w.id
+    );
+    assert_eq!(
+        s.get_worktree_by_name(p.id, "feat-login").await.unwrap().id,
+        w.id
+    );
     assert_kind(s.get_worktree_by_path("/nope").await, ErrorKind::NotFound);
     assert_kind(s.get_worktree(Uuid::new_v4()).await, ErrorKind::NotFound);
-    assert_kind(s.get_worktree_by_name(p.id, "feat-nope").await, ErrorKind::NotFound);
+    assert_kind(
+        s.get_worktree_by_name(p.id, "feat-nope").await,
+        ErrorKind::NotFound,
+    );
 
     // unknown or inactive project
     let mut orphan = worktree(&p, "feat", "x");
@@ -219,21 +262,41 @@ pub async fn custom_types_work_like_builtins<S: Store>(s: &S) {
     assert_eq!(names, ["feat", "fix", "aiops", "devops", "review", "trunk"]);
     assert!(types.iter().all(|t| t.is_builtin));
     let review = &types[4];
-    assert_eq!((review.branch_prefix.as_str(), review.worktree_prefix.as_str()), ("pr-review/", "pr-"));
+    assert_eq!(
+        (
+            review.branch_prefix.as_str(),
+            review.worktree_prefix.as_str()
+        ),
+        ("pr-review/", "pr-")
+    );
     assert_eq!(types[5].branch_prefix, "");
 
     let spike = s
-        .add_type(&NewWorktreeType { name: "spike".into(), ..Default::default() })
+        .add_type(&NewWorktreeType {
+            name: "spike".into(),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert_eq!((spike.branch_prefix.as_str(), spike.worktree_prefix.as_str()), ("spike/", "spike-"));
+    assert_eq!(
+        (spike.branch_prefix.as_str(), spike.worktree_prefix.as_str()),
+        ("spike/", "spike-")
+    );
     assert!(!spike.is_builtin);
     assert_kind(
-        s.add_type(&NewWorktreeType { name: "spike".into(), ..Default::default() }).await,
+        s.add_type(&NewWorktreeType {
+            name: "spike".into(),
+            ..Default::default()
+        })
+        .await,
         ErrorKind::Conflict,
     );
     assert_kind(
-        s.add_type(&NewWorktreeType { name: "Bad Name".into(), ..Default::default() }).await,
+        s.add_type(&NewWorktreeType {
+            name: "Bad Name".into(),
+            ..Default::default()
+        })
+        .await,
         ErrorKind::Validation,
     );
     assert_kind(
@@ -247,14 +310,28 @@ pub async fn custom_types_work_like_builtins<S: Store>(s: &S) {
     );
 
     let (p, _) = setup(s).await;
-    let w = s.register_worktree(&worktree(&p, "spike", "idea")).await.unwrap();
+    let w = s
+        .register_worktree(&worktree(&p, "spike", "idea"))
+        .await
+        .unwrap();
     assert_eq!(w.type_name, "spike");
     assert_kind(s.remove_type("spike").await, ErrorKind::Conflict);
     assert_kind(s.remove_type("feat").await, ErrorKind::Conflict);
     assert_kind(s.remove_type("nope").await, ErrorKind::NotFound);
-    s.add_type(&NewWorktreeType { name: "unused".into(), ..Default::default() }).await.unwrap();
+    s.add_type(&NewWorktreeType {
+        name: "unused".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     s.remove_type("unused").await.unwrap();
-    assert!(!s.list_types().await.unwrap().iter().any(|t| t.name == "unused"));
+    assert!(
+        !s.list_types()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.name == "unused")
+    );
 }
 
 /// All five statuses, and in-flight = not clean, active, unmerged; newest first.
@@ -269,19 +346,29 @@ pub async fn inflight_statuses<S: Store>(s: &S) {
     ];
     let mut ids = vec![];
     for (name, st, expect) in &cases {
-        let w = s.register_worktree(&worktree(&p, "fix", name)).await.unwrap();
+        let w = s
+            .register_worktree(&worktree(&p, "fix", name))
+            .await
+            .unwrap();
         let w = s.update_git_state(w.id, st).await.unwrap();
         assert_eq!(w.status(), *expect, "{name}");
         ids.push(w.id);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let merged = s.register_worktree(&worktree(&p, "fix", "merged")).await.unwrap();
-    s.update_git_state(merged.id, &state(0, 5, 0)).await.unwrap();
+    let merged = s
+        .register_worktree(&worktree(&p, "fix", "merged"))
+        .await
+        .unwrap();
+    s.update_git_state(merged.id, &state(0, 5, 0))
+        .await
+        .unwrap();
     s.mark_merged(merged.id, "me", None).await.unwrap();
 
     let inflight = s.inflight(Some(p.id)).await.unwrap();
-    let got: Vec<(String, WorkStatus)> =
-        inflight.iter().map(|i| (i.worktree_name.clone(), i.status)).collect();
+    let got: Vec<(String, WorkStatus)> = inflight
+        .iter()
+        .map(|i| (i.worktree_name.clone(), i.status))
+        .collect();
     assert_eq!(
         got,
         [
@@ -300,10 +387,19 @@ pub async fn inflight_statuses<S: Store>(s: &S) {
 
     // a partial update leaves the other fields alone
     let w = s
-        .update_git_state(ids[1], &GitState { behind: Some(0), ..Default::default() })
+        .update_git_state(
+            ids[1],
+            &GitState {
+                behind: Some(0),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!((w.ahead_of_trunk, w.behind_trunk, w.status()), (2, 0, WorkStatus::Ahead));
+    assert_eq!(
+        (w.ahead_of_trunk, w.behind_trunk, w.status()),
+        (2, 0, WorkStatus::Ahead)
+    );
     assert_eq!(s.stats().await.unwrap().in_flight_worktrees, 4);
 }
 
@@ -336,10 +432,17 @@ pub async fn updated_at_moves_on_update<S: Store>(s: &S) {
     let (p, w) = setup(s).await;
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let w2 = s.update_git_state(w.id, &state(1, 0, 0)).await.unwrap();
-    assert!(w2.updated_at > w.updated_at, "{} !> {}", w2.updated_at, w.updated_at);
+    assert!(
+        w2.updated_at > w.updated_at,
+        "{} !> {}",
+        w2.updated_at,
+        w.updated_at
+    );
     assert_eq!(w2.created_at, w.created_at);
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    s.metadata_set(MetadataTarget::Project(p.id), "k", json!(1)).await.unwrap();
+    s.metadata_set(MetadataTarget::Project(p.id), "k", json!(1))
+        .await
+        .unwrap();
     let p2 = s.get_project(p.id).await.unwrap();
     assert!(p2.updated_at > p.updated_at);
     // logging an activity touches the worktree
@@ -357,10 +460,22 @@ pub async fn updated_at_moves_on_update<S: Store>(s: &S) {
 
 pub async fn working_path<S: Store>(s: &S) {
     let (p, _) = setup(s).await;
-    assert_eq!(s.working_path(p.id, None).await.unwrap(), "/code/app/trunk-main");
-    assert_eq!(s.working_path(p.id, Some("feat-login")).await.unwrap(), "/code/app/feat-login");
-    assert_kind(s.working_path(Uuid::new_v4(), None).await, ErrorKind::NotFound);
-    assert_kind(s.working_path(p.id, Some("../etc")).await, ErrorKind::Validation);
+    assert_eq!(
+        s.working_path(p.id, None).await.unwrap(),
+        "/code/app/trunk-main"
+    );
+    assert_eq!(
+        s.working_path(p.id, Some("feat-login")).await.unwrap(),
+        "/code/app/feat-login"
+    );
+    assert_kind(
+        s.working_path(Uuid::new_v4(), None).await,
+        ErrorKind::NotFound,
+    );
+    assert_kind(
+        s.working_path(p.id, Some("../etc")).await,
+        ErrorKind::Validation,
+    );
     s.deactivate_project(p.id).await.unwrap();
     let e = assert_kind(s.working_path(p.id, None).await, ErrorKind::NotFound);
     assert!(e.message.contains("inactive"), "{}", e.message);
@@ -372,41 +487,83 @@ pub async fn lookups_by_id_origin_and_name<S: Store>(s: &S) {
     assert_eq!(s.get_project_by_name("app").await.unwrap().id, p.id);
     assert_kind(s.get_project_by_name("nope").await, ErrorKind::NotFound);
     assert_kind(s.get_project(Uuid::new_v4()).await, ErrorKind::NotFound);
-    assert_kind(s.get_project_by_origin("https://github.com/acme/nope").await, ErrorKind::NotFound);
+    assert_kind(
+        s.get_project_by_origin("https://github.com/acme/nope")
+            .await,
+        ErrorKind::NotFound,
+    );
     // two projects called "app" from two owners: by name is ambiguous
-    s.register_project(&project("app", Some("https://gitlab.com/other/group/app"))).await.unwrap();
+    s.register_project(&project("app", Some("https://gitlab.com/other/group/app")))
+        .await
+        .unwrap();
     let e = assert_kind(s.get_project_by_name("app").await, ErrorKind::Conflict);
     assert!(e.hint.is_some());
     let all = s.list_projects(false).await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(
-        s.get_project_by_origin("git@gitlab.com:Other/Group/App.git").await.unwrap().origin_key,
+        s.get_project_by_origin("git@gitlab.com:Other/Group/App.git")
+            .await
+            .unwrap()
+            .origin_key,
         "gitlab.com/other/group/app"
     );
 }
 
 pub async fn list_worktrees_with_filters<S: Store>(s: &S) {
     let (p, w) = setup(s).await;
-    let q = s.register_project(&project("lib", Some("git@example.org:team/lib"))).await.unwrap();
+    let q = s
+        .register_project(&project("lib", Some("git@example.org:team/lib")))
+        .await
+        .unwrap();
     let mut owned = worktree(&p, "fix", "crash");
     owned.agent_id = Some("claude".into());
     let fix = s.register_worktree(&owned).await.unwrap();
-    let other = s.register_worktree(&worktree(&q, "feat", "api")).await.unwrap();
+    let other = s
+        .register_worktree(&worktree(&q, "feat", "api"))
+        .await
+        .unwrap();
     s.deactivate_worktree(other.id).await.unwrap();
     s.deactivate_worktree(other.id).await.unwrap(); // idempotent
-    assert_kind(s.deactivate_worktree(Uuid::new_v4()).await, ErrorKind::NotFound);
+    assert_kind(
+        s.deactivate_worktree(Uuid::new_v4()).await,
+        ErrorKind::NotFound,
+    );
 
     let names = |v: Vec<Worktree>| v.into_iter().map(|w| w.name).collect::<Vec<_>>();
-    assert_eq!(names(s.list_worktrees(&WorktreeFilter::default()).await.unwrap()), ["feat-login", "fix-crash"]);
-    let all = WorktreeFilter { include_inactive: true, ..Default::default() };
-    assert_eq!(names(s.list_worktrees(&all).await.unwrap()), ["feat-api", "feat-login", "fix-crash"]);
-    let by_project = WorktreeFilter { project_id: Some(p.id), ..Default::default() };
+    assert_eq!(
+        names(s.list_worktrees(&WorktreeFilter::default()).await.unwrap()),
+        ["feat-login", "fix-crash"]
+    );
+    let all = WorktreeFilter {
+        include_inactive: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(s.list_worktrees(&all).await.unwrap()),
+        ["feat-api", "feat-login", "fix-crash"]
+    );
+    let by_project = WorktreeFilter {
+        project_id: Some(p.id),
+        ..Default::default()
+    };
     assert_eq!(s.list_worktrees(&by_project).await.unwrap().len(), 2);
-    let by_type = WorktreeFilter { type_name: Some("fix".into()), ..Default::default() };
+    let by_type = WorktreeFilter {
+        type_name: Some("fix".into()),
+        ..Default::default()
+    };
     assert_eq!(s.list_worktrees(&by_type).await.unwrap()[0].id, fix.id);
-    let by_agent = WorktreeFilter { agent_id: Some("claude".into()), ..Default::default() };
-    assert_eq!(names(s.list_worktrees(&by_agent).await.unwrap()), ["fix-crash"]);
-    let by_host = WorktreeFilter { host: Some("elsewhere".into()), ..Default::default() };
+    let by_agent = WorktreeFilter {
+        agent_id: Some("claude".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(s.list_worktrees(&by_agent).await.unwrap()),
+        ["fix-crash"]
+    );
+    let by_host = WorktreeFilter {
+        host: Some("elsewhere".into()),
+        ..Default::default()
+    };
     assert!(s.list_worktrees(&by_host).await.unwrap().is_empty());
     assert_eq!(s.get_worktree(w.id).await.unwrap().project_id, p.id);
 }
@@ -419,7 +576,9 @@ pub async fn search_finds_a_project_from_a_typo<S: Store>(s: &S) {
         ("billing-service", "git@gitlab.com:acme/billing-service.git"),
         ("docs", "https://github.com/acme/docs"),
     ] {
-        s.register_project(&project(name, Some(remote))).await.unwrap();
+        s.register_project(&project(name, Some(remote)))
+            .await
+            .unwrap();
     }
     for (query, expect) in [
         ("regsitry", "registry"),
@@ -452,11 +611,20 @@ pub async fn stats<S: Store>(s: &S) {
         }
     );
     let (p, w) = setup(s).await;
-    let q = s.register_project(&project("gone", Some("https://x.org/a/gone"))).await.unwrap();
+    let q = s
+        .register_project(&project("gone", Some("https://x.org/a/gone")))
+        .await
+        .unwrap();
     s.deactivate_project(q.id).await.unwrap();
-    let w2 = s.register_worktree(&worktree(&p, "fix", "b")).await.unwrap();
+    let w2 = s
+        .register_worktree(&worktree(&p, "fix", "b"))
+        .await
+        .unwrap();
     s.update_git_state(w2.id, &state(1, 0, 0)).await.unwrap();
-    let w3 = s.register_worktree(&worktree(&p, "fix", "c")).await.unwrap();
+    let w3 = s
+        .register_worktree(&worktree(&p, "fix", "c"))
+        .await
+        .unwrap();
     s.deactivate_worktree(w3.id).await.unwrap();
     for _ in 0..3 {
         s.log_activity(&NewActivity {
@@ -485,7 +653,12 @@ pub async fn stats<S: Store>(s: &S) {
 pub async fn activities_are_logged_and_listed_newest_first<S: Store>(s: &S) {
     let (_, w) = setup(s).await;
     let mut ids = vec![];
-    for (agent, t) in [("a", "created"), ("b", "modified"), ("a", "committed"), ("a", "pushed")] {
+    for (agent, t) in [
+        ("a", "created"),
+        ("b", "modified"),
+        ("a", "committed"),
+        ("a", "pushed"),
+    ] {
         let act = s
             .log_activity(&NewActivity {
                 agent_id: agent.into(),
@@ -503,13 +676,25 @@ pub async fn activities_are_logged_and_listed_newest_first<S: Store>(s: &S) {
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
     let by_a = s.recent_activities_by_agent("a", 2).await.unwrap();
-    assert_eq!(by_a.iter().map(|a| a.activity_type.as_str()).collect::<Vec<_>>(), ["pushed", "committed"]);
+    assert_eq!(
+        by_a.iter()
+            .map(|a| a.activity_type.as_str())
+            .collect::<Vec<_>>(),
+        ["pushed", "committed"]
+    );
     let all = s.recent_activities(10).await.unwrap();
-    assert_eq!(all.iter().map(|a| a.id).collect::<Vec<_>>(), ids.iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(
+        all.iter().map(|a| a.id).collect::<Vec<_>>(),
+        ids.iter().rev().copied().collect::<Vec<_>>()
+    );
     assert_eq!(all[3].metadata.get("n"), Some(&json!(0)));
     // an activity need not name a worktree
     let free = s
-        .log_activity(&NewActivity { agent_id: "a".into(), activity_type: "other".into(), ..Default::default() })
+        .log_activity(&NewActivity {
+            agent_id: "a".into(),
+            activity_type: "other".into(),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(free.worktree_id, None);
@@ -546,7 +731,13 @@ pub async fn retention_cleanup_deletes_only_old_activities<S: Harness>(s: &S) {
     s.backdate("agent_activities", ids[2], 89).await;
     assert_eq!(s.cleanup_old_activities(90).await.unwrap(), 2);
     assert_eq!(s.cleanup_old_activities(90).await.unwrap(), 0);
-    let left: Vec<Uuid> = s.recent_activities(10).await.unwrap().into_iter().map(|a| a.id).collect();
+    let left: Vec<Uuid> = s
+        .recent_activities(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     assert_eq!(left.len(), 2);
     assert!(left.contains(&ids[2]) && left.contains(&ids[3]));
     assert_kind(s.cleanup_old_activities(-1).await, ErrorKind::Validation);
@@ -555,7 +746,10 @@ pub async fn retention_cleanup_deletes_only_old_activities<S: Harness>(s: &S) {
 
 pub async fn pruning_keeps_activities<S: Harness>(s: &S) {
     let (p, w) = setup(s).await;
-    let keep = s.register_worktree(&worktree(&p, "fix", "recent")).await.unwrap();
+    let keep = s
+        .register_worktree(&worktree(&p, "fix", "recent"))
+        .await
+        .unwrap();
     s.log_activity(&NewActivity {
         agent_id: "a".into(),
         worktree_id: Some(w.id),
@@ -570,7 +764,10 @@ pub async fn pruning_keeps_activities<S: Harness>(s: &S) {
     s.backdate("worktrees", w.id, 40).await;
     assert_eq!(s.prune_inactive_worktrees(30).await.unwrap(), 1);
     assert_kind(s.get_worktree(w.id).await, ErrorKind::NotFound);
-    assert!(s.get_worktree(keep.id).await.is_ok(), "recently removed worktree kept");
+    assert!(
+        s.get_worktree(keep.id).await.is_ok(),
+        "recently removed worktree kept"
+    );
     let acts = s.recent_activities(10).await.unwrap();
     assert_eq!(acts.len(), 1, "the audit log survives pruning");
     assert_eq!(acts[0].worktree_id, None);
@@ -579,21 +776,32 @@ pub async fn pruning_keeps_activities<S: Harness>(s: &S) {
     assert_eq!(acts[0].description.as_deref(), Some("merged login"));
     assert_kind(s.prune_inactive_worktrees(-5).await, ErrorKind::Validation);
     // the name is free again: registering it makes a new worktree
-    let again = s.register_worktree(&worktree(&p, "feat", "login")).await.unwrap();
+    let again = s
+        .register_worktree(&worktree(&p, "feat", "login"))
+        .await
+        .unwrap();
     assert_ne!(again.id, w.id);
 }
 
 pub async fn deep_metadata_set_keeps_siblings<S: Store>(s: &S) {
     let (p, w) = setup(s).await;
     let t = MetadataTarget::Worktree(w.id);
-    s.metadata_set(t, "plane.board", json!("eng")).await.unwrap();
+    s.metadata_set(t, "plane.board", json!("eng"))
+        .await
+        .unwrap();
     s.metadata_set(t, "other", json!([1, 2])).await.unwrap();
-    let doc = s.metadata_set(t, "plane.ticket_id", json!(42)).await.unwrap();
+    let doc = s
+        .metadata_set(t, "plane.ticket_id", json!(42))
+        .await
+        .unwrap();
     assert_eq!(
         serde_json::Value::Object(doc),
         json!({"plane": {"board": "eng", "ticket_id": 42}, "other": [1, 2]})
     );
-    assert_eq!(s.metadata_get(t, Some("plane.ticket_id")).await.unwrap(), Some(json!(42)));
+    assert_eq!(
+        s.metadata_get(t, Some("plane.ticket_id")).await.unwrap(),
+        Some(json!(42))
+    );
     assert_eq!(s.metadata_get(t, Some("plane.nope")).await.unwrap(), None);
     assert!(s.metadata_unset(t, "plane.board").await.unwrap());
     assert!(!s.metadata_unset(t, "plane.board").await.unwrap());
@@ -601,19 +809,38 @@ pub async fn deep_metadata_set_keeps_siblings<S: Store>(s: &S) {
         s.metadata_get(t, None).await.unwrap(),
         Some(json!({"plane": {"ticket_id": 42}, "other": [1, 2]}))
     );
-    assert_eq!(s.get_worktree(w.id).await.unwrap().metadata.get("other"), Some(&json!([1, 2])));
+    assert_eq!(
+        s.get_worktree(w.id).await.unwrap().metadata.get("other"),
+        Some(&json!([1, 2]))
+    );
     // a scalar in the way is not silently replaced
-    assert_kind(s.metadata_set(t, "other.x", json!(1)).await, ErrorKind::Conflict);
-    assert_kind(s.metadata_set(t, "a..b", json!(1)).await, ErrorKind::Validation);
+    assert_kind(
+        s.metadata_set(t, "other.x", json!(1)).await,
+        ErrorKind::Conflict,
+    );
+    assert_kind(
+        s.metadata_set(t, "a..b", json!(1)).await,
+        ErrorKind::Validation,
+    );
     // projects have metadata too
     let pt = MetadataTarget::Project(p.id);
     s.metadata_set(pt, "team.lead", json!("ana")).await.unwrap();
-    assert_eq!(s.get_project(p.id).await.unwrap().metadata.get("team"), Some(&json!({"lead": "ana"})));
-    assert_kind(s.metadata_set(MetadataTarget::Worktree(Uuid::new_v4()), "k", json!(1)).await, ErrorKind::NotFound);
+    assert_eq!(
+        s.get_project(p.id).await.unwrap().metadata.get("team"),
+        Some(&json!({"lead": "ana"}))
+    );
+    assert_kind(
+        s.metadata_set(MetadataTarget::Worktree(Uuid::new_v4()), "k", json!(1))
+            .await,
+        ErrorKind::NotFound,
+    );
 
     // concurrent deep sets of different keys all survive
     let keys: Vec<String> = (0..8).map(|i| format!("many.k{i}")).collect();
-    let calls = keys.iter().enumerate().map(|(i, k)| s.metadata_set(t, k, json!(i)));
+    let calls = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| s.metadata_set(t, k, json!(i)));
     for r in join_all(calls).await {
         r.unwrap();
     }
@@ -627,8 +854,15 @@ pub async fn bad_input_writes_nothing<S: Store>(s: &S) {
     let before = s.stats().await.unwrap();
     let before_w = s.get_worktree(w.id).await.unwrap();
 
-    assert_kind(s.register_project(&project("", Some("https://github.com/a/b"))).await, ErrorKind::Validation);
-    assert_kind(s.register_project(&project("x", Some("https://"))).await, ErrorKind::Validation);
+    assert_kind(
+        s.register_project(&project("", Some("https://github.com/a/b")))
+            .await,
+        ErrorKind::Validation,
+    );
+    assert_kind(
+        s.register_project(&project("x", Some("https://"))).await,
+        ErrorKind::Validation,
+    );
     let mut no_trunk = project("x", Some("https://github.com/a/x"));
     no_trunk.trunk_path = String::new();
     assert_kind(s.register_project(&no_trunk).await, ErrorKind::Validation);
@@ -637,16 +871,30 @@ pub async fn bad_input_writes_nothing<S: Store>(s: &S) {
         nw.name = bad.into();
         assert_kind(s.register_worktree(&nw).await, ErrorKind::Validation);
     }
-    assert_kind(s.update_git_state(w.id, &state(-1, 0, 0)).await, ErrorKind::Validation);
-    assert_kind(s.update_git_state(w.id, &state(0, -2, 0)).await, ErrorKind::Validation);
     assert_kind(
-        s.log_activity(&NewActivity { agent_id: "a".into(), activity_type: "exploded".into(), ..Default::default() })
-            .await,
+        s.update_git_state(w.id, &state(-1, 0, 0)).await,
         ErrorKind::Validation,
     );
     assert_kind(
-        s.log_activity(&NewActivity { agent_id: " ".into(), activity_type: "other".into(), ..Default::default() })
-            .await,
+        s.update_git_state(w.id, &state(0, -2, 0)).await,
+        ErrorKind::Validation,
+    );
+    assert_kind(
+        s.log_activity(&NewActivity {
+            agent_id: "a".into(),
+            activity_type: "exploded".into(),
+            ..Default::default()
+        })
+        .await,
+        ErrorKind::Validation,
+    );
+    assert_kind(
+        s.log_activity(&NewActivity {
+            agent_id: " ".into(),
+            activity_type: "other".into(),
+            ..Default::default()
+        })
+        .await,
         ErrorKind::Validation,
     );
     assert_kind(s.mark_merged(w.id, "", None).await, ErrorKind::Validation);
@@ -660,9 +908,17 @@ pub async fn bad_input_writes_nothing<S: Store>(s: &S) {
     assert_eq!(s.get_worktree(w.id).await.unwrap(), before_w);
 
     // and a good batch writes all of it
-    let w2 = s.register_worktree(&worktree(&p, "fix", "two")).await.unwrap();
-    s.update_git_states(&[(w.id, state(1, 0, 0)), (w2.id, state(0, 3, 0))]).await.unwrap();
-    assert_eq!(s.get_worktree(w.id).await.unwrap().uncommitted_files_count, 1);
+    let w2 = s
+        .register_worktree(&worktree(&p, "fix", "two"))
+        .await
+        .unwrap();
+    s.update_git_states(&[(w.id, state(1, 0, 0)), (w2.id, state(0, 3, 0))])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_worktree(w.id).await.unwrap().uncommitted_files_count,
+        1
+    );
     assert_eq!(s.get_worktree(w2.id).await.unwrap().ahead_of_trunk, 3);
 }
 

@@ -1,6 +1,8 @@
 //! Runs every scenario of `imi_conformance::scenarios` against SQLite (always) and
 //! PostgreSQL (a fresh database per test; required in CI, see `imi_testkit`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

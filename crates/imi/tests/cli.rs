@@ -1,6 +1,8 @@
 //! End-to-end tests of the `imi` binary's registry administration, in an isolated
 //! environment (temporary HOME and XDG directories, no global git config).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
 use std::path::Path;
 use std::process::{Command, Output};
 
