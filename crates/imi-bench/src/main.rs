@@ -140,7 +140,9 @@ async fn measure<S: Store>(s: &S, projects: &[Project], n: usize) -> Vec<(String
     // warm up every statement once
     s.ping().await.unwrap();
     s.inflight(Some(projects[0].id)).await.unwrap();
-    s.working_path(projects[0].id, Some("feat-task-0")).await.unwrap();
+    s.working_path(projects[0].id, Some("feat-task-0"))
+        .await
+        .unwrap();
 
     out.push((
         "SELECT 1".into(),
@@ -181,22 +183,36 @@ async fn measure<S: Store>(s: &S, projects: &[Project], n: usize) -> Vec<(String
     ));
     out.push((
         "in-flight query, all projects".into(),
-        time(n / 20, |_| async { s.inflight(None).await.unwrap(); }).await,
+        time(n / 20, |_| async {
+            s.inflight(None).await.unwrap();
+        })
+        .await,
     ));
     out
 }
 
 fn report(backend: &str, rows: &[(String, Sample)], inflight_rows: usize) {
     let floor = rows[0].1.pct(0.5);
-    println!("\n{backend}: {PROJECTS} projects, {} worktrees, {ACTIVITIES} activities ({inflight_rows} worktrees in flight)", PROJECTS * WORKTREES_PER_PROJECT);
-    println!("{:<32} {:>9} {:>9} {:>10} {:>14}  target p50/p99", "operation", "p50 ms", "p99 ms", "p50/SELECT1", "n");
+    println!(
+        "\n{backend}: {PROJECTS} projects, {} worktrees, {ACTIVITIES} activities ({inflight_rows} worktrees in flight)",
+        PROJECTS * WORKTREES_PER_PROJECT
+    );
+    println!(
+        "{:<32} {:>9} {:>9} {:>10} {:>14}  target p50/p99",
+        "operation", "p50 ms", "p99 ms", "p50/SELECT1", "n"
+    );
     for (name, s) in rows {
         let target = SEED
             .iter()
             .find(|(n, ..)| n == name)
             .map(|(_, p50, p99)| {
                 let ok = s.pct(0.5) <= p50 / 10.0 && s.pct(0.99) <= p99 / 10.0;
-                format!("{:.2}/{:.2} {}", p50 / 10.0, p99 / 10.0, if ok { "met" } else { "MISSED" })
+                format!(
+                    "{:.2}/{:.2} {}",
+                    p50 / 10.0,
+                    p99 / 10.0,
+                    if ok { "met" } else { "MISSED" }
+                )
             })
             .unwrap_or_default();
         println!(
@@ -224,25 +240,44 @@ async fn run<S: Store>(backend: &str, s: &S, bulk: impl Future<Output = ()>, n: 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let n: usize = arg("--iterations").map(|v| v.parse().expect("--iterations N")).unwrap_or(2000);
+    let arg = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let n: usize = arg("--iterations")
+        .map(|v| v.parse().expect("--iterations N"))
+        .unwrap_or(2000);
     let only = arg("--backend");
 
     if only.as_deref().is_none_or(|b| b == "sqlite") {
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("bench.db"), "bench-host").await.unwrap();
+        let s = SqliteStore::open(&dir.path().join("bench.db"), "bench-host")
+            .await
+            .unwrap();
         let bulk = async {
             imi_core::store::ensure_schema(&s).await.unwrap();
-            sqlx::query(SQLITE_ACTIVITIES).bind(ACTIVITIES as i64).execute(s.pool()).await.unwrap();
+            sqlx::query(SQLITE_ACTIVITIES)
+                .bind(ACTIVITIES as i64)
+                .execute(s.pool())
+                .await
+                .unwrap();
             sqlx::query("ANALYZE").execute(s.pool()).await.unwrap();
         };
         run("sqlite", &s, bulk, n).await;
     }
     if only.as_deref().is_none_or(|b| b == "postgres") {
-        let db = imi_testkit::PgTestDb::create().await.expect("PostgreSQL unreachable: set IMI_TEST_DATABASE_URL");
+        let db = imi_testkit::PgTestDb::create()
+            .await
+            .expect("PostgreSQL unreachable: set IMI_TEST_DATABASE_URL");
         let s = PgStore::connect(&db.url, "bench-host").await.unwrap();
         let bulk = async {
-            sqlx::query(PG_ACTIVITIES).bind(ACTIVITIES as i32).execute(s.pool()).await.unwrap();
+            sqlx::query(PG_ACTIVITIES)
+                .bind(ACTIVITIES as i32)
+                .execute(s.pool())
+                .await
+                .unwrap();
             sqlx::query("ANALYZE").execute(s.pool()).await.unwrap();
         };
         run("postgres", &s, bulk, n).await;

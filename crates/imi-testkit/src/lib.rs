@@ -37,9 +37,15 @@ impl PgTestDb {
             Ok(c) => c,
             Err(e) => {
                 if postgres_required() {
-                    panic!("PostgreSQL is required (CI or IMI_REQUIRE_POSTGRES=1) but unreachable at {}: {e}", redact(&admin));
+                    panic!(
+                        "PostgreSQL is required (CI or IMI_REQUIRE_POSTGRES=1) but unreachable at {}: {e}",
+                        redact(&admin)
+                    );
                 }
-                eprintln!("skipping: PostgreSQL unreachable at {} ({e}); set IMI_TEST_DATABASE_URL", redact(&admin));
+                eprintln!(
+                    "skipping: PostgreSQL unreachable at {} ({e}); set IMI_TEST_DATABASE_URL",
+                    redact(&admin)
+                );
                 return None;
             }
         };
@@ -66,7 +72,9 @@ impl Drop for PgTestDb {
                 rt.block_on(async {
                     if let Ok(mut c) = PgConnection::connect(&admin).await {
                         let _ = c
-                            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                            .execute(
+                                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                            )
                             .await;
                     }
                 });
