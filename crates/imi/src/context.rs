@@ -1,0 +1,143 @@
+//! What the file system says about where we are, without the registry: the
+//! container's `.iMi/project.json` (SPEC §2) and one small file per worktree under
+//! `.iMi/worktrees/`, so that shell prompts and scripts learn the project and the
+//! worktree in well under 10 ms.
+
+use std::path::{Path, PathBuf};
+
+use imi_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const DIR: &str = ".iMi";
+pub const PROJECT_FILE: &str = "project.json";
+
+/// `<container>/.iMi/project.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectFile {
+    pub project_id: Uuid,
+    pub name: String,
+    pub remote_origin: Option<String>,
+    pub default_branch: String,
+    pub trunk_path: String,
+}
+
+/// `<container>/.iMi/worktrees/<name>.json`: what the prompt shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorktreeFile {
+    pub worktree_id: Uuid,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub branch: String,
+    pub agent_id: Option<String>,
+}
+
+/// Where `start` is: the container holding `.iMi/project.json`, and the worktree
+/// directory (the container's child on the way up), if any.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub container: PathBuf,
+    pub project: ProjectFile,
+    /// `<container>/<name>` when `start` is inside a worktree directory.
+    pub worktree_dir: Option<PathBuf>,
+}
+
+impl Location {
+    pub fn worktree_name(&self) -> Option<&str> {
+        self.worktree_dir.as_deref()?.file_name()?.to_str()
+    }
+
+    pub fn worktree_file(&self) -> Option<WorktreeFile> {
+        let name = self.worktree_name()?;
+        read_json(&worktree_file_path(&self.container, name)).ok()
+    }
+}
+
+pub fn project_file_path(container: &Path) -> PathBuf {
+    container.join(DIR).join(PROJECT_FILE)
+}
+
+pub fn worktree_file_path(container: &Path, name: &str) -> PathBuf {
+    container.join(DIR).join("worktrees").join(format!("{name}.json"))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::not_found(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::validation(format!("{} is not valid: {e}", path.display()))
+            .with_hint("run `imi init` in the project to rewrite it")
+    })
+}
+
+/// Walks up from `start` to the first directory holding `.iMi/project.json`.
+pub fn locate(start: &Path) -> Result<Option<Location>> {
+    let mut child: Option<&Path> = None;
+    for dir in start.ancestors() {
+        let file = project_file_path(dir);
+        if file.is_file() {
+            let project: ProjectFile = read_json(&file)?;
+            return Ok(Some(Location {
+                container: dir.to_path_buf(),
+                project,
+                worktree_dir: child.map(Path::to_path_buf),
+            }));
+        }
+        child = Some(dir);
+    }
+    Ok(None)
+}
+
+/// Writes `value` as pretty JSON atomically (temporary file, then rename), so a
+/// reader never sees half a file and concurrent writers never interleave.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::internal(format!("{} has no parent directory", path.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::internal(format!("cannot create {}: {e}", dir.display())))?;
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::internal(format!("cannot encode {}: {e}", path.display())))?;
+    text.push('\n');
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        Uuid::new_v4().simple()
+    ));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::internal(format!("cannot write {}: {e}", path.display()))
+                .with_hint("check the directory's permissions")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_from_any_depth() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = tmp.path().join("app");
+        let pf = ProjectFile {
+            project_id: Uuid::new_v4(),
+            name: "app".into(),
+            remote_origin: None,
+            default_branch: "main".into(),
+            trunk_path: c.join("trunk-main").display().to_string(),
+        };
+        write_json(&project_file_path(&c), &pf).unwrap();
+        let deep = c.join("feat-x/src/deep");
+        std::fs::create_dir_all(&deep).unwrap();
+        let loc = locate(&deep).unwrap().unwrap();
+        assert_eq!(loc.container, c);
+        assert_eq!(loc.project, pf);
+        assert_eq!(loc.worktree_name(), Some("feat-x"));
+        let at_container = locate(&c).unwrap().unwrap();
+        assert_eq!(at_container.worktree_dir, None);
+        assert!(locate(tmp.path()).unwrap().is_none());
+    }
+}
