@@ -931,3 +931,255 @@ pub async fn migrate_twice_changes_nothing<S: Store>(s: &S) {
     assert_eq!(a, b);
     s.ping().await.unwrap();
 }
+
+// --- moving data: snapshots (SPEC §6) -------------------------------------------------
+
+/// A second, empty registry of the same backend as the one under test (the guard
+/// keeps it alive).
+pub trait Fresh: Store + Sized {
+    fn fresh() -> impl std::future::Future<Output = (Self, Box<dyn std::any::Any + Send>)> + Send;
+}
+
+impl Fresh for imi_store_sqlite::SqliteStore {
+    async fn fresh() -> (Self, Box<dyn std::any::Any + Send>) {
+        let (s, dir) = crate::sqlite_store().await;
+        (s, Box::new(dir))
+    }
+}
+
+impl Fresh for imi_store_postgres::PgStore {
+    async fn fresh() -> (Self, Box<dyn std::any::Any + Send>) {
+        let (s, db) = crate::postgres_store()
+            .await
+            .expect("PostgreSQL was reachable for the store under test");
+        (s, Box::new(db))
+    }
+}
+
+/// A registry with a bit of everything: projects with and without remote, an
+/// inactive one, metadata, a custom type, in-flight / merged / inactive worktrees,
+/// activities including one whose worktree was pruned.
+pub async fn populate<S: Store + Harness>(s: &S) {
+    let (p, w) = setup(s).await;
+    let local = s.register_project(&project("local", None)).await.unwrap();
+    let gone = s
+        .register_project(&project("gone", Some("git@gitlab.com:g/sub/gone.git")))
+        .await
+        .unwrap();
+    s.metadata_set(MetadataTarget::Project(p.id), "plane.ticket", json!(42))
+        .await
+        .unwrap();
+    s.add_type(&NewWorktreeType {
+        name: "spike".into(),
+        description: Some("experiments".into()),
+        color: Some("#123456".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let spike = s
+        .register_worktree(&worktree(&local, "spike", "idea"))
+        .await
+        .unwrap();
+    s.update_git_state(
+        spike.id,
+        &GitState {
+            uncommitted_count: Some(3),
+            ahead: Some(2),
+            behind: Some(1),
+            last_commit_hash: Some("abc123".into()),
+            last_commit_message: Some("wip: ünïcode ✓".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let merged = s
+        .register_worktree(&worktree(&p, "fix", "crash"))
+        .await
+        .unwrap();
+    s.mark_merged(merged.id, "agent-a", Some("deadbeef"))
+        .await
+        .unwrap();
+    let pruned = s
+        .register_worktree(&worktree(&p, "review", "7"))
+        .await
+        .unwrap();
+    s.metadata_set(MetadataTarget::Worktree(w.id), "a.b", json!([1, "x", null]))
+        .await
+        .unwrap();
+    for (wt, t) in [
+        (Some(w.id), "created"),
+        (Some(spike.id), "committed"),
+        (Some(pruned.id), "created"),
+        (None, "other"),
+    ] {
+        s.log_activity(&NewActivity {
+            agent_id: "agent-a".into(),
+            worktree_id: wt,
+            activity_type: t.into(),
+            description: Some(format!("{t} it")),
+            file_path: wt.map(|_| "src/main.rs".into()),
+            metadata: json!({"n": 1}).as_object().unwrap().clone(),
+        })
+        .await
+        .unwrap();
+    }
+    s.deactivate_worktree(pruned.id).await.unwrap();
+    s.backdate("worktrees", pruned.id, 40).await;
+    assert_eq!(s.prune_inactive_worktrees(30).await.unwrap(), 1);
+    s.deactivate_project(gone.id).await.unwrap();
+}
+
+fn doc(s: &imi_core::RegistrySnapshot) -> serde_json::Value {
+    serde_json::to_value(s).unwrap()
+}
+
+/// export → import into an empty registry → export gives the same document; a second
+/// import adds nothing; importing a registry into itself adds nothing.
+pub async fn snapshot_round_trip_is_exact<S: Store + Harness + Fresh>(s: &S) {
+    populate(s).await;
+    let a = s.export_snapshot().await.unwrap();
+    assert_eq!(a.projects.len(), 3);
+    assert_eq!(a.worktree_types.len(), 7);
+    assert_eq!(a.worktrees.len(), 3, "the pruned one is gone");
+    assert_eq!(a.activities.len(), 4);
+    assert!(
+        a.activities
+            .iter()
+            .any(|x| x.worktree_id.is_none() && x.worktree_name.as_deref() == Some("pr-7"))
+    );
+
+    // into itself: everything is already there
+    let r = s
+        .import_snapshot(&a, imi_core::ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.total_inserted(), 0, "{r:?}");
+    assert_eq!(r.projects.identical, 3);
+    assert_eq!(r.worktrees.identical, 3);
+    assert_eq!(r.activities.identical, 4);
+    assert_eq!(r.worktree_types.identical, 7);
+    assert_eq!(doc(&s.export_snapshot().await.unwrap()), doc(&a));
+
+    let (t, _guard) = S::fresh().await;
+    let r = t
+        .import_snapshot(&a, imi_core::ImportOptions::default())
+        .await
+        .unwrap();
+    assert!(r.verified);
+    assert_eq!(r.projects.inserted, 3);
+    assert_eq!(r.worktree_types.inserted, 1);
+    assert_eq!(r.worktree_types.identical, 6);
+    assert_eq!(r.worktrees.inserted, 3);
+    assert_eq!(r.activities.inserted, 4);
+    assert!(r.conflicts.is_empty());
+    let b = t.export_snapshot().await.unwrap();
+    assert_eq!(doc(&b), doc(&a));
+    // the copy works like the original: a later custom type gets a fresh id
+    let ty = t
+        .add_type(&NewWorktreeType {
+            name: "later".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(ty.id > a.worktree_types.iter().map(|x| x.id).max().unwrap());
+    assert_eq!(t.stats().await.unwrap(), s.stats().await.unwrap());
+
+    // again: nothing added
+    let before = t.stats().await.unwrap();
+    let r = t
+        .import_snapshot(&a, imi_core::ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.total_inserted(), 0);
+    assert_eq!(t.stats().await.unwrap(), before);
+}
+
+/// Rows held with other values are refused (listed, nothing written) unless told to
+/// overwrite or keep them; overwriting keeps the source's timestamps exactly.
+pub async fn snapshot_conflicts_are_refused_unless_told<S: Store + Harness + Fresh>(s: &S) {
+    populate(s).await;
+    let a = s.export_snapshot().await.unwrap();
+    let (t, _guard) = S::fresh().await;
+    t.import_snapshot(&a, imi_core::ImportOptions::default())
+        .await
+        .unwrap();
+    let p = a.projects.iter().find(|p| p.name == "app").unwrap().clone();
+    t.metadata_set(MetadataTarget::Project(p.id), "plane.ticket", json!(7))
+        .await
+        .unwrap();
+    let w = a.worktrees.iter().find(|w| w.name == "feat-login").unwrap();
+    t.update_git_state(w.id, &state(9, 0, 0)).await.unwrap();
+    let target_before = doc(&t.export_snapshot().await.unwrap());
+
+    let e = assert_kind(
+        t.import_snapshot(&a, imi_core::ImportOptions::default())
+            .await,
+        ErrorKind::Conflict,
+    );
+    assert!(e.message.contains(&p.id.to_string()), "{}", e.message);
+    assert!(e.message.contains("metadata"), "{}", e.message);
+    assert!(e.message.contains(&w.id.to_string()), "{}", e.message);
+    assert!(e.hint.unwrap().contains("--overwrite"));
+    assert_eq!(doc(&t.export_snapshot().await.unwrap()), target_before);
+
+    // dry run of an overwrite: reports, writes nothing
+    let opts = |mode, dry_run| imi_core::ImportOptions { mode, dry_run };
+    let r = t
+        .import_snapshot(&a, opts(imi_core::ImportMode::Overwrite, true))
+        .await
+        .unwrap();
+    assert!(r.dry_run);
+    assert_eq!(r.projects.overwritten, 1);
+    assert_eq!(r.worktrees.overwritten, 1);
+    assert_eq!(doc(&t.export_snapshot().await.unwrap()), target_before);
+
+    let r = t
+        .import_snapshot(&a, opts(imi_core::ImportMode::KeepExisting, false))
+        .await
+        .unwrap();
+    assert_eq!((r.projects.kept, r.worktrees.kept), (1, 1));
+    assert_eq!(doc(&t.export_snapshot().await.unwrap()), target_before);
+
+    let r = t
+        .import_snapshot(&a, opts(imi_core::ImportMode::Overwrite, false))
+        .await
+        .unwrap();
+    assert_eq!((r.projects.overwritten, r.worktrees.overwritten), (1, 1));
+    assert_eq!(doc(&t.export_snapshot().await.unwrap()), doc(&a));
+    assert_eq!(t.get_project(p.id).await.unwrap().updated_at, p.updated_at);
+}
+
+/// A document that refers to rows nobody holds, or is not an imi document, writes
+/// nothing.
+pub async fn snapshot_with_dangling_references_is_refused<S: Store + Harness + Fresh>(s: &S) {
+    populate(s).await;
+    let a = s.export_snapshot().await.unwrap();
+    let (t, _guard) = S::fresh().await;
+    let before = doc(&t.export_snapshot().await.unwrap());
+
+    let mut only_worktrees = a.clone();
+    only_worktrees.projects.clear();
+    only_worktrees.activities.clear();
+    let e = assert_kind(
+        t.import_snapshot(&only_worktrees, Default::default()).await,
+        ErrorKind::Validation,
+    );
+    assert!(e.message.contains("projects"), "{}", e.message);
+
+    let mut bad = a.clone();
+    bad.version = 999;
+    assert_kind(
+        t.import_snapshot(&bad, Default::default()).await,
+        ErrorKind::Validation,
+    );
+    let mut bad = a.clone();
+    bad.worktree_types.retain(|x| x.name != "spike");
+    let e = assert_kind(
+        t.import_snapshot(&bad, Default::default()).await,
+        ErrorKind::Validation,
+    );
+    assert!(e.message.contains("spike"), "{}", e.message);
+    assert_eq!(doc(&t.export_snapshot().await.unwrap()), before);
+}

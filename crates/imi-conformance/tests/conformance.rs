@@ -47,4 +47,7 @@ conformance!(
     deep_metadata_set_keeps_siblings,
     bad_input_writes_nothing,
     migrate_twice_changes_nothing,
+    snapshot_round_trip_is_exact,
+    snapshot_conflicts_are_refused_unless_told,
+    snapshot_with_dangling_references_is_refused,
 );

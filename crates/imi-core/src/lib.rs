@@ -8,8 +8,10 @@ pub mod model;
 pub mod naming;
 pub mod remote;
 pub mod search;
+pub mod snapshot;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
+pub use snapshot::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot};
 pub use store::Store;

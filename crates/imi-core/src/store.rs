@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::model::*;
+use crate::snapshot::{ImportOptions, ImportReport, RegistrySnapshot};
 
 pub trait Store: Send + Sync {
     /// `sqlite` or `postgres`.
@@ -154,6 +155,21 @@ pub trait Store: Send + Sync {
         &self,
         inactive_days: i32,
     ) -> impl Future<Output = Result<i64>> + Send;
+
+    // --- moving data (SPEC §6) ------------------------------------------------------
+
+    /// Every row of the registry, ids and timestamps as stored, in a stable order.
+    fn export_snapshot(&self) -> impl Future<Output = Result<RegistrySnapshot>> + Send;
+    /// Writes the snapshot's rows with their own ids and timestamps in one
+    /// transaction (types matched by name). Rows already present with the same
+    /// values are counted, not rewritten; rows present with other values are refused
+    /// (`CONFLICT` listing them, nothing written) unless `opts.mode` says otherwise.
+    /// Verifies the row counts before committing; `dry_run` rolls back instead.
+    fn import_snapshot(
+        &self,
+        snapshot: &RegistrySnapshot,
+        opts: ImportOptions,
+    ) -> impl Future<Output = Result<ImportReport>> + Send;
 }
 
 /// Brings a registry to this binary's schema on first use: applies pending

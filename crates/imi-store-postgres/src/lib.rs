@@ -13,6 +13,7 @@
 mod admin;
 mod error;
 mod rows;
+mod snapshot;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -830,5 +831,19 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         Ok(i64::from(n))
+    }
+
+    // --- moving data ----------------------------------------------------------------
+
+    async fn export_snapshot(&self) -> Result<imi_core::RegistrySnapshot> {
+        self.export_snapshot_impl().await
+    }
+
+    async fn import_snapshot(
+        &self,
+        snapshot: &imi_core::RegistrySnapshot,
+        opts: imi_core::ImportOptions,
+    ) -> Result<imi_core::ImportReport> {
+        self.import_snapshot_impl(snapshot, opts).await
     }
 }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 mod error;
 mod rows;
+mod snapshot;
 
 use error::{db_err, is_unique_violation, migrate_err};
 use rows::{activity_cols, inflight_pred, now, parse_meta, project_cols, type_cols, worktree_cols};
@@ -1303,6 +1304,20 @@ impl Store for SqliteStore {
         .map_err(db_err)?
         .rows_affected();
         Ok(n as i64)
+    }
+
+    // --- moving data ----------------------------------------------------------------
+
+    async fn export_snapshot(&self) -> Result<imi_core::RegistrySnapshot> {
+        self.export_snapshot_impl().await
+    }
+
+    async fn import_snapshot(
+        &self,
+        snapshot: &imi_core::RegistrySnapshot,
+        opts: imi_core::ImportOptions,
+    ) -> Result<imi_core::ImportReport> {
+        self.import_snapshot_impl(snapshot, opts).await
     }
 }
 

@@ -1,0 +1,450 @@
+//! The whole registry as one value: what `imi db export` writes, `imi db import`
+//! reads and `imi db copy` moves between backends, and what the legacy importer
+//! builds. Rows keep their ids and timestamps; worktree types are matched by name
+//! (their serial ids differ between registries).
+//!
+//! The backends share the rules below (row comparison, timestamp precision, the
+//! reference checks, the conflict error) so that an import behaves the same on both.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{Activity, Project, Worktree, WorktreeType};
+
+/// `format` of every snapshot document.
+pub const SNAPSHOT_FORMAT: &str = "imi-registry";
+/// Version of the document layout this binary writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Everything in a registry. Rows are ordered (types by id, the rest by id) so that
+/// exporting the same registry twice gives the same document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistrySnapshot {
+    pub format: String,
+    pub version: u32,
+    pub projects: Vec<Project>,
+    pub worktree_types: Vec<WorktreeType>,
+    pub worktrees: Vec<Worktree>,
+    pub activities: Vec<Activity>,
+}
+
+impl Default for RegistrySnapshot {
+    fn default() -> Self {
+        RegistrySnapshot {
+            format: SNAPSHOT_FORMAT.to_string(),
+            version: SNAPSHOT_VERSION,
+            projects: vec![],
+            worktree_types: vec![],
+            worktrees: vec![],
+            activities: vec![],
+        }
+    }
+}
+
+/// Timestamp precision of a backend: PostgreSQL keeps microseconds, the SQLite file
+/// milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    Micros,
+    Millis,
+}
+
+impl Precision {
+    pub fn apply(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Precision::Micros => t.trunc_subsecs(6),
+            Precision::Millis => t.trunc_subsecs(3),
+        }
+    }
+}
+
+/// What to do with a row whose id the target already holds with other values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Refuse the whole import, listing every conflict.
+    #[default]
+    Strict,
+    /// Replace the target's row with the snapshot's.
+    Overwrite,
+    /// Leave the target's row as it is (counted as already present).
+    KeepExisting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOptions {
+    pub mode: ImportMode,
+    /// Do everything inside the transaction, report, then roll back.
+    pub dry_run: bool,
+}
+
+/// Per-table outcome of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TableCounts {
+    /// Rows in the snapshot.
+    pub read: u64,
+    pub inserted: u64,
+    /// Already in the target with the same values.
+    pub identical: u64,
+    /// In the target with other values, replaced (`Overwrite`).
+    pub overwritten: u64,
+    /// In the target with other values, left alone (`KeepExisting`).
+    pub kept: u64,
+    /// In the target with other values, refused (`Strict`).
+    pub conflicting: u64,
+}
+
+/// A row the target holds differently (or a uniqueness rule the row would break).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowConflict {
+    pub table: String,
+    /// The row's id (types: the name).
+    pub id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub projects: TableCounts,
+    pub worktree_types: TableCounts,
+    pub worktrees: TableCounts,
+    pub activities: TableCounts,
+    pub conflicts: Vec<RowConflict>,
+    /// Row counts after the write equal the counts before plus what was inserted.
+    pub verified: bool,
+    pub dry_run: bool,
+    /// Timestamps finer than the target keeps (PostgreSQL µs into SQLite ms) were
+    /// truncated; `false` when nothing was lost.
+    pub timestamps_truncated: bool,
+}
+
+impl ImportReport {
+    pub fn total_inserted(&self) -> u64 {
+        self.projects.inserted
+            + self.worktree_types.inserted
+            + self.worktrees.inserted
+            + self.activities.inserted
+    }
+}
+
+/// Fields of two rows that differ, for conflict reasons.
+fn diff<T: PartialEq>(out: &mut Vec<&'static str>, name: &'static str, a: &T, b: &T) {
+    if a != b {
+        out.push(name);
+    }
+}
+
+pub fn project_diff(a: &Project, b: &Project) -> Vec<&'static str> {
+    let mut d = vec![];
+    diff(&mut d, "name", &a.name, &b.name);
+    diff(&mut d, "remote_origin", &a.remote_origin, &b.remote_origin);
+    diff(&mut d, "origin_key", &a.origin_key, &b.origin_key);
+    diff(
+        &mut d,
+        "default_branch",
+        &a.default_branch,
+        &b.default_branch,
+    );
+    diff(&mut d, "trunk_path", &a.trunk_path, &b.trunk_path);
+    diff(&mut d, "description", &a.description, &b.description);
+    diff(&mut d, "metadata", &a.metadata, &b.metadata);
+    diff(&mut d, "created_at", &a.created_at, &b.created_at);
+    diff(&mut d, "updated_at", &a.updated_at, &b.updated_at);
+    diff(&mut d, "active", &a.active, &b.active);
+    d
+}
+
+/// A type's definition (its id and creation time are local to each registry).
+pub fn type_diff(a: &WorktreeType, b: &WorktreeType) -> Vec<&'static str> {
+    let mut d = vec![];
+    diff(&mut d, "branch_prefix", &a.branch_prefix, &b.branch_prefix);
+    diff(
+        &mut d,
+        "worktree_prefix",
+        &a.worktree_prefix,
+        &b.worktree_prefix,
+    );
+    diff(&mut d, "description", &a.description, &b.description);
+    diff(&mut d, "is_builtin", &a.is_builtin, &b.is_builtin);
+    diff(&mut d, "color", &a.color, &b.color);
+    diff(&mut d, "icon", &a.icon, &b.icon);
+    diff(&mut d, "metadata", &a.metadata, &b.metadata);
+    d
+}
+
+pub fn worktree_diff(a: &Worktree, b: &Worktree) -> Vec<&'static str> {
+    let mut d = vec![];
+    diff(&mut d, "project_id", &a.project_id, &b.project_id);
+    diff(&mut d, "type_name", &a.type_name, &b.type_name);
+    diff(&mut d, "name", &a.name, &b.name);
+    diff(&mut d, "branch_name", &a.branch_name, &b.branch_name);
+    diff(&mut d, "path", &a.path, &b.path);
+    diff(&mut d, "host", &a.host, &b.host);
+    diff(&mut d, "agent_id", &a.agent_id, &b.agent_id);
+    diff(
+        &mut d,
+        "uncommitted_files_count",
+        &a.uncommitted_files_count,
+        &b.uncommitted_files_count,
+    );
+    diff(
+        &mut d,
+        "ahead_of_trunk",
+        &a.ahead_of_trunk,
+        &b.ahead_of_trunk,
+    );
+    diff(&mut d, "behind_trunk", &a.behind_trunk, &b.behind_trunk);
+    diff(
+        &mut d,
+        "last_commit_hash",
+        &a.last_commit_hash,
+        &b.last_commit_hash,
+    );
+    diff(
+        &mut d,
+        "last_commit_message",
+        &a.last_commit_message,
+        &b.last_commit_message,
+    );
+    diff(&mut d, "last_sync_at", &a.last_sync_at, &b.last_sync_at);
+    diff(&mut d, "merged_at", &a.merged_at, &b.merged_at);
+    diff(&mut d, "merged_by", &a.merged_by, &b.merged_by);
+    diff(
+        &mut d,
+        "merge_commit_hash",
+        &a.merge_commit_hash,
+        &b.merge_commit_hash,
+    );
+    diff(&mut d, "metadata", &a.metadata, &b.metadata);
+    diff(&mut d, "created_at", &a.created_at, &b.created_at);
+    diff(&mut d, "updated_at", &a.updated_at, &b.updated_at);
+    diff(&mut d, "active", &a.active, &b.active);
+    d
+}
+
+pub fn activity_diff(a: &Activity, b: &Activity) -> Vec<&'static str> {
+    let mut d = vec![];
+    diff(&mut d, "agent_id", &a.agent_id, &b.agent_id);
+    diff(&mut d, "worktree_id", &a.worktree_id, &b.worktree_id);
+    diff(&mut d, "project_id", &a.project_id, &b.project_id);
+    diff(&mut d, "project_name", &a.project_name, &b.project_name);
+    diff(&mut d, "worktree_name", &a.worktree_name, &b.worktree_name);
+    diff(&mut d, "activity_type", &a.activity_type, &b.activity_type);
+    diff(&mut d, "file_path", &a.file_path, &b.file_path);
+    diff(&mut d, "description", &a.description, &b.description);
+    diff(&mut d, "metadata", &a.metadata, &b.metadata);
+    diff(&mut d, "created_at", &a.created_at, &b.created_at);
+    d
+}
+
+pub fn differs_reason(fields: &[&str]) -> String {
+    format!("the target holds other values for {}", fields.join(", "))
+}
+
+impl RegistrySnapshot {
+    /// Checks what a store cannot check row by row: the format and version, unique
+    /// ids, and derived values. References to rows outside the snapshot are checked
+    /// by the store against its own rows.
+    pub fn validate(&self) -> Result<()> {
+        if self.format != SNAPSHOT_FORMAT {
+            return Err(Error::validation(format!(
+                "not an imi registry document (format {:?}, expected {SNAPSHOT_FORMAT:?})",
+                self.format
+            ))
+            .with_hint("give a file written by `imi db export`"));
+        }
+        if self.version != SNAPSHOT_VERSION {
+            return Err(Error::validation(format!(
+                "registry document version {} is not supported (this imi reads version {SNAPSHOT_VERSION})",
+                self.version
+            ))
+            .with_hint("export it again with this imi, or upgrade imi"));
+        }
+        fn unique<I: std::hash::Hash + Eq + std::fmt::Display>(
+            table: &str,
+            ids: impl Iterator<Item = I>,
+        ) -> Result<()> {
+            let mut seen = HashSet::new();
+            for id in ids {
+                if let Some(dup) = seen.replace(id) {
+                    return Err(Error::validation(format!(
+                        "the document lists {table} {dup} twice"
+                    ))
+                    .with_hint("fix or re-export the document; nothing was written"));
+                }
+            }
+            Ok(())
+        }
+        unique("project", self.projects.iter().map(|p| p.id))?;
+        unique(
+            "worktree type",
+            self.worktree_types.iter().map(|t| t.name.clone()),
+        )?;
+        unique("worktree", self.worktrees.iter().map(|w| w.id))?;
+        unique("activity", self.activities.iter().map(|a| a.id))?;
+        for a in &self.activities {
+            crate::naming::validate_activity_type(&a.activity_type)?;
+        }
+        Ok(())
+    }
+
+    /// The snapshot at a backend's timestamp precision; whether anything changed.
+    pub fn at_precision(&self, p: Precision) -> (RegistrySnapshot, bool) {
+        let mut s = self.clone();
+        let mut changed = false;
+        let mut fix = |t: &mut DateTime<Utc>| {
+            let n = p.apply(*t);
+            if n != *t {
+                changed = true;
+                *t = n;
+            }
+        };
+        for r in &mut s.projects {
+            fix(&mut r.created_at);
+            fix(&mut r.updated_at);
+        }
+        for r in &mut s.worktree_types {
+            fix(&mut r.created_at);
+        }
+        for r in &mut s.worktrees {
+            fix(&mut r.created_at);
+            fix(&mut r.updated_at);
+            if let Some(t) = &mut r.last_sync_at {
+                fix(t);
+            }
+            if let Some(t) = &mut r.merged_at {
+                fix(t);
+            }
+            // derived, whatever the document says
+            r.has_uncommitted_changes = r.uncommitted_files_count > 0;
+        }
+        for r in &mut s.activities {
+            fix(&mut r.created_at);
+        }
+        (s, changed)
+    }
+
+    /// Rows in a stable order (types by id, everything else by id).
+    pub fn sort(&mut self) {
+        self.projects.sort_by_key(|r| r.id);
+        self.worktree_types.sort_by_key(|r| r.id);
+        self.worktrees.sort_by_key(|r| r.id);
+        self.activities.sort_by_key(|r| r.id);
+    }
+}
+
+/// Ids referenced by the snapshot's rows but not defined in it: the store checks
+/// that it holds them.
+pub struct ExternalRefs {
+    pub projects: Vec<Uuid>,
+    pub worktrees: Vec<Uuid>,
+    pub types: Vec<String>,
+}
+
+pub fn external_refs(s: &RegistrySnapshot) -> ExternalRefs {
+    let projects: HashSet<Uuid> = s.projects.iter().map(|p| p.id).collect();
+    let worktrees: HashSet<Uuid> = s.worktrees.iter().map(|w| w.id).collect();
+    let types: HashSet<&str> = s.worktree_types.iter().map(|t| t.name.as_str()).collect();
+    let mut ext_p: HashSet<Uuid> = HashSet::new();
+    let mut ext_w: HashSet<Uuid> = HashSet::new();
+    let mut ext_t: HashSet<String> = HashSet::new();
+    for w in &s.worktrees {
+        if !projects.contains(&w.project_id) {
+            ext_p.insert(w.project_id);
+        }
+        if !types.contains(w.type_name.as_str()) {
+            ext_t.insert(w.type_name.clone());
+        }
+    }
+    for a in &s.activities {
+        if let Some(p) = a.project_id.filter(|p| !projects.contains(p)) {
+            ext_p.insert(p);
+        }
+        if let Some(w) = a.worktree_id.filter(|w| !worktrees.contains(w)) {
+            ext_w.insert(w);
+        }
+    }
+    let mut r = ExternalRefs {
+        projects: ext_p.into_iter().collect(),
+        worktrees: ext_w.into_iter().collect(),
+        types: ext_t.into_iter().collect(),
+    };
+    r.projects.sort();
+    r.worktrees.sort();
+    r.types.sort();
+    r
+}
+
+/// The error for references the target does not hold either.
+pub fn missing_refs_error(what: &str, missing: &[String]) -> Error {
+    let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
+    Error::validation(format!(
+        "the document refers to {} {what} that neither it nor the target registry holds: {}{}",
+        missing.len(),
+        shown.join(", "),
+        if missing.len() > shown.len() {
+            ", ..."
+        } else {
+            ""
+        }
+    ))
+    .with_hint("export the whole registry (imi db export) and import that; nothing was written")
+}
+
+/// The error that refuses an import with conflicts, listing them.
+pub fn conflicts_error(conflicts: &[RowConflict]) -> Error {
+    const SHOWN: usize = 50;
+    let mut msg = format!(
+        "the target registry holds different rows for {} id(s) of the source; nothing was written:",
+        conflicts.len()
+    );
+    for c in conflicts.iter().take(SHOWN) {
+        msg.push_str(&format!("\n  {} {}: {}", c.table, c.id, c.reason));
+    }
+    if conflicts.len() > SHOWN {
+        msg.push_str(&format!("\n  ... and {} more", conflicts.len() - SHOWN));
+    }
+    Error::conflict(msg).with_hint(
+        "compare the two registries; run again with --overwrite to replace the target's rows with the source's",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn precision_truncates_and_reports() {
+        let t = DateTime::parse_from_rfc3339("2025-12-30T14:15:09.470006187+00:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            Precision::Millis.apply(t).to_rfc3339(),
+            "2025-12-30T14:15:09.470+00:00"
+        );
+        assert_eq!(
+            Precision::Micros.apply(t).to_rfc3339(),
+            "2025-12-30T14:15:09.470006+00:00"
+        );
+    }
+
+    #[test]
+    fn validate_refuses_foreign_documents_and_duplicates() {
+        let mut s = RegistrySnapshot::default();
+        assert!(s.validate().is_ok());
+        s.format = "other".into();
+        assert_eq!(s.validate().unwrap_err().code(), "VALIDATION_ERROR");
+        let mut s = RegistrySnapshot {
+            version: 99,
+            ..Default::default()
+        };
+        assert!(s.validate().unwrap_err().message.contains("99"));
+        s.version = SNAPSHOT_VERSION;
+        assert!(s.validate().is_ok());
+    }
+}
