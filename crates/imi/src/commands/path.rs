@@ -1,0 +1,84 @@
+//! `imi path [WORKTREE]` and `imi trunk`: the deterministic path of a worktree
+//! (SPEC §2): the trunk's is `trunk_path`, any other is `parent(trunk_path)/<name>`.
+//!
+//! Inside a project, without `-p`, the answer comes from `.iMi/project.json` alone
+//! (the same rule on the same `trunk_path` the registry holds), so that scripts and
+//! prompts get it in about the time a process takes to start (SPEC §8). With `-p`,
+//! or outside a project, the registry answers (`Store::working_path`).
+
+use std::path::Path;
+
+use imi_core::{Result, Store, naming};
+use serde_json::json;
+
+use super::{Ctx, resolve_project};
+use crate::context;
+use crate::registry::with_store;
+use crate::ui::Output;
+
+fn output(path: &str) -> Output {
+    Output::new(json!({ "path": path }), path)
+}
+
+/// `parent(trunk)/<name>`, exactly as the stores build it (string-wise, so that
+/// every interface gives the same bytes).
+pub fn beside_trunk(trunk: &str, name: &str) -> String {
+    let t = trunk.trim_end_matches('/');
+    let parent = t.rfind('/').map_or(t, |i| &t[..i]);
+    format!("{parent}/{name}")
+}
+
+/// Answers from the file system when no `-p` was given and `cwd` is inside a
+/// project; `None` means the registry must answer.
+pub fn from_files(
+    project_flag: Option<&str>,
+    cwd: &Path,
+    worktree: Option<&str>,
+) -> Option<Result<Output>> {
+    if project_flag.is_some() {
+        return None;
+    }
+    let loc = match context::locate(cwd) {
+        Ok(Some(loc)) => loc,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    let trunk = loc.project.trunk_path;
+    Some(match worktree {
+        None => Ok(output(&trunk)),
+        Some(name) => {
+            naming::validate_worktree_name(name).map(|()| output(&beside_trunk(&trunk, name)))
+        }
+    })
+}
+
+pub async fn cmd_path(ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
+    if let Some(out) = from_files(ctx.global.project.as_deref(), &ctx.cwd, worktree) {
+        return out;
+    }
+    let store = ctx.store().await?;
+    with_store!(&store, s => registry_path(s, ctx, worktree).await)
+}
+
+async fn registry_path<S: Store>(s: &S, ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
+    let project = resolve_project(s, ctx).await?;
+    let path = s
+        .working_path(project.id, worktree)
+        .await
+        .map_err(|e| match e.hint {
+            Some(_) => e,
+            None => e.with_hint("run `imi list --projects` to see the registered projects"),
+        })?;
+    Ok(output(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beside_the_trunk() {
+        assert_eq!(beside_trunk("/c/app/trunk-main", "feat-x"), "/c/app/feat-x");
+        assert_eq!(beside_trunk("/trunk-main", "feat-x"), "/feat-x");
+    }
+}
