@@ -1,7 +1,7 @@
 //! What the user typed: clap definitions only, no I/O. Doc comments are the `--help`
 //! text.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Worktree manager and project registry for people and AI agents working in
 /// parallel on many git repositories
@@ -26,6 +26,10 @@ pub struct GlobalArgs {
     /// Agent id recorded in the activity log (default: IMI_AGENT_ID, else the user name)
     #[arg(long, global = true, value_name = "ID")]
     pub agent: Option<String>,
+    /// Project to act on: name, UUID or any form of its remote (default: the project
+    /// of the current directory)
+    #[arg(short = 'p', long, global = true, value_name = "PROJECT")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +39,211 @@ pub enum Command {
     Db(DbCommand),
     /// Show the configuration in effect and where each value comes from
     Config,
+    /// Register the repository here (or clone URL into the layout) as a project
+    Init(InitArgs),
+    /// Create (or reuse) a worktree of a type: branch <prefix><name>, directory <prefix><name>
+    Add(AddArgs),
+    /// Create a feat worktree (shorthand for `imi add feat NAME`)
+    Feat(ShorthandArgs),
+    /// Create a fix worktree (shorthand for `imi add fix NAME`)
+    Fix(ShorthandArgs),
+    /// Create an aiops worktree (shorthand for `imi add aiops NAME`)
+    Aiops(ShorthandArgs),
+    /// Create a devops worktree (shorthand for `imi add devops NAME`)
+    Devops(ShorthandArgs),
+    /// Check out pull request N (GitHub) or merge request N (GitLab) in worktree pr-N
+    Review(ReviewArgs),
+    /// List the worktrees of this project (of every project outside one)
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show live git state of this host's worktrees: dirty files, ahead/behind trunk, owner
+    Status(StatusArgs),
+    /// Remove a worktree; refuses dirty or unmerged work without --force
+    #[command(visible_alias = "rm")]
+    Remove(RemoveArgs),
+    /// Abandon a worktree: remove it, keep its branch
+    Close(CloseArgs),
+    /// Merge a worktree's branch into trunk, record the merge, remove the worktree
+    Merge(MergeArgs),
+    /// List, add or remove worktree types
+    #[command(subcommand)]
+    Types(TypesCommand),
+    /// Set, get or unset worktree metadata by dotted key
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+    /// Show the activity log, newest first (`imi log add` appends an entry)
+    Log(LogArgs),
+    /// Print the deterministic path of a worktree (of the trunk without WORKTREE)
+    Path(PathArgs),
+    /// Print the path of the trunk worktree
+    Trunk,
+    /// Jump to a project or worktree by fuzzy name: prints its path (cd with `imi shell-init`)
+    Go(GoArgs),
+    /// Print the shell function that makes `imi go` change directory
+    ShellInit(ShellArgs),
+    /// Print one short line for shell prompts: project, worktree, type and owner
+    Prompt,
+    /// Print the completion script for a shell
+    Completion(ShellArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Clone this repository into <root>/<name>/trunk-<branch> first
+    pub url: Option<String>,
+    /// Move a repository that is outside the layout into it without asking
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Worktree type (see `imi types list`)
+    #[arg(value_name = "TYPE")]
+    pub type_name: String,
+    #[command(flatten)]
+    pub rest: ShorthandArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShorthandArgs {
+    /// Worktree name, e.g. user-auth (branch feat/user-auth, directory feat-user-auth)
+    pub name: String,
+    /// Start the new branch here (default: the remote's default branch, else the local one)
+    #[arg(long, value_name = "REF")]
+    pub from: Option<String>,
+    /// Don't fetch the remote first
+    #[arg(long)]
+    pub no_fetch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Pull request (or merge request) number
+    pub number: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List projects instead of worktrees
+    #[arg(long)]
+    pub projects: bool,
+    /// Include inactive (removed, merged) entries
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Worktree name (directory name such as feat-login, or login when unambiguous)
+    pub name: String,
+    /// Remove even when dirty or unmerged (an unmerged branch is still kept)
+    #[arg(long)]
+    pub force: bool,
+    /// Keep the branch even when it is merged
+    #[arg(long)]
+    pub keep_branch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// Worktree name
+    pub name: String,
+    /// Remove even when the worktree has uncommitted changes (they are lost)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Worktree to merge (default: the one you are in)
+    pub name: Option<String>,
+    /// Squash the branch into one commit
+    #[arg(long, conflicts_with = "ff_only")]
+    pub squash: bool,
+    /// Only fast-forward; refuse when trunk has moved on
+    #[arg(long)]
+    pub ff_only: bool,
+    /// Push trunk to origin afterwards
+    #[arg(long)]
+    pub push: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TypesCommand {
+    /// List worktree types
+    List,
+    /// Add a custom type
+    Add {
+        /// Lowercase name: a letter, then letters, digits or `-`
+        name: String,
+        /// Branch prefix (default: <name>/)
+        #[arg(long)]
+        branch_prefix: Option<String>,
+        /// Directory prefix (default: <name>-)
+        #[arg(long)]
+        worktree_prefix: Option<String>,
+        /// What the type is for
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Remove a custom type that no worktree uses
+    Remove {
+        /// Type name
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetadataCommand {
+    /// Set KEY (dotted, e.g. plane.ticket_id) to VALUE (JSON when it parses as JSON)
+    Set {
+        /// Worktree name
+        worktree: String,
+        key: String,
+        value: String,
+    },
+    /// Print the value at KEY, or the whole metadata object
+    Get {
+        /// Worktree name
+        worktree: String,
+        key: Option<String>,
+    },
+    /// Remove KEY
+    Unset {
+        /// Worktree name
+        worktree: String,
+        key: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[command(subcommand)]
+    pub add: Option<LogCommand>,
+    /// How many entries (`--agent ID` shows only that agent's)
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Append an entry to the activity log
+    Add {
+        /// created, modified, deleted, committed, pushed, merged, synced, claimed, released, removed or other
+        activity_type: String,
+        /// What happened
+        description: String,
+        /// The worktree it concerns
+        #[arg(long)]
+        worktree: Option<String>,
+        /// The file it concerns
+        #[arg(long)]
+        file: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,4 +287,40 @@ pub struct ResetArgs {
     /// Confirm: everything in the registry is deleted
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// Worktree directory name, e.g. feat-login (default: the trunk)
+    pub worktree: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GoArgs {
+    /// Project, worktree or project/worktree, fuzzily (default: this project's trunk,
+    /// else a picker over everything)
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The shell to write the script for
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
 }

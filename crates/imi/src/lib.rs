@@ -4,8 +4,10 @@
 mod cli;
 mod commands;
 mod config;
+mod context;
 mod dburl;
 mod registry;
+mod table;
 mod ui;
 
 use std::process::ExitCode;
@@ -45,6 +47,9 @@ pub fn run() -> ExitCode {
         }
     };
     let ui = ui::Ui::new(cli.global.json);
+    if let Some(result) = commands::dispatch_without_runtime(&cli) {
+        return finish(&ui, result);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,7 +63,12 @@ pub fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::dispatch(&cli, &ui)) {
+    finish(&ui, runtime.block_on(commands::dispatch(&cli, &ui)))
+}
+
+/// Prints a command's result or error; exit code 0 or 1.
+fn finish(ui: &ui::Ui, result: imi_core::Result<ui::Output>) -> ExitCode {
+    match result {
         Ok(out) => {
             ui.output(out);
             ExitCode::SUCCESS

@@ -1,19 +1,149 @@
 //! One module per command group; [`dispatch`] resolves settings and calls the one
-//! the user asked for.
+//! the user asked for. [`Ctx`] carries what every command needs.
 
+mod add;
+mod common;
+mod completion;
 mod config;
 mod db;
+mod go;
+mod init;
+mod list;
+mod log;
+mod merge;
+mod metadata;
+mod path;
+mod prompt;
+mod remove;
+mod shell_init;
+mod status;
+mod types;
 
-use imi_core::Result;
+use std::path::PathBuf;
 
-use crate::cli::{Cli, Command};
+use imi_core::{Error, Project, Result, Store};
+
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::Settings;
+use crate::context;
+use crate::registry::AnyStore;
 use crate::ui::{Output, Ui};
 
-pub async fn dispatch(cli: &Cli, _ui: &Ui) -> Result<Output> {
-    let settings = Settings::load(&cli.global)?;
-    match &cli.command {
-        Command::Db(cmd) => db::cmd_db(&settings, cmd).await,
-        Command::Config => config::cmd_config(&settings),
+/// What a command runs with: settings, the global flags, and where it was started.
+pub struct Ctx<'a> {
+    pub settings: Settings,
+    pub global: &'a GlobalArgs,
+    pub cwd: PathBuf,
+    pub ui: &'a Ui,
+}
+
+impl Ctx<'_> {
+    /// The registry, migrated to this binary's schema.
+    pub async fn store(&self) -> Result<AnyStore> {
+        AnyStore::open(&self.settings).await
     }
+}
+
+pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
+    let settings = Settings::load(&cli.global)?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::validation(format!("cannot read the current directory: {e}"))
+            .with_hint("cd into an existing directory")
+    })?;
+    let ctx = Ctx {
+        settings,
+        global: &cli.global,
+        cwd,
+        ui,
+    };
+    match &cli.command {
+        Command::Db(cmd) => db::cmd_db(&ctx.settings, cmd).await,
+        Command::Config => config::cmd_config(&ctx.settings),
+        Command::Path(args) => path::cmd_path(&ctx, args.worktree.as_deref()).await,
+        Command::Trunk => path::cmd_path(&ctx, None).await,
+        Command::Go(args) => go::cmd_go(&ctx, args.query.as_deref()).await,
+        Command::ShellInit(args) => shell_init::cmd_shell_init(args.shell),
+        Command::Prompt => prompt::cmd_prompt(&ctx.cwd, cli.global.json),
+        Command::Completion(args) => completion::cmd_completion(args.shell),
+        Command::Init(a) => init::cmd_init(&ctx, a).await,
+        Command::Add(a) => add::cmd_add(&ctx, &a.type_name, &a.rest).await,
+        Command::Feat(a) => add::cmd_add(&ctx, "feat", a).await,
+        Command::Fix(a) => add::cmd_add(&ctx, "fix", a).await,
+        Command::Aiops(a) => add::cmd_add(&ctx, "aiops", a).await,
+        Command::Devops(a) => add::cmd_add(&ctx, "devops", a).await,
+        Command::Review(a) => add::cmd_review(&ctx, a).await,
+        Command::List(a) => list::cmd_list(&ctx, a).await,
+        Command::Status(a) => status::cmd_status(&ctx, a).await,
+        Command::Remove(a) => remove::cmd_remove(&ctx, a).await,
+        Command::Close(a) => remove::cmd_close(&ctx, a).await,
+        Command::Merge(a) => merge::cmd_merge(&ctx, a).await,
+        Command::Types(c) => types::cmd_types(&ctx, c).await,
+        Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
+        Command::Log(a) => log::cmd_log(&ctx, a).await,
+    }
+}
+
+/// Commands that need neither settings nor the registry, run before the async
+/// runtime exists: shell prompts call `imi prompt` (and scripts `imi path`) on
+/// every line, so they must cost little more than starting a process (SPEC §8).
+/// `None`: the command needs [`dispatch`].
+pub fn dispatch_without_runtime(cli: &Cli) -> Option<Result<Output>> {
+    let cwd = || {
+        std::env::current_dir().map_err(|e| {
+            Error::validation(format!("cannot read the current directory: {e}"))
+                .with_hint("cd into an existing directory")
+        })
+    };
+    let project = cli.global.project.as_deref();
+    match &cli.command {
+        Command::ShellInit(args) => Some(shell_init::cmd_shell_init(args.shell)),
+        Command::Completion(args) => Some(completion::cmd_completion(args.shell)),
+        Command::Prompt => Some(cwd().and_then(|d| prompt::cmd_prompt(&d, cli.global.json))),
+        Command::Path(args) => match cwd() {
+            Ok(d) => path::from_files(project, &d, args.worktree.as_deref()),
+            Err(e) => Some(Err(e)),
+        },
+        Command::Trunk => match cwd() {
+            Ok(d) => path::from_files(project, &d, None),
+            Err(e) => Some(Err(e)),
+        },
+        _ => None,
+    }
+}
+
+/// The project a command acts on: `-p` (UUID, remote in any form, or name), else
+/// the project whose container holds the current directory.
+pub async fn resolve_project<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Project> {
+    if let Some(p) = &ctx.global.project {
+        return project_by_spec(s, p).await;
+    }
+    if let Some(loc) = context::locate(&ctx.cwd)? {
+        return s.get_project(loc.project.project_id).await.map_err(|e| {
+            Error::new(
+                e.kind,
+                format!(
+                    "{} names project {} but the registry does not know it",
+                    context::project_file_path(&loc.container).display(),
+                    loc.project.project_id
+                ),
+            )
+            .with_hint("run `imi init` in the trunk to register it again")
+        });
+    }
+    Err(Error::not_found(format!(
+        "{} is not inside an imi project",
+        ctx.cwd.display()
+    ))
+    .with_hint("run `imi init` in a git repository, or pass -p <name|uuid|remote>"))
+}
+
+/// `-p` value: a UUID, a remote (anything with `:` or `/`), else a name.
+pub async fn project_by_spec<S: Store>(s: &S, spec: &str) -> Result<Project> {
+    if let Ok(id) = uuid::Uuid::parse_str(spec.trim()) {
+        return s.get_project(id).await;
+    }
+    if spec.contains(':') || spec.contains('/') {
+        return s.get_project_by_origin(spec).await;
+    }
+    s.get_project_by_name(spec).await
 }

@@ -1,0 +1,429 @@
+//! The git operations imi needs, run through the `git` binary: the user's git, with
+//! the user's configuration, hooks and credential helpers, and the exact semantics
+//! they know. Nothing here deletes work: removal and branch deletion use git's own
+//! safe forms unless the caller passes `force` (SPEC §9), and no function runs
+//! `reset --hard` or `clean`.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use imi_core::{Error, ErrorKind, Result};
+
+/// A git repository (any of its worktrees) addressed by a directory.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    dir: PathBuf,
+}
+
+/// One entry of `git worktree list --porcelain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorktreeEntry {
+    pub path: PathBuf,
+    pub head: Option<String>,
+    /// Short branch name; `None` when detached or bare.
+    pub branch: Option<String>,
+    pub bare: bool,
+    pub prunable: bool,
+}
+
+/// How `merge` joins a branch into trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeMode {
+    /// Always a merge commit (`--no-ff`).
+    Commit,
+    Squash,
+    FastForwardOnly,
+}
+
+/// Result of [`Repo::merge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    Merged {
+        commit: String,
+    },
+    /// The merge conflicted and was aborted: both sides are as they were.
+    Conflict {
+        files: Vec<String>,
+    },
+}
+
+fn git_error(args: &[&OsStr], out: &Output) -> Error {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no message");
+    let cmd: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Error::new(
+        ErrorKind::Git,
+        format!("`git {}` failed: {first}", cmd.join(" ")),
+    )
+}
+
+impl Repo {
+    pub fn at(dir: impl Into<PathBuf>) -> Repo {
+        Repo { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn command<I, S>(&self, args: I) -> (Command, Vec<std::ffi::OsString>)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&self.dir).args(&args);
+        // Never prompt for credentials or an editor: imi runs in scripts and agents.
+        c.env("GIT_TERMINAL_PROMPT", "0").env("GIT_EDITOR", "true");
+        (c, args)
+    }
+
+    fn output<I, S>(&self, args: I) -> Result<Output>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let (mut c, _) = self.command(args);
+        c.output().map_err(|e| {
+            Error::new(ErrorKind::Git, format!("cannot run git: {e}"))
+                .with_hint("install git and make sure it is on PATH")
+        })
+    }
+
+    /// Runs git and returns trimmed stdout, or a `GIT_ERROR` with git's message.
+    pub fn run<I, S>(&self, args: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let (mut c, args) = self.command(args);
+        let out = c.output().map_err(|e| {
+            Error::new(ErrorKind::Git, format!("cannot run git: {e}"))
+                .with_hint("install git and make sure it is on PATH")
+        })?;
+        if !out.status.success() {
+            let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            return Err(git_error(&refs, &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+
+    /// Runs git; `Ok(true)` on exit 0, `Ok(false)` on exit 1, error otherwise.
+    fn check<I, S>(&self, args: I) -> Result<bool>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let (mut c, args) = self.command(args);
+        let out = c
+            .output()
+            .map_err(|e| Error::new(ErrorKind::Git, format!("cannot run git: {e}")))?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => {
+                let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+                Err(git_error(&refs, &out))
+            }
+        }
+    }
+
+    /// The top directory of the worktree containing `dir`.
+    pub fn toplevel(&self) -> Result<PathBuf> {
+        self.run(["rev-parse", "--show-toplevel"])
+            .map(PathBuf::from)
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Git,
+                    format!("{} is not inside a git repository", self.dir.display()),
+                )
+                .with_hint("cd into a git repository, or pass -p <project>")
+            })
+    }
+
+    /// The repository's shared `.git` directory (same for every worktree).
+    pub fn common_dir(&self) -> Result<PathBuf> {
+        let p =
+            PathBuf::from(self.run(["rev-parse", "--path-format=absolute", "--git-common-dir"])?);
+        Ok(p)
+    }
+
+    pub fn remote_url(&self, remote: &str) -> Result<Option<String>> {
+        let out = self.output(["remote", "get-url", remote])?;
+        if out.status.success() {
+            Ok(
+                Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            )
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The branch checked out here, `None` when detached.
+    pub fn current_branch(&self) -> Result<Option<String>> {
+        let out = self.output(["symbolic-ref", "--quiet", "--short", "HEAD"])?;
+        if out.status.success() {
+            Ok(Some(
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            ))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The remote's default branch (`refs/remotes/<remote>/HEAD`), if known.
+    pub fn remote_default_branch(&self, remote: &str) -> Result<Option<String>> {
+        let out = self.output([
+            "symbolic-ref",
+            "--quiet",
+            "--short",
+            &format!("refs/remotes/{remote}/HEAD"),
+        ])?;
+        if !out.status.success() {
+            return Ok(None);
+        }
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Ok(s.strip_prefix(&format!("{remote}/")).map(str::to_string))
+    }
+
+    pub fn fetch(&self, remote: &str) -> Result<()> {
+        self.run(["fetch", "--quiet", "--prune", remote]).map(drop).map_err(|e| {
+            e.with_hint(format!("check the network and `git remote -v`, or pass --no-fetch to use what is already fetched from {remote}"))
+        })
+    }
+
+    /// Fetches `src` (a ref on `remote`) into the local branch `dst`. Refuses to
+    /// move an existing `dst` that is not an ancestor of the new head (no `+`).
+    pub fn fetch_ref(&self, remote: &str, src: &str, dst: &str) -> Result<bool> {
+        let out = self.output([
+            "fetch",
+            "--quiet",
+            remote,
+            &format!("{src}:refs/heads/{dst}"),
+        ])?;
+        Ok(out.status.success())
+    }
+
+    pub fn ref_exists(&self, r: &str) -> Result<bool> {
+        self.check(["show-ref", "--verify", "--quiet", r])
+    }
+
+    pub fn branch_exists(&self, branch: &str) -> Result<bool> {
+        self.ref_exists(&format!("refs/heads/{branch}"))
+    }
+
+    /// `git check-ref-format --branch`: is `name` a valid branch name?
+    pub fn valid_branch_name(&self, name: &str) -> Result<bool> {
+        let out = self.output(["check-ref-format", "--branch", name])?;
+        Ok(out.status.success())
+    }
+
+    pub fn rev_parse(&self, rev: &str) -> Result<String> {
+        self.run([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ])
+    }
+
+    pub fn worktree_list(&self) -> Result<Vec<WorktreeEntry>> {
+        let out = self.run(["worktree", "list", "--porcelain"])?;
+        let mut list = vec![];
+        let mut cur: Option<WorktreeEntry> = None;
+        for line in out.lines() {
+            if let Some(p) = line.strip_prefix("worktree ") {
+                if let Some(e) = cur.take() {
+                    list.push(e);
+                }
+                cur = Some(WorktreeEntry {
+                    path: PathBuf::from(p),
+                    head: None,
+                    branch: None,
+                    bare: false,
+                    prunable: false,
+                });
+            } else if let Some(e) = cur.as_mut() {
+                if let Some(h) = line.strip_prefix("HEAD ") {
+                    e.head = Some(h.to_string());
+                } else if let Some(b) = line.strip_prefix("branch ") {
+                    e.branch = Some(b.strip_prefix("refs/heads/").unwrap_or(b).to_string());
+                } else if line == "bare" {
+                    e.bare = true;
+                } else if line.starts_with("prunable") {
+                    e.prunable = true;
+                }
+            }
+        }
+        if let Some(e) = cur {
+            list.push(e);
+        }
+        Ok(list)
+    }
+
+    /// `git worktree add`: a new branch `branch` from `start` when `start` is given,
+    /// else the existing branch.
+    pub fn worktree_add(&self, path: &Path, branch: &str, start: Option<&str>) -> Result<()> {
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("worktree"),
+            OsStr::new("add"),
+            OsStr::new("--quiet"),
+        ];
+        if let Some(start) = start {
+            // --no-track: a new feat/x must not push to the trunk branch it started from
+            args.extend([
+                OsStr::new("--no-track"),
+                OsStr::new("-b"),
+                OsStr::new(branch),
+                path.as_os_str(),
+                OsStr::new(start),
+            ]);
+        } else {
+            args.extend([path.as_os_str(), OsStr::new(branch)]);
+        }
+        self.run(args).map(drop)
+    }
+
+    /// `git worktree remove`; without `force` git refuses a dirty worktree.
+    pub fn worktree_remove(&self, path: &Path, force: bool) -> Result<()> {
+        let mut args: Vec<&OsStr> = vec![OsStr::new("worktree"), OsStr::new("remove")];
+        if force {
+            args.push(OsStr::new("--force"));
+        }
+        args.push(path.as_os_str());
+        self.run(args).map(drop)
+    }
+
+    pub fn worktree_prune(&self) -> Result<()> {
+        self.run(["worktree", "prune"]).map(drop)
+    }
+
+    /// Deletes a branch: `-d` (git refuses an unmerged one) or, with `force`, `-D`.
+    pub fn branch_delete(&self, branch: &str, force: bool) -> Result<()> {
+        self.run(["branch", if force { "-D" } else { "-d" }, "--", branch])
+            .map(drop)
+    }
+
+    /// Files `git status --porcelain` lists (untracked included).
+    pub fn uncommitted_count(&self) -> Result<usize> {
+        let out = self.run(["status", "--porcelain=v1", "-z", "--untracked-files=normal"])?;
+        // -z: entries end with NUL; renames carry a second NUL-terminated path.
+        let mut n = 0;
+        let mut parts = out.split('\0').filter(|s| !s.is_empty());
+        while let Some(entry) = parts.next() {
+            n += 1;
+            let code = entry.get(..2).unwrap_or_default();
+            if code.starts_with('R') || code.starts_with('C') {
+                parts.next();
+            }
+        }
+        Ok(n)
+    }
+
+    /// Commits on `a` not on `b`, and on `b` not on `a`.
+    pub fn ahead_behind(&self, a: &str, b: &str) -> Result<(u32, u32)> {
+        let out = self.run(["rev-list", "--left-right", "--count", &format!("{a}...{b}")])?;
+        let mut it = out.split_whitespace().map(|s| s.parse::<u32>());
+        match (it.next(), it.next()) {
+            (Some(Ok(x)), Some(Ok(y))) => Ok((x, y)),
+            _ => Err(Error::new(
+                ErrorKind::Git,
+                format!("unexpected `git rev-list --count` output: {out:?}"),
+            )),
+        }
+    }
+
+    /// Is `commit` contained in `into`?
+    pub fn is_ancestor(&self, commit: &str, into: &str) -> Result<bool> {
+        self.check(["merge-base", "--is-ancestor", commit, into])
+    }
+
+    /// Merges `branch` into the branch checked out here. A conflict is aborted with
+    /// `git merge --abort`, so both sides stay exactly as they were; the caller has
+    /// checked that this worktree is clean. A squash runs as a `--no-commit` merge
+    /// (abortable like any other) committed with one parent.
+    pub fn merge(&self, branch: &str, mode: MergeMode, message: &str) -> Result<MergeOutcome> {
+        let mut args = vec!["merge", "--no-edit"];
+        match mode {
+            MergeMode::Commit => args.extend(["--no-ff", "-m", message]),
+            MergeMode::FastForwardOnly => args.push("--ff-only"),
+            MergeMode::Squash => args.extend(["--no-ff", "--no-commit"]),
+        }
+        args.extend(["--", branch]);
+        let out = self.output(&args)?;
+        if !out.status.success() {
+            if self.merge_in_progress()? {
+                let files: Vec<String> = self
+                    .run(["diff", "--name-only", "--diff-filter=U"])?
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+                self.run(["merge", "--abort"])?;
+                return Ok(MergeOutcome::Conflict { files });
+            }
+            let refs: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+            let e = git_error(&refs, &out);
+            return Err(if mode == MergeMode::FastForwardOnly {
+                e.with_hint("the branches have diverged: merge without --ff-only, or rebase the branch first")
+            } else {
+                e
+            });
+        }
+        if mode == MergeMode::Squash && self.merge_in_progress()? {
+            // Forget MERGE_HEAD, keep the merged index: the commit gets one parent.
+            self.run(["merge", "--quit"])?;
+            self.run(["commit", "--quiet", "--no-verify", "-m", message])?;
+        }
+        Ok(MergeOutcome::Merged {
+            commit: self.rev_parse("HEAD")?,
+        })
+    }
+
+    fn merge_in_progress(&self) -> Result<bool> {
+        self.check(["rev-parse", "--quiet", "--verify", "MERGE_HEAD"])
+    }
+
+    pub fn push(&self, remote: &str, branch: &str) -> Result<()> {
+        self.run(["push", "--quiet", remote, branch]).map(drop)
+    }
+
+    /// Last commit's hash and subject of HEAD.
+    pub fn last_commit(&self) -> Result<Option<(String, String)>> {
+        let out = self.output(["log", "-1", "--format=%H%x00%s"])?;
+        if !out.status.success() {
+            return Ok(None); // no commits yet
+        }
+        let s = String::from_utf8_lossy(&out.stdout);
+        Ok(s.trim_end()
+            .split_once('\0')
+            .map(|(h, m)| (h.to_string(), m.to_string())))
+    }
+}
+
+/// `git clone` into `dest`.
+pub fn clone(url: &str, dest: &Path) -> Result<()> {
+    let out = Command::new("git")
+        .args(["clone", "--quiet", "--", url])
+        .arg(dest)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| Error::new(ErrorKind::Git, format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        let args = [OsStr::new("clone"), OsStr::new(url), dest.as_os_str()];
+        return Err(git_error(&args, &out).with_hint("check the URL and your access to it"));
+    }
+    Ok(())
+}

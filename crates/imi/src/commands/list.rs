@@ -1,0 +1,106 @@
+//! `imi list` / `imi ls`: the worktrees of this project (of every project when run
+//! outside one, or all with `--all`); `--projects` lists projects.
+
+use imi_core::{Result, Store, WorktreeFilter};
+use serde_json::json;
+
+use super::{Ctx, resolve_project};
+use crate::cli::ListArgs;
+use crate::context;
+use crate::registry::with_store;
+use crate::table;
+use crate::ui::Output;
+
+pub async fn cmd_list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output> {
+    let store = ctx.store().await?;
+    with_store!(&store, s => list(s, ctx, args).await)
+}
+
+async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output> {
+    if args.projects {
+        let projects = s.list_projects(args.all).await?;
+        let rows: Vec<Vec<String>> = projects
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.remote_origin.clone().unwrap_or_else(|| "-".into()),
+                    p.trunk_path.clone(),
+                    if p.active {
+                        String::new()
+                    } else {
+                        "inactive".into()
+                    },
+                ]
+            })
+            .collect();
+        let human = if rows.is_empty() {
+            "No projects registered: run `imi init` in a repository.".to_string()
+        } else {
+            table::render(&["PROJECT", "REMOTE", "TRUNK", ""], &rows)
+        };
+        return Ok(Output::new(json!({"projects": projects}), human));
+    }
+    let inside = ctx.global.project.is_some() || context::locate(&ctx.cwd)?.is_some();
+    let project = if inside {
+        Some(resolve_project(s, ctx).await?)
+    } else {
+        None
+    };
+    let filter = WorktreeFilter {
+        project_id: project.as_ref().map(|p| p.id),
+        include_inactive: args.all,
+        ..Default::default()
+    };
+    let worktrees = s.list_worktrees(&filter).await?;
+    let names: std::collections::HashMap<uuid::Uuid, String> = if project.is_some() {
+        Default::default()
+    } else {
+        s.list_projects(true)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect()
+    };
+    let mut rows = vec![];
+    for w in &worktrees {
+        let mut r = vec![];
+        if project.is_none() {
+            r.push(names.get(&w.project_id).cloned().unwrap_or_default());
+        }
+        r.extend([
+            w.name.clone(),
+            w.type_name.clone(),
+            w.branch_name.clone(),
+            w.agent_id.clone().unwrap_or_else(|| "-".into()),
+            w.path.clone(),
+        ]);
+        if args.all {
+            r.push(if w.merged_at.is_some() {
+                "merged".into()
+            } else if w.active {
+                String::new()
+            } else {
+                "removed".into()
+            });
+        }
+        rows.push(r);
+    }
+    let mut headers = vec![];
+    if project.is_none() {
+        headers.push("PROJECT");
+    }
+    headers.extend(["WORKTREE", "TYPE", "BRANCH", "OWNER", "PATH"]);
+    if args.all {
+        headers.push("STATE");
+    }
+    let human = if rows.is_empty() {
+        "No worktrees: create one with `imi feat NAME`.".to_string()
+    } else {
+        table::render(&headers, &rows)
+    };
+    Ok(Output::new(
+        json!({"project": project, "worktrees": worktrees}),
+        human,
+    ))
+}
