@@ -73,6 +73,9 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // No ping before every checkout: it doubles each call's round trips. A
+            // connection that died is reported by the statement that uses it.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 let h = session_host.clone();
                 Box::pin(async move {
