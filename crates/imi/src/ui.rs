@@ -48,6 +48,15 @@ impl Ui {
         let _ = stdout.flush();
     }
 
+    /// A remark for people, on stderr (never under `--json`): stdout stays the result.
+    pub fn note(&self, message: &str) {
+        if self.json {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "note: {message}");
+    }
+
     pub fn error(&self, e: &Error) {
         if self.json {
             let doc = json!({

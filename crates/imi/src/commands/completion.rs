@@ -17,8 +17,11 @@ pub fn cmd_completion(shell: Shell) -> Result<Output> {
     let mut buf = Vec::new();
     clap_complete::generate(generator, &mut Cli::command(), "imi", &mut buf);
     let script = String::from_utf8(buf).map_err(|e| {
-        Error::internal(format!("the {} completion script is not UTF-8: {e}", shell.name()))
-            .with_hint("report this as a bug in imi")
+        Error::internal(format!(
+            "the {} completion script is not UTF-8: {e}",
+            shell.name()
+        ))
+        .with_hint("report this as a bug in imi")
     })?;
     Ok(Output::new(
         json!({ "shell": shell.name(), "script": script }),

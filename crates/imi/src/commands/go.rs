@@ -51,7 +51,11 @@ fn match_score(query: &str, target: &str) -> f32 {
         0.7
     } else {
         let sim = similarity(query, &t);
-        if sim >= MIN_SIMILARITY { sim * 0.6 } else { 0.0 }
+        if sim >= MIN_SIMILARITY {
+            sim * 0.6
+        } else {
+            0.0
+        }
     }
 }
 
@@ -181,7 +185,11 @@ fn interactive(json: bool) -> bool {
 
 /// The fuzzy picker, drawn on stderr; `None` when the user cancels.
 fn pick(ranked: &[Candidate], query: Option<&str>) -> Result<Option<usize>> {
-    let width = ranked.iter().map(|c| c.label.chars().count()).max().unwrap_or(0);
+    let width = ranked
+        .iter()
+        .map(|c| c.label.chars().count())
+        .max()
+        .unwrap_or(0);
     let items: Vec<String> = ranked
         .iter()
         .map(|c| format!("{:<width$}  {}", c.label, c.path))
@@ -257,8 +265,11 @@ pub async fn cmd_go(ctx: &Ctx<'_>, query: Option<&str>) -> Result<Output> {
         };
     }
     if query.is_none() {
-        return Err(Error::validation("no query given and no terminal to pick on")
-            .with_hint("give a query: imi go <project>, imi go <worktree> or imi go <project>/<worktree>"));
+        return Err(
+            Error::validation("no query given and no terminal to pick on").with_hint(
+                "give a query: imi go <project>, imi go <worktree> or imi go <project>/<worktree>",
+            ),
+        );
     }
     if !json_wanted {
         ctx.ui.note(&format!(
@@ -286,7 +297,10 @@ mod tests {
 
     #[test]
     fn short_names_drop_the_type_prefix() {
-        assert_eq!(short_name("feat-login", Some("feat-")).as_deref(), Some("login"));
+        assert_eq!(
+            short_name("feat-login", Some("feat-")).as_deref(),
+            Some("login")
+        );
         assert_eq!(short_name("feat-", Some("feat-")), None);
         assert_eq!(short_name("x", None), None);
     }

@@ -59,7 +59,11 @@ pub fn cmd_prompt(cwd: &Path, json_wanted: bool) -> Result<Output> {
         None => type_from_prefix(name).map(str::to_string),
     };
     let agent = file.and_then(|f| f.agent_id).filter(|a| !a.is_empty());
-    let details: Vec<&str> = type_name.iter().chain(agent.iter()).map(String::as_str).collect();
+    let details: Vec<&str> = type_name
+        .iter()
+        .chain(agent.iter())
+        .map(String::as_str)
+        .collect();
     let line = if details.is_empty() {
         format!("{project}:{name}")
     } else {
