@@ -3,9 +3,12 @@
 //! Fills each backend with the SPEC §8 reference workload (1,000 projects, 5,000
 //! worktrees, 100,000 activities), then times, through the `Store` API on loopback,
 //! project registration, worktree registration, the in-flight query and path
-//! resolution, each beside a `SELECT 1` round trip measured in the same run, and
-//! prints p50 / p99 and the ratio to `SELECT 1`. PostgreSQL runs in a fresh database
-//! on `IMI_TEST_DATABASE_URL` (default: local trust auth), dropped afterwards.
+//! resolution, each beside two floors measured in the same run through the store's
+//! own pool: a bare `SELECT 1` round trip, and a one-row `INSERT` commit into a
+//! scratch table `bench_floor` (what any durable write costs on this disk: the WAL
+//! flush). It prints p50 / p99 and each operation's ratio to both floors. PostgreSQL
+//! runs in a fresh database on `IMI_TEST_DATABASE_URL` (default: local trust auth),
+//! dropped afterwards.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: fail loudly
 
@@ -135,19 +138,34 @@ SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(h
        'bench', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || n || ' seconds')
 FROM g, c JOIN w ON w.rn = g.n % c.k JOIN projects p ON p.id = w.project_id";
 
-async fn measure<S: Store>(s: &S, projects: &[Project], n: usize) -> Vec<(String, Sample)> {
+const SELECT1: &str = "SELECT 1";
+const INSERT1: &str = "INSERT commit (1 row)";
+
+async fn measure<S, F, Fut>(
+    s: &S,
+    projects: &[Project],
+    n: usize,
+    insert_floor: F,
+) -> Vec<(String, Sample)>
+where
+    S: Store,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut out = vec![];
     // warm up every statement once
     s.ping().await.unwrap();
+    insert_floor(0).await;
     s.inflight(Some(projects[0].id)).await.unwrap();
     s.working_path(projects[0].id, Some("feat-task-0"))
         .await
         .unwrap();
 
     out.push((
-        "SELECT 1".into(),
+        SELECT1.into(),
         time(n, |_| async { s.ping().await.unwrap() }).await,
     ));
+    out.push((INSERT1.into(), time(n, &insert_floor).await));
     out.push((
         "project registration".into(),
         time(n, |i| async move {
@@ -192,14 +210,20 @@ async fn measure<S: Store>(s: &S, projects: &[Project], n: usize) -> Vec<(String
 }
 
 fn report(backend: &str, rows: &[(String, Sample)], inflight_rows: usize) {
-    let floor = rows[0].1.pct(0.5);
+    let floor = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.pct(0.5))
+            .unwrap()
+    };
+    let (select1, insert1) = (floor(SELECT1), floor(INSERT1));
     println!(
         "\n{backend}: {PROJECTS} projects, {} worktrees, {ACTIVITIES} activities ({inflight_rows} worktrees in flight)",
         PROJECTS * WORKTREES_PER_PROJECT
     );
     println!(
-        "{:<32} {:>9} {:>9} {:>10} {:>14}  target p50/p99",
-        "operation", "p50 ms", "p99 ms", "p50/SELECT1", "n"
+        "{:<32} {:>9} {:>9} {:>12} {:>12} {:>6}  target p50/p99",
+        "operation", "p50 ms", "p99 ms", "p50/SELECT1", "p50/INSERT", "n"
     );
     for (name, s) in rows {
         let target = SEED
@@ -216,24 +240,35 @@ fn report(backend: &str, rows: &[(String, Sample)], inflight_rows: usize) {
             })
             .unwrap_or_default();
         println!(
-            "{:<32} {:>9.3} {:>9.3} {:>10.2}x {:>14}  {target}",
+            "{:<32} {:>9.3} {:>9.3} {:>11.2}x {:>11.2}x {:>6}  {target}",
             name,
             s.pct(0.5),
             s.pct(0.99),
-            s.pct(0.5) / floor,
+            s.pct(0.5) / select1,
+            s.pct(0.5) / insert1,
             s.0.len(),
         );
     }
 }
 
-async fn run<S: Store>(backend: &str, s: &S, bulk: impl Future<Output = ()>, n: usize) {
+async fn run<S, F, Fut>(
+    backend: &str,
+    s: &S,
+    bulk: impl Future<Output = ()>,
+    n: usize,
+    insert_floor: F,
+) where
+    S: Store,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let t = Instant::now();
     imi_core::store::ensure_schema(s).await.unwrap();
     let projects = fill(s).await;
     bulk.await;
     eprintln!("{backend}: filled in {:.1} s", t.elapsed().as_secs_f64());
     let inflight = s.inflight(None).await.unwrap().len();
-    let rows = measure(s, &projects, n).await;
+    let rows = measure(s, &projects, n, insert_floor).await;
     report(backend, &rows, inflight);
 }
 
@@ -263,9 +298,24 @@ async fn main() {
                 .execute(s.pool())
                 .await
                 .unwrap();
+            sqlx::query("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")
+                .execute(s.pool())
+                .await
+                .unwrap();
             sqlx::query("ANALYZE").execute(s.pool()).await.unwrap();
         };
-        run("sqlite", &s, bulk, n).await;
+        let pool = s.pool().clone();
+        let insert_floor = |i: usize| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query("INSERT INTO bench_floor (v) VALUES (?1)")
+                    .bind(format!("floor-{i}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        };
+        run("sqlite", &s, bulk, n, insert_floor).await;
     }
     if only.as_deref().is_none_or(|b| b == "postgres") {
         let db = imi_testkit::PgTestDb::create()
@@ -278,9 +328,24 @@ async fn main() {
                 .execute(s.pool())
                 .await
                 .unwrap();
+            sqlx::query("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, v text)")
+                .execute(s.pool())
+                .await
+                .unwrap();
             sqlx::query("ANALYZE").execute(s.pool()).await.unwrap();
         };
-        run("postgres", &s, bulk, n).await;
+        let pool = s.pool().clone();
+        let insert_floor = |i: usize| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query("INSERT INTO bench_floor (v) VALUES ($1)")
+                    .bind(format!("floor-{i}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        };
+        run("postgres", &s, bulk, n, insert_floor).await;
         drop(s);
         drop(db);
     }
