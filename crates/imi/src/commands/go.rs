@@ -232,10 +232,8 @@ pub async fn cmd_go(ctx: &Ctx<'_>, query: Option<&str>) -> Result<Output> {
             trunk,
         )
     };
-    if query.is_none() && ctx.global.project.is_none() {
-        if let Some(loc) = &here {
-            return Ok(trunk_of(&loc.project.name, loc.project.trunk_path.clone()));
-        }
+    if let (None, None, Some(loc)) = (query, &ctx.global.project, &here) {
+        return Ok(trunk_of(&loc.project.name, loc.project.trunk_path.clone()));
     }
     let store = ctx.store().await?;
     if let (None, Some(spec)) = (query, &ctx.global.project) {
