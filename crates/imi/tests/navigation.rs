@@ -543,3 +543,65 @@ fn completion_scripts_parse_in_their_shells() {
         );
     }
 }
+
+/// The picker needs a terminal: `script` (util-linux) gives `imi go` one, while its
+/// stdout goes to a file as the shell function's `$(...)` would take it. The picker
+/// must draw on the terminal (stderr) and leave stdout the chosen path alone.
+#[test]
+fn go_ambiguous_on_a_terminal_picks_on_stderr_and_prints_only_the_choice() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "script is not installed");
+        return;
+    }
+    let env = Env::new();
+    let f = env.fixture();
+    let chosen = env.home().join("chosen.txt");
+    let inner = format!("{} go login > {}", env!("CARGO_BIN_EXE_imi"), p(&chosen));
+    let mut child = env
+        .command("script", env.home())
+        .args(["-qec", &inner, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut told = false;
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if !told && String::from_utf8_lossy(&seen).contains("app/feat-login") {
+                told = true;
+                tx.send(()).unwrap();
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    // Once both candidates are drawn: down to the second, then Enter.
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the picker was not drawn");
+    stdin.write_all(b"\x1b[B").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stdin.write_all(b"\r").unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    let screen = reader.join().unwrap();
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("2 places match"), "{screen}");
+    let out = std::fs::read_to_string(&chosen).unwrap();
+    assert_eq!(
+        out,
+        format!("{}\n", p(&f.app.join("feat-login"))),
+        "{screen}"
+    );
+}
