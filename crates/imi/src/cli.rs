@@ -85,6 +85,9 @@ pub enum Command {
     Prompt,
     /// Print the completion script for a shell
     Completion(ShellArgs),
+    /// Import data from elsewhere (the earlier iMi tool's database)
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +263,12 @@ pub enum DbCommand {
     Roles,
     /// Drop every imi table, view and function of the registry (for test set-ups)
     Reset(ResetArgs),
+    /// Copy the whole registry to another one (ids and timestamps kept, idempotent)
+    Copy(CopyArgs),
+    /// Write the whole registry as one versioned JSON document (stdout without FILE)
+    Export(ExportArgs),
+    /// Load a document written by `imi db export` (ids and timestamps kept)
+    Import(DbImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -323,4 +332,54 @@ impl Shell {
             Shell::Fish => "fish",
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import the earlier iMi's SQLite database (default ~/.config/iMi/iMi.db):
+    /// repositories, worktrees, types and activities, keeping their UUIDs
+    Legacy(LegacyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LegacyArgs {
+    /// The legacy database (default: ~/.config/iMi/iMi.db, else ~/.local/share/imi/database.db)
+    pub file: Option<std::path::PathBuf>,
+    /// Report what would be imported; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Target registry: postgres://... or sqlite:///path
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Source registry (default: the configured one)
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// Replace target rows that hold other values for the same ids (refused otherwise)
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Report what would be copied; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write here (atomically) instead of stdout
+    pub file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DbImportArgs {
+    /// A document written by `imi db export`
+    pub file: std::path::PathBuf,
+    /// Replace rows that hold other values for the same ids (refused otherwise)
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Report what would be imported; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -9,7 +9,7 @@ use crate::dburl::{DatabaseTarget, redact_url};
 use crate::registry::{AnyStore, with_store};
 use crate::ui::Output;
 
-pub async fn cmd_db(settings: &Settings, cmd: &DbCommand) -> Result<Output> {
+pub async fn cmd_db(settings: &Settings, cmd: &DbCommand, json: bool) -> Result<Output> {
     match cmd {
         DbCommand::Migrate => migrate(settings).await,
         DbCommand::Status => status(settings).await,
@@ -26,6 +26,9 @@ pub async fn cmd_db(settings: &Settings, cmd: &DbCommand) -> Result<Output> {
             }
             reset(settings).await
         }
+        DbCommand::Copy(args) => super::dataio::copy(settings, args, json).await,
+        DbCommand::Export(args) => super::dataio::export(settings, args).await,
+        DbCommand::Import(args) => super::dataio::import(settings, args, json).await,
     }
 }
 

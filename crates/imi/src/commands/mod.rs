@@ -5,6 +5,7 @@ mod add;
 mod common;
 mod completion;
 mod config;
+mod dataio;
 mod db;
 mod go;
 mod init;
@@ -57,7 +58,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         ui,
     };
     match &cli.command {
-        Command::Db(cmd) => db::cmd_db(&ctx.settings, cmd).await,
+        Command::Db(cmd) => db::cmd_db(&ctx.settings, cmd, cli.global.json).await,
         Command::Config => config::cmd_config(&ctx.settings),
         Command::Path(args) => path::cmd_path(&ctx, args.worktree.as_deref()).await,
         Command::Trunk => path::cmd_path(&ctx, None).await,
@@ -80,6 +81,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Types(c) => types::cmd_types(&ctx, c).await,
         Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
         Command::Log(a) => log::cmd_log(&ctx, a).await,
+        Command::Import(c) => dataio::cmd_import(&ctx.settings, c, cli.global.json).await,
     }
 }
 
