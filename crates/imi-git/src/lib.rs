@@ -140,6 +140,34 @@ impl Repo {
         }
     }
 
+    /// Runs `f` holding an exclusive lock shared by every imi process working on
+    /// this repository. git's own lock files make concurrent `worktree add`,
+    /// `worktree remove` and `fetch` fail rather than wait (and `worktree add` can
+    /// read another one's half-written admin directory), so imi queues them.
+    pub fn locked<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let path = self.common_dir()?.join("imi.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Git,
+                    format!("cannot open {}: {e}", path.display()),
+                )
+            })?;
+        file.lock().map_err(|e| {
+            Error::new(
+                ErrorKind::Git,
+                format!("cannot lock {}: {e}", path.display()),
+            )
+        })?;
+        let out = f();
+        let _ = file.unlock();
+        out
+    }
+
     /// The top directory of the worktree containing `dir`.
     pub fn toplevel(&self) -> Result<PathBuf> {
         self.run(["rev-parse", "--show-toplevel"])

@@ -143,7 +143,9 @@ impl Settings {
                 ),
             };
         imi_core::naming::require_non_empty("agent id", &agent_id)?;
-        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        // IMI_HOST: for containers whose host name changes on every start
+        let host = env("IMI_HOST")
+            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
         Ok(Settings {
             config_file,
             database,

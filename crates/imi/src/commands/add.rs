@@ -50,7 +50,7 @@ fn worktree_add_retrying(
 ) -> Result<()> {
     let mut delay = Duration::from_millis(20);
     for attempt in 0.. {
-        match repo.worktree_add(path, branch, start) {
+        match repo.locked(|| repo.worktree_add(path, branch, start)) {
             Ok(()) => return Ok(()),
             Err(e)
                 if attempt < 8
@@ -182,7 +182,7 @@ async fn add<S: Store>(
         }
         Source::Branch { from, fetch } => {
             if fetch && has_origin {
-                repo.fetch("origin")?;
+                repo.locked(|| repo.fetch("origin"))?;
             }
             if repo.branch_exists(&branch)? {
                 worktree_add_retrying(&repo, &path, &branch, None)?;
@@ -224,13 +224,15 @@ async fn add<S: Store>(
         Ok(w) => Ok(output(&w, true)),
         Err(e) => {
             // leave the disk as it was: the worktree is fresh and clean
-            let cleanup = repo.worktree_remove(&path, false).and_then(|()| {
-                if created_branch {
-                    repo.branch_delete(&branch, true)
-                } else {
-                    Ok(())
-                }
-            });
+            let cleanup = repo
+                .locked(|| repo.worktree_remove(&path, false))
+                .and_then(|()| {
+                    if created_branch {
+                        repo.branch_delete(&branch, true)
+                    } else {
+                        Ok(())
+                    }
+                });
             Err(match cleanup {
                 Ok(()) => e,
                 Err(c) => Error::new(

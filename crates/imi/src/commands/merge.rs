@@ -101,7 +101,7 @@ async fn merge<S: Store>(s: &S, ctx: &Ctx<'_>, args: &MergeArgs) -> Result<Outpu
     }
     // the worktree is clean and merged: remove it and its branch (a squash merge
     // leaves the branch unreachable from trunk, so it needs -D; it was just merged)
-    trunk.worktree_remove(Path::new(&w.path), false)?;
+    trunk.locked(|| trunk.worktree_remove(Path::new(&w.path), false))?;
     trunk.branch_delete(&w.branch_name, mode == MergeMode::Squash)?;
     remove::finish(s, ctx, &project, &w, "merged").await?;
     Ok(Output::new(

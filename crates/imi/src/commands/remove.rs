@@ -90,9 +90,9 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
         }
     }
     if exists {
-        repo.worktree_remove(Path::new(&w.path), o.force)?;
+        repo.locked(|| repo.worktree_remove(Path::new(&w.path), o.force))?;
     } else {
-        repo.worktree_prune()?;
+        repo.locked(|| repo.worktree_prune())?;
     }
     let branch_deleted = o.delete_branch && merged == Some(true) && {
         repo.branch_delete(&w.branch_name, false)?;

@@ -1,0 +1,11 @@
+//! End-to-end tests of the daily CLI: the real `imi` binary against real git
+//! repositories (a bare `origin` made by the test), in an isolated environment
+//! (temporary HOME, `GIT_CONFIG_GLOBAL=/dev/null`, fixed author and dates), on both
+//! registry backends. Every test module is listed here: one test binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
+mod harness;
+mod journey;
+mod safety;
+mod worktrees;
