@@ -244,4 +244,71 @@ both_backends! {
     custom_types_and_metadata => custom_type_and_metadata;
     init_moves_a_repository_only_with_yes_by_rename => init_outside_layout_moves_only_with_yes;
     init_clones_a_url_and_registers_a_repository_without_remote => init_clone_and_no_remote;
+    merge_squash_ff_only_and_push => merge_modes;
+}
+
+fn merge_modes(w: &World) {
+    w.init_project();
+    // --squash: one single-parent commit on trunk, branch gone
+    w.imi(&w.trunk(), &["feat", "sq"]).ok();
+    for i in 0..3 {
+        w.write(&w.wt("feat-sq").join(format!("s{i}.txt")), "s\n");
+        w.git(&w.wt("feat-sq"), &["add", "."]);
+        w.git(
+            &w.wt("feat-sq"),
+            &["commit", "--quiet", "-m", &format!("s{i}")],
+        );
+    }
+    let before = w.git(&w.trunk(), &["rev-parse", "HEAD"]);
+    w.imi(&w.trunk(), &["merge", "feat-sq", "--squash"]).ok();
+    assert_eq!(
+        w.git(&w.trunk(), &["rev-parse", "HEAD^"]),
+        before,
+        "one new commit"
+    );
+    assert_eq!(
+        w.git(&w.trunk(), &["log", "-1", "--format=%P"])
+            .split(' ')
+            .count(),
+        1,
+        "single parent"
+    );
+    assert!(w.trunk().join("s2.txt").exists());
+    assert_eq!(w.git(&w.trunk(), &["branch", "--list", "feat/sq"]), "");
+
+    // --ff-only refuses when trunk moved on, and changes nothing
+    w.imi(&w.trunk(), &["feat", "ff"]).ok();
+    w.write(&w.wt("feat-ff").join("ff.txt"), "ff\n");
+    w.git(&w.wt("feat-ff"), &["add", "."]);
+    w.git(&w.wt("feat-ff"), &["commit", "--quiet", "-m", "ff"]);
+    w.write(&w.trunk().join("t.txt"), "t\n");
+    w.git(&w.trunk(), &["add", "."]);
+    w.git(&w.trunk(), &["commit", "--quiet", "-m", "t"]);
+    let trunk_head = w.git(&w.trunk(), &["rev-parse", "HEAD"]);
+    let (code, doc) = w.imi_json(&w.trunk(), &["merge", "feat-ff", "--ff-only"]);
+    assert_eq!(
+        (code, doc["error"]["code"].as_str()),
+        (1, Some("GIT_ERROR")),
+        "{doc}"
+    );
+    assert!(doc["error"]["hint"].as_str().unwrap().contains("--ff-only"));
+    assert_eq!(w.git(&w.trunk(), &["rev-parse", "HEAD"]), trunk_head);
+    assert!(w.wt("feat-ff").join("ff.txt").exists());
+
+    // a merge commit, pushed to origin
+    let r = w.imi(&w.trunk(), &["merge", "feat-ff", "--push"]).ok();
+    assert!(
+        r.stdout.contains("Merged feat/ff into main"),
+        "{}",
+        r.stdout
+    );
+    let pushed = w.git(&w.origin(), &["rev-parse", "main"]);
+    assert_eq!(pushed, w.git(&w.trunk(), &["rev-parse", "HEAD"]));
+    assert_eq!(
+        w.git(&w.trunk(), &["log", "-1", "--format=%P"])
+            .split(' ')
+            .count(),
+        2,
+        "merge commit"
+    );
 }
