@@ -226,7 +226,9 @@ COMMENT ON FUNCTION imi_sanitize_remote(text) IS
   'password of others): what imi stores and prints. Mirrors imi_core::remote::sanitize; '
   'raises 22023 on invalid input.';
 
--- naming::validate_worktree_name, as a backstop for SQL callers.
+-- naming::validate_worktree_name, as a backstop for SQL callers. translate() instead
+-- of regular expressions: deleting the listed characters changes the text only when
+-- it contains one of them (Unicode White_Space, then the Cc control characters).
 CREATE FUNCTION imi_check_worktree_name(p_name text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -235,8 +237,8 @@ DECLARE
 BEGIN
   why := CASE
     WHEN p_name IS NULL OR p_name = '' THEN 'is empty'
-    WHEN p_name ~ '[\u0009-\u000d \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]' THEN 'contains whitespace'
-    WHEN p_name ~ '[\u0001-\u001f\u007f-\u009f]' THEN 'contains control characters'
+    WHEN translate(p_name, U&'\0009\000A\000B\000C\000D\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000', '') <> p_name THEN 'contains whitespace'
+    WHEN translate(p_name, U&'\0001\0002\0003\0004\0005\0006\0007\0008\0009\000A\000B\000C\000D\000E\000F\0010\0011\0012\0013\0014\0015\0016\0017\0018\0019\001A\001B\001C\001D\001E\001F\007F\0080\0081\0082\0083\0084\0085\0086\0087\0088\0089\008A\008B\008C\008D\008E\008F\0090\0091\0092\0093\0094\0095\0096\0097\0098\0099\009A\009B\009C\009D\009E\009F', '') <> p_name THEN 'contains control characters'
     WHEN strpos(p_name, '/') > 0 OR strpos(p_name, E'\\') > 0 THEN 'contains a slash'
     WHEN strpos(p_name, '..') > 0 THEN 'contains `..`'
     WHEN left(p_name, 1) IN ('-', '.') THEN 'starts with `-` or `.`'
@@ -296,8 +298,11 @@ COMMENT ON TABLE projects IS
   'One row per git repository; identity is origin_key (canonical remote, or trunk path '
   'without a remote). At most one active project per origin_key.';
 
+-- No projects index contains updated_at: an update that changes no indexed value (a
+-- re-registration with the same values) stays a cheap HOT update.
 CREATE UNIQUE INDEX projects_origin_key_active_key ON projects (origin_key) WHERE active;
-CREATE INDEX projects_origin_key_idx ON projects (origin_key, updated_at DESC);
+-- inactive rows by key (reactivation, lookup by remote); new projects never touch it
+CREATE INDEX projects_origin_key_inactive_idx ON projects (origin_key) WHERE NOT active;
 CREATE INDEX projects_name_active_idx ON projects (name) WHERE active;
 CREATE INDEX projects_metadata_gin ON projects USING gin (metadata);
 CREATE INDEX projects_name_trgm ON projects USING gin (name gin_trgm_ops);
@@ -360,19 +365,21 @@ CREATE TABLE worktrees (
   updated_at              timestamptz NOT NULL DEFAULT now(),
   active                  boolean NOT NULL DEFAULT true,
   CONSTRAINT worktrees_project_id_name_key UNIQUE (project_id, name)
-);
+) WITH (fillfactor = 90); -- room on each page for HOT updates (git state, activity touches)
 COMMENT ON TABLE worktrees IS
   'Worktrees of all projects on all hosts, with their synced git state and merge record. '
   'Unique (project_id, name); at most one active worktree per (host, path).';
 
+-- No worktrees index contains updated_at, so touching a worktree (log_activity) or
+-- re-syncing an unchanged git state is a HOT update.
 CREATE UNIQUE INDEX worktrees_host_path_active_key ON worktrees (host, path) WHERE active;
 CREATE INDEX worktrees_project_active_idx ON worktrees (project_id, name) WHERE active;
 CREATE INDEX worktrees_type_id_idx ON worktrees (type_id);
 CREATE INDEX worktrees_agent_active_idx ON worktrees (agent_id) WHERE active AND agent_id IS NOT NULL;
-CREATE INDEX worktrees_inflight_idx ON worktrees (updated_at DESC, id)
+-- in-flight rows (v_inflight_work) by project; the few rows of a project are sorted
+CREATE INDEX worktrees_inflight_idx ON worktrees (project_id)
   WHERE active AND merged_at IS NULL
     AND (uncommitted_files_count > 0 OR ahead_of_trunk > 0 OR behind_trunk > 0);
-CREATE INDEX worktrees_inactive_updated_idx ON worktrees (updated_at) WHERE NOT active;
 CREATE INDEX worktrees_metadata_gin ON worktrees USING gin (metadata);
 
 CREATE TABLE agent_activities (

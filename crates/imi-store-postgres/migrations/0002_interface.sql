@@ -136,12 +136,14 @@ COMMENT ON VIEW v_recent_agent_activity IS
 -- ---------------------------------------------------------------------------------
 
 CREATE FUNCTION imi_register_project(
-  p_name           text,
-  p_remote_origin  text,
-  p_default_branch text DEFAULT 'main',
-  p_trunk_path     text DEFAULT NULL,
-  p_metadata       jsonb DEFAULT '{}'::jsonb,
-  p_description    text DEFAULT NULL
+  p_name             text,
+  p_remote_origin    text,
+  p_default_branch   text DEFAULT 'main',
+  p_trunk_path       text DEFAULT NULL,
+  p_metadata         jsonb DEFAULT '{}'::jsonb,
+  p_description      text DEFAULT NULL,
+  p_origin_key       text DEFAULT NULL,
+  p_remote_sanitized text DEFAULT NULL
 ) RETURNS projects
 LANGUAGE plpgsql
 AS $$
@@ -151,6 +153,7 @@ DECLARE
   v_key    text;
   v_new_trunk text;
   v_id     uuid;
+  v_active boolean;
   v_row    projects;
 BEGIN
   IF p_name IS NULL OR length(btrim(p_name)) = 0 THEN
@@ -168,70 +171,88 @@ BEGIN
   v_new_trunk := coalesce(p_trunk_path,
     coalesce(nullif(current_setting('imi.home', true), ''), '~') || '/code/' || p_name
       || '/trunk-' || coalesce(p_default_branch, 'main'));
+  -- The Rust store passes the key and the sanitized remote it computed with
+  -- imi_core::remote (the same rules: the store's tests compare both); anyone else
+  -- leaves them NULL and they are computed here.
   IF p_remote_origin IS NOT NULL THEN
-    v_remote := imi_sanitize_remote(p_remote_origin);
-    v_key := imi_origin_key(p_remote_origin);
+    v_remote := coalesce(p_remote_sanitized, imi_sanitize_remote(p_remote_origin));
+    v_key := coalesce(nullif(p_origin_key, ''), imi_origin_key(p_remote_origin));
   ELSE
-    v_key := imi_local_key(v_new_trunk);
+    v_key := coalesce(nullif(p_origin_key, ''), imi_local_key(v_new_trunk));
   END IF;
 
   FOR attempt IN 1..50 LOOP
-    -- 1. the active project with this key: apply the given values
-    UPDATE projects
-       SET name = p_name,
-           remote_origin = v_remote,
-           trunk_path = coalesce(p_trunk_path, trunk_path),
-           default_branch = coalesce(p_default_branch, default_branch),
-           description = coalesce(p_description, description),
-           metadata = metadata || v_meta
-     WHERE origin_key = v_key AND active
-    RETURNING * INTO v_row;
-    IF FOUND THEN
-      RETURN v_row;
+    -- one look at the key (two index probes): the active row, else the most
+    -- recently updated inactive one, else nothing
+    SELECT k.id, k.active INTO v_id, v_active
+      FROM ((SELECT p.id, p.active, p.updated_at FROM projects p
+              WHERE p.origin_key = v_key AND p.active)
+            UNION ALL
+            (SELECT p.id, p.active, p.updated_at FROM projects p
+              WHERE p.origin_key = v_key AND NOT p.active
+              ORDER BY p.updated_at DESC, p.id DESC
+              LIMIT 1)) k
+     ORDER BY k.active DESC
+     LIMIT 1;
+
+    IF NOT FOUND THEN
+      -- 3. a new project (the usual case: one probe, one insert)
+      INSERT INTO projects (name, remote_origin, origin_key, default_branch, trunk_path, description, metadata)
+      VALUES (p_name, v_remote, v_key, coalesce(p_default_branch, 'main'), v_new_trunk, p_description, v_meta)
+      ON CONFLICT (origin_key) WHERE active DO NOTHING
+      RETURNING * INTO v_row;
+      IF FOUND THEN
+        RETURN v_row;
+      END IF;
+      CONTINUE; -- another session inserted this key first: update its row next round
+    END IF;
+
+    IF v_active THEN
+      -- 1. the active project with this key: apply the given values
+      UPDATE projects
+         SET name = p_name,
+             remote_origin = v_remote,
+             trunk_path = coalesce(p_trunk_path, trunk_path),
+             default_branch = coalesce(p_default_branch, default_branch),
+             description = coalesce(p_description, description),
+             metadata = metadata || v_meta
+       WHERE id = v_id AND active
+      RETURNING * INTO v_row;
+      IF FOUND THEN
+        RETURN v_row;
+      END IF;
+      CONTINUE; -- deactivated meanwhile: look again
     END IF;
 
     -- 2. reactivate the most recently updated inactive one
-    SELECT id INTO v_id FROM projects
-     WHERE origin_key = v_key AND NOT active
-     ORDER BY updated_at DESC, id DESC
-     LIMIT 1;
-    IF FOUND THEN
-      BEGIN
-        UPDATE projects
-           SET active = true,
-               name = p_name,
-               remote_origin = v_remote,
-               trunk_path = coalesce(p_trunk_path, trunk_path),
-               default_branch = coalesce(p_default_branch, default_branch),
-               description = coalesce(p_description, description),
-               metadata = metadata || v_meta
-         WHERE id = v_id AND NOT active
-        RETURNING * INTO v_row;
-        IF FOUND THEN
-          RETURN v_row;
-        END IF;
-      EXCEPTION WHEN unique_violation THEN
-        NULL; -- another session activated this key first: take its row next round
-      END;
-      CONTINUE;
-    END IF;
-
-    -- 3. a new project
-    INSERT INTO projects (name, remote_origin, origin_key, default_branch, trunk_path, description, metadata)
-    VALUES (p_name, v_remote, v_key, coalesce(p_default_branch, 'main'), v_new_trunk, p_description, v_meta)
-    ON CONFLICT (origin_key) WHERE active DO NOTHING
-    RETURNING * INTO v_row;
-    IF FOUND THEN
-      RETURN v_row;
-    END IF;
+    BEGIN
+      UPDATE projects
+         SET active = true,
+             name = p_name,
+             remote_origin = v_remote,
+             trunk_path = coalesce(p_trunk_path, trunk_path),
+             default_branch = coalesce(p_default_branch, default_branch),
+             description = coalesce(p_description, description),
+             metadata = metadata || v_meta
+       WHERE id = v_id AND NOT active
+      RETURNING * INTO v_row;
+      IF FOUND THEN
+        RETURN v_row;
+      END IF;
+    EXCEPTION WHEN unique_violation THEN
+      NULL; -- another session activated this key first: take its row next round
+    END;
   END LOOP;
   RAISE EXCEPTION 'could not register project "%": too many concurrent changes to it', p_name
     USING ERRCODE = '40001', HINT = 'try again';
 END
 $$;
-COMMENT ON FUNCTION imi_register_project(text, text, text, text, jsonb, text) IS
+COMMENT ON FUNCTION imi_register_project(text, text, text, text, jsonb, text, text, text) IS
   'Core of register_project returning the whole row; also takes a description. '
-  'NULL default branch / trunk path / description keep the existing values.';
+  'NULL default branch / trunk path / description keep the existing values. '
+  'p_origin_key and p_remote_sanitized, when given, are trusted to be imi_origin_key / '
+  'imi_local_key and imi_sanitize_remote of the input (the Rust store computes them with '
+  'the same rules); NULL computes them here.';
 
 CREATE FUNCTION register_project(
   p_name           text,
@@ -255,10 +276,17 @@ COMMENT ON FUNCTION register_project(text, text, text, text, jsonb) IS
 CREATE FUNCTION imi_project_by_origin(p_remote_origin text) RETURNS SETOF projects
 LANGUAGE sql STABLE
 AS $$
-  SELECT * FROM projects
-   WHERE origin_key = imi_origin_key(p_remote_origin)
-   ORDER BY active DESC, updated_at DESC, id DESC
-   LIMIT 1
+  SELECT k.* FROM (
+    (SELECT p.* FROM projects p
+      WHERE p.origin_key = imi_origin_key(p_remote_origin) AND p.active)
+    UNION ALL
+    (SELECT p.* FROM projects p
+      WHERE p.origin_key = imi_origin_key(p_remote_origin) AND NOT p.active
+      ORDER BY p.updated_at DESC, p.id DESC
+      LIMIT 1)
+  ) k
+  ORDER BY k.active DESC
+  LIMIT 1
 $$;
 COMMENT ON FUNCTION imi_project_by_origin(text) IS
   'The project (whole row) with the key of the given remote or path: the active one, else '
@@ -331,7 +359,8 @@ CREATE FUNCTION imi_register_worktree(
   p_path        text,
   p_agent_id    text DEFAULT NULL,
   p_metadata    jsonb DEFAULT '{}'::jsonb,
-  p_host        text DEFAULT NULL
+  p_host        text DEFAULT NULL,
+  p_name_checked boolean DEFAULT false
 ) RETURNS worktrees
 LANGUAGE plpgsql
 AS $$
@@ -345,7 +374,11 @@ DECLARE
   v_wname   text;
   v_pname   text;
 BEGIN
-  PERFORM imi_check_worktree_name(p_name);
+  IF NOT coalesce(p_name_checked, false) THEN
+    PERFORM imi_check_worktree_name(p_name);
+  ELSIF p_name IS NULL OR p_name = '' THEN
+    RAISE EXCEPTION 'worktree name is empty' USING ERRCODE = '22023', HINT = 'give a worktree name';
+  END IF;
   IF p_branch_name IS NULL OR length(btrim(p_branch_name)) = 0 THEN
     RAISE EXCEPTION 'branch name is empty' USING ERRCODE = '22023', HINT = 'give the git branch of the worktree';
   END IF;
@@ -434,9 +467,10 @@ BEGIN
     USING ERRCODE = '40001', HINT = 'try again';
 END
 $$;
-COMMENT ON FUNCTION imi_register_worktree(uuid, text, text, text, text, text, jsonb, text) IS
+COMMENT ON FUNCTION imi_register_worktree(uuid, text, text, text, text, text, jsonb, text, boolean) IS
   'Core of register_worktree returning the whole row; also takes the host (default: the '
-  'imi.host setting, else localhost).';
+  'imi.host setting, else localhost). p_name_checked = true skips the name rules '
+  '(imi_check_worktree_name): the Rust store has applied naming::validate_worktree_name.';
 
 CREATE FUNCTION register_worktree(
   p_project_id  uuid,
@@ -598,6 +632,7 @@ DECLARE
   v_trunk  text;
   v_active boolean;
   v_base   text;
+  i        integer;
 BEGIN
   SELECT p.trunk_path, p.active INTO v_trunk, v_active FROM projects p WHERE p.id = p_project_id;
   IF NOT FOUND THEN
@@ -611,11 +646,14 @@ BEGIN
     RETURN v_trunk;
   END IF;
   PERFORM imi_check_worktree_name(p_worktree_name);
+  -- parent(trunk_path): up to the last / once trailing ones are dropped; "/" if none
+  -- (the Rust store computes the same in PgStore::working_path)
   v_base := rtrim(v_trunk, '/');
-  IF strpos(v_base, '/') = 0 THEN
+  i := strpos(reverse(v_base), '/');
+  IF i = 0 THEN
     RETURN '/' || p_worktree_name;
   END IF;
-  RETURN regexp_replace(v_base, '/[^/]*$', '') || '/' || p_worktree_name;
+  RETURN left(v_base, length(v_base) - i) || '/' || p_worktree_name;
 END
 $$;
 COMMENT ON FUNCTION get_project_working_path(uuid, text) IS

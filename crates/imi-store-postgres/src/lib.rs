@@ -141,6 +141,15 @@ fn project_not_found(id: Uuid) -> Error {
         .with_hint("list projects with `imi list --projects`")
 }
 
+/// `parent(trunk_path)/name` exactly as `get_project_working_path` computes it:
+/// trailing slashes of the trunk path dropped, then everything up to the last `/`
+/// kept (nothing when there is none), then `/name`.
+fn sibling_path(trunk: &str, name: &str) -> String {
+    let base = trunk.trim_end_matches('/');
+    let parent = base.rfind('/').map_or("", |i| &base[..i]);
+    format!("{parent}/{name}")
+}
+
 fn validate_limit(limit: i64) -> Result<()> {
     if limit <= 0 {
         return Err(
@@ -238,13 +247,17 @@ impl Store for PgStore {
         if let Some(b) = &p.default_branch {
             naming::require_non_empty("default branch", b)?;
         }
-        if let Some(r) = &p.remote_origin {
-            // validates; the SQL side computes the same key and sanitized form
-            remote::origin_key(r)?;
-        }
+        // Canonical key and stored form computed here with imi_core::remote and passed
+        // in, so the SQL side does not compute them again (its plpgsql port of the same
+        // rules is for SQL callers; `canonicalisation_agrees_with_rust` proves both equal).
+        let (origin_key, sanitized) = match &p.remote_origin {
+            Some(r) => (remote::origin_key(r)?, Some(remote::sanitize(r)?)),
+            None => (remote::local_key(&p.trunk_path), None),
+        };
         let row = sqlx::query(
             "SELECT * FROM imi_register_project(p_name := $1, p_remote_origin := $2, \
-             p_default_branch := $3, p_trunk_path := $4, p_metadata := $5, p_description := $6)",
+             p_default_branch := $3, p_trunk_path := $4, p_metadata := $5, p_description := $6, \
+             p_origin_key := $7, p_remote_sanitized := $8)",
         )
         .bind(&p.name)
         .bind(p.remote_origin.as_deref())
@@ -252,6 +265,8 @@ impl Store for PgStore {
         .bind(&p.trunk_path)
         .bind(Json(&p.metadata))
         .bind(p.description.as_deref())
+        .bind(&origin_key)
+        .bind(sanitized.as_deref())
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
@@ -372,7 +387,8 @@ impl Store for PgStore {
         let row = sqlx::query(
             "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
              FROM imi_register_worktree(p_project_id := $1, p_type_name := $2, p_name := $3, \
-             p_branch_name := $4, p_path := $5, p_agent_id := $6, p_metadata := $7, p_host := $8) w",
+             p_branch_name := $4, p_path := $5, p_agent_id := $6, p_metadata := $7, p_host := $8, \
+             p_name_checked := true) w",
         )
         .bind(w.project_id)
         .bind(&w.type_name)
@@ -796,14 +812,24 @@ impl Store for PgStore {
         if let Some(n) = worktree_name {
             naming::validate_worktree_name(n)?;
         }
-        sqlx::query_scalar(
-            "SELECT get_project_working_path(p_project_id := $1, p_worktree_name := $2)",
-        )
-        .bind(project_id)
-        .bind(worktree_name)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
+        // get_project_working_path's rules, computed here: one primary-key read.
+        let found: Option<(String, bool)> =
+            sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = $1")
+                .bind(project_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let (trunk, active) = found.ok_or_else(|| project_not_found(project_id))?;
+        if !active {
+            return Err(
+                Error::not_found(format!("project {project_id} is inactive"))
+                    .with_hint("register the project again (imi init) to reactivate it"),
+            );
+        }
+        Ok(match worktree_name {
+            None => trunk,
+            Some(n) => sibling_path(&trunk, n),
+        })
     }
 
     async fn stats(&self) -> Result<RegistryStats> {
@@ -848,5 +874,26 @@ impl Store for PgStore {
         opts: imi_core::ImportOptions,
     ) -> Result<imi_core::ImportReport> {
         self.import_snapshot_impl(snapshot, opts).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sibling_path;
+
+    #[test]
+    fn sibling_path_follows_get_project_working_path() {
+        for (trunk, want) in [
+            ("/code/p/trunk-main", "/code/p/n"),
+            ("/code/p/trunk-main/", "/code/p/n"),
+            ("/code/p/trunk-main///", "/code/p/n"),
+            ("/trunk", "/n"),
+            ("/", "/n"),
+            ("trunk", "/n"),
+            ("a/b", "a/n"),
+            ("/a//b", "/a//n"),
+        ] {
+            assert_eq!(sibling_path(trunk, "n"), want, "trunk {trunk:?}");
+        }
     }
 }

@@ -1028,3 +1028,84 @@ async fn canonicalisation_agrees_with_rust() {
         "too few valid inputs ({valid}) to mean anything"
     );
 }
+
+/// The store computes working paths in Rust and registers projects with the key and
+/// sanitized remote it computed itself; both must match what the SQL functions do.
+#[tokio::test]
+async fn store_shortcuts_agree_with_sql() {
+    use imi_core::{NewProject, Store};
+    let Some((_db, store)) = store().await else {
+        return;
+    };
+    let mut c = store.pool().acquire().await.unwrap();
+    let c = &mut *c;
+    for (i, trunk) in [
+        "/code/p/trunk-main",
+        "/code/p/trunk-main/",
+        "/code/p//trunk-main///",
+        "/trunk",
+        "/",
+        "//",
+        "trunk",
+        "a/b",
+        "/a//b",
+        "/ä/ß/trunk",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = store
+            .register_project(&NewProject {
+                name: format!("p{i}"),
+                trunk_path: trunk.to_string(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for name in [None, Some("feat-x")] {
+            let sql: String = sqlx::query_scalar(
+                "SELECT get_project_working_path(p_project_id := $1, p_worktree_name := $2)",
+            )
+            .bind(p.id)
+            .bind(name)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+            assert_eq!(
+                store.working_path(p.id, name).await.unwrap(),
+                sql,
+                "trunk {trunk:?}, name {name:?}"
+            );
+        }
+    }
+    for (i, r) in FIXED_REMOTES.iter().enumerate() {
+        let Ok(key) = remote::origin_key(r) else {
+            continue;
+        };
+        if key.is_empty() {
+            continue; // e.g. "file://": refused by the table's check, both ways
+        }
+        let p = store
+            .register_project(&NewProject {
+                name: format!("r{i}"),
+                remote_origin: Some(r.to_string()),
+                trunk_path: format!("/code/r{i}/trunk-main"),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (sql_key, sql_remote): (String, String) =
+            sqlx::query_as("SELECT imi_origin_key($1), imi_sanitize_remote($1)")
+                .bind(*r)
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+        assert_eq!(p.origin_key, sql_key, "key of {r:?}");
+        assert_eq!(p.origin_key, key);
+        assert_eq!(
+            p.remote_origin.as_deref(),
+            Some(sql_remote.as_str()),
+            "{r:?}"
+        );
+    }
+}
