@@ -302,3 +302,29 @@ pub fn parse_uuid(what: &str, s: &str) -> Result<Uuid> {
             .with_hint("ids look like 3f2b8c1e-9d4a-4e6b-8f00-1a2b3c4d5e6f")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_from_users_are_checked() {
+        let id = Uuid::new_v4();
+        assert_eq!(parse_uuid("project", &format!(" {id} ")).unwrap(), id);
+        let e = parse_uuid("project", "not-a-uuid").unwrap_err();
+        assert_eq!(e.code(), "VALIDATION_ERROR");
+        assert!(e.message.contains("not-a-uuid") && e.hint.is_some());
+    }
+
+    #[test]
+    fn status_precedence() {
+        assert_eq!(WorkStatus::of(1, 1, 1), WorkStatus::Uncommitted);
+        assert_eq!(WorkStatus::of(0, 1, 1), WorkStatus::Diverged);
+        assert_eq!(WorkStatus::of(0, 1, 0), WorkStatus::Ahead);
+        assert_eq!(WorkStatus::of(0, 0, 1), WorkStatus::Behind);
+        assert_eq!(WorkStatus::of(0, 0, 0), WorkStatus::Clean);
+        for s in ["uncommitted", "diverged", "ahead", "behind", "clean"] {
+            assert_eq!(WorkStatus::parse(s).unwrap().as_str(), s);
+        }
+    }
+}
