@@ -49,6 +49,10 @@ pub enum MergeOutcome {
 }
 
 fn git_error(args: &[&OsStr], out: &Output) -> Error {
+    git_error_in(None, args, out)
+}
+
+fn git_error_in(dir: Option<&Path>, args: &[&OsStr], out: &Output) -> Error {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let first = stderr
         .lines()
@@ -59,10 +63,17 @@ fn git_error(args: &[&OsStr], out: &Output) -> Error {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let at = dir
+        .map(|d| format!("-C {} ", d.display()))
+        .unwrap_or_default();
     Error::new(
         ErrorKind::Git,
         format!("`git {}` failed: {first}", cmd.join(" ")),
     )
+    .with_hint(format!(
+        "run `git {at}{}` yourself to see git's full output",
+        cmd.join(" ")
+    ))
 }
 
 impl Repo {
@@ -115,7 +126,7 @@ impl Repo {
         })?;
         if !out.status.success() {
             let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-            return Err(git_error(&refs, &out));
+            return Err(git_error_in(Some(&self.dir), &refs, &out));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
     }

@@ -152,3 +152,26 @@ both_backends! {
     new_user_journey => journey;
     project_is_found_from_any_directory_and_by_p => project_found_from_anywhere_and_by_p;
 }
+
+/// `imi ... | head` is not an error: a closed pipe ends the output quietly.
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_imi");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; for i in 1 2 3; do '{bin}' types list; done | head -c 1 >/dev/null"
+        ))
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no error printed");
+}
