@@ -59,7 +59,10 @@ pub fn project_file_path(container: &Path) -> PathBuf {
 }
 
 pub fn worktree_file_path(container: &Path, name: &str) -> PathBuf {
-    container.join(DIR).join("worktrees").join(format!("{name}.json"))
+    container
+        .join(DIR)
+        .join("worktrees")
+        .join(format!("{name}.json"))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
