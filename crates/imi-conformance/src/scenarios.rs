@@ -1183,3 +1183,31 @@ pub async fn snapshot_with_dangling_references_is_refused<S: Store + Harness + F
     assert!(e.message.contains("spike"), "{}", e.message);
     assert_eq!(doc(&t.export_snapshot().await.unwrap()), before);
 }
+
+/// 16 separate connections (one store each) register the https and ssh forms of
+/// one remote at the same instant: exactly one row, one UUID.
+pub async fn sixteen_connections_register_one_project<S: Store>(stores: &[S]) {
+    assert_eq!(stores.len(), 16);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(stores.len()));
+    let calls = stores.iter().enumerate().map(|(i, s)| {
+        let barrier = barrier.clone();
+        let remote = if i % 2 == 0 {
+            "https://github.com/acme/race.git"
+        } else {
+            "git@github.com:Acme/Race"
+        };
+        async move {
+            let p = project("race", Some(remote));
+            barrier.wait().await;
+            s.register_project(&p).await
+        }
+    });
+    let ids: Vec<Uuid> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().id)
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let all = stores[0].list_projects(true).await.unwrap();
+    assert_eq!(all.len(), 1, "exactly one row: {all:?}");
+}

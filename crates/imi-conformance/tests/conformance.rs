@@ -51,3 +51,34 @@ conformance!(
     snapshot_conflicts_are_refused_unless_told,
     snapshot_with_dangling_references_is_refused,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_sixteen_connections_register_one_project() {
+    let (first, dir) = imi_conformance::sqlite_store().await;
+    let path = dir.path().join("registry.db");
+    let mut stores = vec![first];
+    for _ in 1..16 {
+        stores.push(
+            imi_store_sqlite::SqliteStore::open(&path, imi_conformance::TEST_HOST)
+                .await
+                .unwrap(),
+        );
+    }
+    imi_conformance::scenarios::sixteen_connections_register_one_project(&stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_sixteen_connections_register_one_project() {
+    let Some((first, db)) = imi_conformance::postgres_store().await else {
+        return;
+    };
+    let mut stores = vec![first];
+    for _ in 1..16 {
+        stores.push(
+            imi_store_postgres::PgStore::connect(&db.url, imi_conformance::TEST_HOST)
+                .await
+                .unwrap(),
+        );
+    }
+    imi_conformance::scenarios::sixteen_connections_register_one_project(&stores).await;
+}
