@@ -205,9 +205,9 @@ fn main() {
         }
     }
     for _ in 0..n {
-        for i in 0..cases.len() {
-            let (d, _) = run(&cases[i]);
-            cases[i].times.push(d);
+        for c in cases.iter_mut() {
+            let (d, _) = run(c);
+            c.times.push(d);
         }
     }
     let git_p50 = pct(&cases[0].times, 0.5);
