@@ -163,7 +163,16 @@ pub fn origin_key(remote: &str) -> Result<String> {
                 p.to_ascii_lowercase()
             ))
         }
-        Parsed::Local { path } => Ok(local_key(path)),
+        Parsed::Local { path } => {
+            let key = local_key(path);
+            if key.is_empty() {
+                return Err(
+                    Error::validation(format!("remote {remote:?} names no path"))
+                        .with_hint("give a path such as file:///srv/git/repo.git"),
+                );
+            }
+            Ok(key)
+        }
     }
 }
 
