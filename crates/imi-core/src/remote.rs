@@ -319,6 +319,7 @@ mod tests {
             "git@github.com:",
             "svn://x/y",
             "a\nb",
+            "file://",
         ] {
             let e = origin_key(bad).unwrap_err();
             assert_eq!(e.code(), "VALIDATION_ERROR", "{bad:?}");
