@@ -175,7 +175,12 @@ DECLARE
 BEGIN
   r := imi_parse_remote(p_remote);
   IF r.kind = 'local' THEN
-    RETURN imi_local_key(r.path);
+    p := imi_local_key(r.path);
+    IF p = '' THEN
+      RAISE EXCEPTION 'remote "%" names no path', p_remote
+        USING ERRCODE = '22023', HINT = 'give a path such as file:///srv/git/repo.git';
+    END IF;
+    RETURN p;
   END IF;
   p := regexp_replace(r.path, '/{2,}', '/', 'g');
   p := ltrim(p, '/~');
