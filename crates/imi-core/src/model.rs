@@ -203,6 +203,26 @@ pub struct NewProject {
     pub metadata: Metadata,
 }
 
+impl NewProject {
+    /// Checks the input and returns the project's identity: its canonical key and
+    /// the remote as stored (credentials stripped). Both backends register through
+    /// this, so identity has one definition.
+    pub fn identity(&self) -> Result<(String, Option<String>)> {
+        crate::naming::require_non_empty("project name", &self.name)?;
+        crate::naming::require_non_empty("trunk path", &self.trunk_path)?;
+        if let Some(b) = &self.default_branch {
+            crate::naming::require_non_empty("default branch", b)?;
+        }
+        match &self.remote_origin {
+            Some(r) => Ok((
+                crate::remote::origin_key(r)?,
+                Some(crate::remote::sanitize(r)?),
+            )),
+            None => Ok((crate::remote::local_key(&self.trunk_path), None)),
+        }
+    }
+}
+
 /// Input of [`crate::Store::register_worktree`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewWorktree {

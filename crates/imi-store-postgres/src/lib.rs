@@ -242,18 +242,10 @@ impl Store for PgStore {
     // --- projects -----------------------------------------------------------------
 
     async fn register_project(&self, p: &NewProject) -> Result<Project> {
-        naming::require_non_empty("project name", &p.name)?;
-        naming::require_non_empty("trunk path", &p.trunk_path)?;
-        if let Some(b) = &p.default_branch {
-            naming::require_non_empty("default branch", b)?;
-        }
         // Canonical key and stored form computed here with imi_core::remote and passed
         // in, so the SQL side does not compute them again (its plpgsql port of the same
         // rules is for SQL callers; `canonicalisation_agrees_with_rust` proves both equal).
-        let (origin_key, sanitized) = match &p.remote_origin {
-            Some(r) => (remote::origin_key(r)?, Some(remote::sanitize(r)?)),
-            None => (remote::local_key(&p.trunk_path), None),
-        };
+        let (origin_key, sanitized) = p.identity()?;
         let row = sqlx::query(
             "SELECT * FROM imi_register_project(p_name := $1, p_remote_origin := $2, \
              p_default_branch := $3, p_trunk_path := $4, p_metadata := $5, p_description := $6, \

@@ -454,15 +454,7 @@ impl Store for SqliteStore {
     // --- projects -----------------------------------------------------------------
 
     async fn register_project(&self, p: &NewProject) -> Result<Project> {
-        naming::require_non_empty("project name", &p.name)?;
-        naming::require_non_empty("trunk path", &p.trunk_path)?;
-        if let Some(b) = &p.default_branch {
-            naming::require_non_empty("default branch", b)?;
-        }
-        let (remote_origin, key) = match &p.remote_origin {
-            Some(r) => (Some(remote::sanitize(r)?), remote::origin_key(r)?),
-            None => (None, remote::local_key(&p.trunk_path)),
-        };
+        let (key, remote_origin) = p.identity()?;
         let mut attempt = 0;
         loop {
             // Writers are serialised by BEGIN IMMEDIATE, so a unique violation means
