@@ -358,7 +358,15 @@ impl Repo {
 
     /// Files `git status --porcelain` lists (untracked included).
     pub fn uncommitted_count(&self) -> Result<usize> {
-        let out = self.run(["status", "--porcelain=v1", "-z", "--untracked-files=normal"])?;
+        // --no-optional-locks: a read must not rewrite the index (a watcher would
+        // see its own writes), as git recommends for background status.
+        let out = self.run([
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=normal",
+        ])?;
         // -z: entries end with NUL; renames carry a second NUL-terminated path.
         let mut n = 0;
         let mut parts = out.split('\0').filter(|s| !s.is_empty());

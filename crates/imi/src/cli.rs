@@ -88,6 +88,39 @@ pub enum Command {
     /// Import data from elsewhere (the earlier iMi tool's database)
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Read every active worktree of this host from git and write its state to the registry
+    Sync(SyncArgs),
+    /// In-flight work across all projects (-p: one), most recent first
+    Inflight,
+    /// Registry statistics: projects, worktrees, in-flight work, activities
+    Stats,
+    /// Forget worktrees whose directories are gone, `git worktree prune`, list strays
+    Prune(PruneArgs),
+    /// Check the registry, its schema, every path and git's worktree lists; say how to fix
+    Doctor,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Also register git worktrees the registry does not know (type from the name's prefix)
+    #[arg(long)]
+    pub register: bool,
+    /// Type for registered worktrees whose name matches no type's prefix
+    #[arg(long = "type", value_name = "TYPE", requires = "register")]
+    pub type_name: Option<String>,
+    /// Keep syncing as files change (until interrupted)
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Report what would be done; change nothing at all
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete stray worktree directories that are clean (never a dirty one)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

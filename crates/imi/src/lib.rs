@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod context;
 mod dburl;
+mod gitstate;
 mod registry;
 mod table;
 mod ui;
@@ -70,8 +71,13 @@ pub fn run() -> ExitCode {
 fn finish(ui: &ui::Ui, result: imi_core::Result<ui::Output>) -> ExitCode {
     match result {
         Ok(out) => {
+            let failed = out.failure.is_some();
             ui.output(out);
-            ExitCode::SUCCESS
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             ui.error(&e);

@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 pub struct Output {
     pub data: Value,
     pub human: String,
+    /// A report that found problems (`imi doctor`): printed like a result, then
+    /// the error; the exit code is 1 and the JSON document is
+    /// `{"success": false, "error": ..., "data": ...}`.
+    pub failure: Option<Error>,
 }
 
 impl Output {
@@ -18,7 +22,13 @@ impl Output {
         Output {
             data,
             human: human.into(),
+            failure: None,
         }
+    }
+
+    pub fn failing(mut self, e: Error) -> Self {
+        self.failure = Some(e);
+        self
     }
 }
 
@@ -38,6 +48,24 @@ impl Ui {
 
     pub fn output(&self, out: Output) {
         let mut stdout = std::io::stdout().lock();
+        if let Some(e) = &out.failure {
+            if self.json {
+                let doc = json!({
+                    "success": false,
+                    "error": {"code": e.code(), "message": e.message, "hint": e.hint},
+                    "data": out.data,
+                });
+                let _ = writeln!(stdout, "{doc}");
+                let _ = stdout.flush();
+            } else {
+                let text = out.human.trim_end_matches('\n');
+                let _ = writeln!(stdout, "{text}");
+                let _ = stdout.flush();
+                drop(stdout);
+                self.error(e);
+            }
+            return;
+        }
         if self.json {
             let doc = json!({"success": true, "data": out.data});
             let _ = writeln!(stdout, "{doc}");

@@ -7,7 +7,9 @@ mod completion;
 mod config;
 mod dataio;
 mod db;
+mod doctor;
 mod go;
+mod inflight;
 mod init;
 mod list;
 mod log;
@@ -15,10 +17,13 @@ mod merge;
 mod metadata;
 mod path;
 mod prompt;
+mod prune;
 mod remove;
 mod shell_init;
 mod status;
+mod sync;
 mod types;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -82,6 +87,11 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
         Command::Log(a) => log::cmd_log(&ctx, a).await,
         Command::Import(c) => dataio::cmd_import(&ctx.settings, c, cli.global.json).await,
+        Command::Sync(a) => sync::cmd_sync(&ctx, a).await,
+        Command::Inflight => inflight::cmd_inflight(&ctx).await,
+        Command::Stats => inflight::cmd_stats(&ctx).await,
+        Command::Prune(a) => prune::cmd_prune(&ctx, a).await,
+        Command::Doctor => doctor::cmd_doctor(&ctx).await,
     }
 }
 

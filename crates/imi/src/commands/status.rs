@@ -1,15 +1,13 @@
 //! `imi status`: the live git state of this host's worktrees (of this project, or
 //! of all projects outside one), read from git and written back to the registry.
 
-use std::path::Path;
-
-use imi_core::{GitState, Result, Store, Worktree, WorktreeFilter};
-use imi_git::Repo;
+use imi_core::{Result, Store, Worktree, WorktreeFilter};
 use serde_json::json;
 
-use super::{Ctx, common, resolve_project};
+use super::{Ctx, resolve_project};
 use crate::cli::StatusArgs;
 use crate::context;
+use crate::gitstate;
 use crate::registry::with_store;
 use crate::table;
 use crate::ui::Output;
@@ -27,28 +25,6 @@ struct Live {
     missing: bool,
 }
 
-/// Reads one worktree's state from git; `None` when its directory is gone.
-pub fn read_state(w: &Worktree, trunk_ref: &str) -> Result<Option<GitState>> {
-    if !Path::new(&w.path).is_dir() {
-        return Ok(None);
-    }
-    let repo = Repo::at(&w.path);
-    let dirty = repo.uncommitted_count()?;
-    let (ahead, behind) = if w.type_name == "trunk" {
-        (0, 0)
-    } else {
-        repo.ahead_behind("HEAD", trunk_ref)?
-    };
-    let last = repo.last_commit()?;
-    Ok(Some(GitState {
-        uncommitted_count: Some(i32::try_from(dirty).unwrap_or(i32::MAX)),
-        ahead: Some(i32::try_from(ahead).unwrap_or(i32::MAX)),
-        behind: Some(i32::try_from(behind).unwrap_or(i32::MAX)),
-        last_commit_hash: last.as_ref().map(|l| l.0.clone()),
-        last_commit_message: last.map(|l| l.1),
-    }))
-}
-
 async fn status<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
     let inside = ctx.global.project.is_some() || context::locate(&ctx.cwd)?.is_some();
     let projects = if inside {
@@ -56,39 +32,40 @@ async fn status<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
     } else {
         s.list_projects(false).await?
     };
-    let mut live = vec![];
-    let mut updates = vec![];
+    let mut rows = vec![];
+    let mut jobs = vec![];
     for p in &projects {
         let filter = WorktreeFilter {
             project_id: Some(p.id),
             host: Some(s.host().to_string()),
             ..Default::default()
         };
-        let trunk_ref = common::trunk_ref(&Repo::at(&p.trunk_path), p)
-            .unwrap_or_else(|_| p.default_branch.clone());
+        let trunk_ref = gitstate::project_trunk_ref(p);
         for w in s.list_worktrees(&filter).await? {
-            match read_state(&w, &trunk_ref)? {
-                Some(st) => {
-                    updates.push((w.id, st.clone()));
-                    let mut w = w;
-                    w.uncommitted_files_count = st.uncommitted_count.unwrap_or(0);
-                    w.has_uncommitted_changes = w.uncommitted_files_count > 0;
-                    w.ahead_of_trunk = st.ahead.unwrap_or(0);
-                    w.behind_trunk = st.behind.unwrap_or(0);
-                    w.last_commit_hash = st.last_commit_hash;
-                    w.last_commit_message = st.last_commit_message;
-                    live.push(Live {
-                        status: w.status().as_str(),
-                        worktree: w,
-                        missing: false,
-                    });
-                }
-                None => live.push(Live {
-                    status: "missing",
+            jobs.push(gitstate::Job::of(&w, &trunk_ref));
+            rows.push(w);
+        }
+    }
+    let reads = gitstate::read_all(&jobs, || {});
+    let mut live = vec![];
+    let mut updates = vec![];
+    for (mut w, read) in rows.into_iter().zip(reads) {
+        match read {
+            gitstate::Read::State(st) => {
+                gitstate::apply(&mut w, &st);
+                updates.push((w.id, st));
+                live.push(Live {
+                    status: w.status().as_str(),
                     worktree: w,
-                    missing: true,
-                }),
+                    missing: false,
+                });
             }
+            gitstate::Read::Missing => live.push(Live {
+                status: "missing",
+                worktree: w,
+                missing: true,
+            }),
+            gitstate::Read::Failed(e) => return Err(e),
         }
     }
     s.update_git_states(&updates).await?;

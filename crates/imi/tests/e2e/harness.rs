@@ -40,7 +40,7 @@ impl Run {
     }
 }
 
-fn from_output(o: Output) -> Run {
+pub fn from_output(o: Output) -> Run {
     Run {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),

@@ -7,5 +7,9 @@
 
 mod harness;
 mod journey;
+mod maintenance;
+mod pg_restart;
 mod safety;
+mod sync;
+mod watch;
 mod worktrees;

@@ -1,0 +1,235 @@
+//! The live git state of worktrees, shared by `imi status`, `imi sync` and
+//! `imi sync --watch` so that they compute exactly the same thing: uncommitted
+//! files (as `git status --porcelain` counts them, untracked included),
+//! ahead/behind against the trunk ref, last commit hash and subject. Worktrees are
+//! read in parallel by a bounded pool of threads (each runs git processes), and
+//! results are written through `Store::update_git_states` in batches, each one
+//! transaction, retried when the registry is briefly unreachable.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use imi_core::{Error, ErrorKind, GitState, Project, Result, Store, Worktree};
+use imi_git::Repo;
+use uuid::Uuid;
+
+/// One worktree to read.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub path: String,
+    /// The trunk itself is not compared with itself: ahead/behind are 0.
+    pub is_trunk: bool,
+    /// What ahead/behind are counted against (`origin/<default>` or `<default>`).
+    pub trunk_ref: String,
+}
+
+impl Job {
+    pub fn of(w: &Worktree, trunk_ref: &str) -> Job {
+        Job {
+            path: w.path.clone(),
+            is_trunk: w.type_name == "trunk",
+            trunk_ref: trunk_ref.to_string(),
+        }
+    }
+}
+
+/// What reading one worktree gave.
+#[derive(Debug, Clone)]
+pub enum Read {
+    State(GitState),
+    /// The directory is gone.
+    Missing,
+    Failed(Error),
+}
+
+/// Reads one worktree's state from git; `None` when its directory is gone.
+pub fn read_state(path: &str, is_trunk: bool, trunk_ref: &str) -> Result<Option<GitState>> {
+    if !Path::new(path).is_dir() {
+        return Ok(None);
+    }
+    let repo = Repo::at(path);
+    let dirty = repo.uncommitted_count()?;
+    let (ahead, behind) = if is_trunk {
+        (0, 0)
+    } else {
+        repo.ahead_behind("HEAD", trunk_ref)?
+    };
+    let last = repo.last_commit()?;
+    Ok(Some(GitState {
+        uncommitted_count: Some(i32::try_from(dirty).unwrap_or(i32::MAX)),
+        ahead: Some(i32::try_from(ahead).unwrap_or(i32::MAX)),
+        behind: Some(i32::try_from(behind).unwrap_or(i32::MAX)),
+        last_commit_hash: last.as_ref().map(|l| l.0.clone()),
+        last_commit_message: last.map(|l| l.1),
+    }))
+}
+
+pub fn read_job(j: &Job) -> Read {
+    match read_state(&j.path, j.is_trunk, &j.trunk_ref) {
+        Ok(Some(s)) => Read::State(s),
+        Ok(None) => Read::Missing,
+        Err(e) => Read::Failed(e),
+    }
+}
+
+/// How many git processes run at once: max(4, 2 x cores). git spends much of its
+/// time waiting on the file system, so a little more than one per core pays.
+pub fn parallelism() -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    (2 * cores).max(4)
+}
+
+/// `f` over `items` on a bounded pool of threads, results in input order;
+/// `on_done` runs after each item (progress).
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+    on_done: impl Fn() + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let workers = parallelism().min(items.len()).max(1);
+    let mut slots: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = vec![];
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)));
+                        on_done();
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    slots.sort_by_key(|(i, _)| *i);
+    slots.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Reads every job in parallel (blocking the calling runtime thread only).
+pub fn read_all(jobs: &[Job], on_done: impl Fn() + Sync) -> Vec<Read> {
+    tokio::task::block_in_place(|| par_map(jobs, read_job, on_done))
+}
+
+/// The trunk ref of a project (from its trunk repository), or its default branch
+/// when the trunk cannot be read.
+pub fn project_trunk_ref(p: &Project) -> String {
+    let remote = format!("refs/remotes/origin/{}", p.default_branch);
+    match Repo::at(&p.trunk_path).ref_exists(&remote) {
+        Ok(true) => format!("origin/{}", p.default_branch),
+        _ => p.default_branch.clone(),
+    }
+}
+
+/// Does the new state differ from what the registry holds?
+pub fn changed(w: &Worktree, s: &GitState) -> bool {
+    s.uncommitted_count != Some(w.uncommitted_files_count)
+        || s.ahead != Some(w.ahead_of_trunk)
+        || s.behind != Some(w.behind_trunk)
+        || s.last_commit_hash != w.last_commit_hash
+        || s.last_commit_message != w.last_commit_message
+}
+
+/// Applies a state to a row as the store will (for output without a re-read).
+pub fn apply(w: &mut Worktree, s: &GitState) {
+    if let Some(n) = s.uncommitted_count {
+        w.uncommitted_files_count = n;
+        w.has_uncommitted_changes = n > 0;
+    }
+    if let Some(n) = s.ahead {
+        w.ahead_of_trunk = n;
+    }
+    if let Some(n) = s.behind {
+        w.behind_trunk = n;
+    }
+    if s.last_commit_hash.is_some() {
+        w.last_commit_hash = s.last_commit_hash.clone();
+    }
+    if s.last_commit_message.is_some() {
+        w.last_commit_message = s.last_commit_message.clone();
+    }
+}
+
+/// Rows per transaction (`IMI_SYNC_BATCH_SIZE`, hidden, for tests).
+pub fn batch_size() -> usize {
+    std::env::var("IMI_SYNC_BATCH_SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(200)
+}
+
+/// Writes one batch (one transaction: all rows or none), retrying with backoff
+/// while the registry is unreachable: about 3 s in all, then `REGISTRY_UNAVAILABLE`.
+pub async fn write_batch<S: Store>(s: &S, batch: &[(Uuid, GitState)]) -> Result<()> {
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match s.update_git_states(batch).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind == ErrorKind::Unavailable && attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes `updates` in batches; after each, the hidden test hook
+/// `IMI_TEST_SYNC_PAUSE_DIR` (if set) creates `written-<n>` there and waits for
+/// `resume-<n>`, so a test can break the registry between two batches. Returns how
+/// many rows were written before an error.
+pub async fn write_batches<S: Store>(
+    s: &S,
+    updates: &[(Uuid, GitState)],
+) -> std::result::Result<(), (usize, Error)> {
+    let pause = std::env::var_os("IMI_TEST_SYNC_PAUSE_DIR").map(std::path::PathBuf::from);
+    let mut written = 0;
+    for (n, batch) in updates.chunks(batch_size()).enumerate() {
+        write_batch(s, batch).await.map_err(|e| (written, e))?;
+        written += batch.len();
+        if let Some(dir) = &pause {
+            let _ = std::fs::write(dir.join(format!("written-{}", n + 1)), b"");
+            let resume = dir.join(format!("resume-{}", n + 1));
+            for _ in 0..3000 {
+                if resume.exists() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_map_keeps_order_and_counts() {
+        let items: Vec<u32> = (0..100).collect();
+        let done = AtomicUsize::new(0);
+        let out = par_map(
+            &items,
+            |x| x * 2,
+            || {
+                done.fetch_add(1, Ordering::Relaxed);
+            },
+        );
+        assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(done.load(Ordering::Relaxed), 100);
+        assert!(par_map(&[] as &[u32], |x| *x, || {}).is_empty());
+    }
+}
