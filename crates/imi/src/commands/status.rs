@@ -69,11 +69,17 @@ async fn status<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
         }
     }
     s.update_git_states(&updates).await?;
+    let names: std::collections::HashMap<uuid::Uuid, &str> =
+        projects.iter().map(|p| (p.id, p.name.as_str())).collect();
     let rows: Vec<Vec<String>> = live
         .iter()
         .map(|l| {
             let w = &l.worktree;
-            vec![
+            let mut row = vec![];
+            if !inside {
+                row.push(names.get(&w.project_id).copied().unwrap_or("-").to_string());
+            }
+            row.extend([
                 w.name.clone(),
                 w.type_name.clone(),
                 w.branch_name.clone(),
@@ -89,24 +95,27 @@ async fn status<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
                     format!("+{} -{}", w.ahead_of_trunk, w.behind_trunk)
                 },
                 l.status.to_string(),
-            ]
+            ]);
+            row
         })
         .collect();
     let human = if rows.is_empty() {
         "No worktrees on this host.".to_string()
     } else {
-        table::render(
-            &[
-                "WORKTREE",
-                "TYPE",
-                "BRANCH",
-                "OWNER",
-                "DIRTY",
-                "AHEAD/BEHIND",
-                "STATUS",
-            ],
-            &rows,
-        )
+        let mut headers = vec![];
+        if !inside {
+            headers.push("PROJECT");
+        }
+        headers.extend([
+            "WORKTREE",
+            "TYPE",
+            "BRANCH",
+            "OWNER",
+            "DIRTY",
+            "AHEAD/BEHIND",
+            "STATUS",
+        ]);
+        table::render(&headers, &rows)
     };
     Ok(Output::new(json!({"worktrees": live}), human))
 }

@@ -143,6 +143,18 @@ fn project_found_from_anywhere_and_by_p(w: &World) {
         let r = w.imi(w.path(), &["-p", spec, "trunk"]).ok();
         assert_eq!(r.stdout.trim(), trunk, "-p {spec}");
     }
+    // outside any project, status covers every project and names each one
+    let all = w.imi(w.path(), &["status"]).ok();
+    assert!(
+        all.stdout.starts_with("PROJECT  WORKTREE"),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        all.stdout.lines().any(|l| l.starts_with("app      feat-x")),
+        "{}",
+        all.stdout
+    );
     let r = w.imi(w.path(), &["trunk"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("hint:"), "{}", r.stderr);
