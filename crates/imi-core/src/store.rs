@@ -188,3 +188,32 @@ pub async fn ensure_schema<S: Store>(store: &S) -> Result<SchemaStatus> {
     }
     store.migrate().await
 }
+
+/// `NOT_FOUND` for a project id, worded the same on every backend.
+pub fn project_not_found(id: uuid::Uuid) -> crate::Error {
+    crate::Error::not_found(format!("no project with id {id}"))
+        .with_hint("list projects with `imi list --projects`")
+}
+
+/// `NOT_FOUND` for a worktree id, worded the same on every backend.
+pub fn worktree_not_found(id: uuid::Uuid) -> crate::Error {
+    crate::Error::not_found(format!("no worktree with id {id}"))
+        .with_hint("list worktrees with `imi list --all`")
+}
+
+/// The one active project named `name` among `found` (a store fetches at most two):
+/// none is `NOT_FOUND`, several a `CONFLICT`.
+pub fn single_named(name: &str, found: Vec<Project>) -> Result<Project> {
+    let mut it = found.into_iter();
+    match (it.next(), it.next()) {
+        (Some(p), None) => Ok(p),
+        (None, _) => Err(
+            crate::Error::not_found(format!("no active project named {name:?}"))
+                .with_hint("list projects with `imi list --projects`"),
+        ),
+        (Some(_), Some(_)) => Err(crate::Error::conflict(format!(
+            "several active projects are named {name:?}"
+        ))
+        .with_hint("use the project's UUID or its remote instead of its name")),
+    }
+}

@@ -131,15 +131,7 @@ impl PgStore {
     }
 }
 
-fn worktree_not_found(id: Uuid) -> Error {
-    Error::not_found(format!("no worktree with id {id}"))
-        .with_hint("list worktrees with `imi list`")
-}
-
-fn project_not_found(id: Uuid) -> Error {
-    Error::not_found(format!("no project with id {id}"))
-        .with_hint("list projects with `imi list --projects`")
-}
+use imi_core::store::{project_not_found, worktree_not_found};
 
 /// `parent(trunk_path)/name` exactly as `get_project_working_path` computes it:
 /// trailing slashes of the trunk path dropped, then everything up to the last `/`
@@ -301,17 +293,11 @@ impl Store for PgStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-        match found.as_slice() {
-            [] => Err(
-                Error::not_found(format!("no active project named {name:?}"))
-                    .with_hint("list projects with `imi list --projects`"),
-            ),
-            [one] => rows::project(one),
-            _ => Err(
-                Error::conflict(format!("several active projects are named {name:?}"))
-                    .with_hint("use the project's UUID or its remote instead"),
-            ),
-        }
+        let found = found
+            .iter()
+            .map(rows::project)
+            .collect::<Result<Vec<_>>>()?;
+        imi_core::store::single_named(name, found)
     }
 
     async fn list_projects(&self, include_inactive: bool) -> Result<Vec<Project>> {

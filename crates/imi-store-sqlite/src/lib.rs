@@ -54,15 +54,7 @@ fn id_text(id: Uuid) -> String {
     id.hyphenated().to_string()
 }
 
-fn project_not_found(id: Uuid) -> Error {
-    Error::not_found(format!("project {id} not found"))
-        .with_hint("list registered projects with `imi projects list`")
-}
-
-fn worktree_not_found(id: Uuid) -> Error {
-    Error::not_found(format!("worktree {id} not found"))
-        .with_hint("list registered worktrees with `imi list`")
-}
+use imi_core::store::{project_not_found, worktree_not_found};
 
 fn io_unavailable(what: String, e: std::io::Error) -> Error {
     Error::unavailable(format!("{what}: {e}"))
@@ -496,7 +488,7 @@ impl Store for SqliteStore {
         .map_err(db_err)?
         .ok_or_else(|| {
             Error::not_found(format!("no project registered for {key}"))
-                .with_hint("register it with `imi init` or `imi projects register`")
+                .with_hint("register it with `imi init` in its repository")
         })?;
         rows::project(&row)
     }
@@ -511,17 +503,11 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        match found.as_slice() {
-            [] => Err(
-                Error::not_found(format!("no active project named {name:?}"))
-                    .with_hint("list registered projects with `imi projects list`"),
-            ),
-            [row] => rows::project(row),
-            _ => Err(
-                Error::conflict(format!("several active projects are named {name:?}"))
-                    .with_hint("use the project's UUID or its remote instead of its name"),
-            ),
-        }
+        let found = found
+            .iter()
+            .map(rows::project)
+            .collect::<Result<Vec<_>>>()?;
+        imi_core::store::single_named(name, found)
     }
 
     async fn list_projects(&self, include_inactive: bool) -> Result<Vec<Project>> {
