@@ -25,6 +25,39 @@ pub struct WorktreeEntry {
     pub branch: Option<String>,
     pub bare: bool,
     pub prunable: bool,
+    /// `git worktree lock` reason (`Some("")` when locked without one). git locks a
+    /// worktree with the reason `initializing` while `git worktree add` runs.
+    pub locked: Option<String>,
+}
+
+/// An exclusive lock on a repository, shared by every imi process working on it
+/// (every worktree of the repository maps to the same lock). Released on drop.
+#[derive(Debug)]
+pub struct RepoLock {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl RepoLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RepoLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// What `git merge-tree --write-tree` says about merging two commits, computed
+/// without touching any working tree or index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeTree {
+    /// The merged tree.
+    Clean { tree: String },
+    /// The files that conflict.
+    Conflict { files: Vec<String> },
 }
 
 /// How `merge` joins a branch into trunk.
@@ -36,16 +69,15 @@ pub enum MergeMode {
     FastForwardOnly,
 }
 
-/// Result of [`Repo::merge`].
+/// What [`Repo::plan_merge`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MergeOutcome {
-    Merged {
-        commit: String,
-    },
-    /// The merge conflicted and was aborted: both sides are as they were.
-    Conflict {
-        files: Vec<String>,
-    },
+pub enum MergePlan {
+    /// Trunk already has the branch's work: nothing to change.
+    UpToDate { head: String },
+    /// Move trunk forward from `from` to `to` (a commit that exists already).
+    Advance { from: String, to: String },
+    /// The branch conflicts with trunk in these files; nothing was changed.
+    Conflict { files: Vec<String> },
 }
 
 fn git_error(args: &[&OsStr], out: &Output) -> Error {
@@ -151,11 +183,13 @@ impl Repo {
         }
     }
 
-    /// Runs `f` holding an exclusive lock shared by every imi process working on
-    /// this repository. git's own lock files make concurrent `worktree add`,
-    /// `worktree remove` and `fetch` fail rather than wait (and `worktree add` can
-    /// read another one's half-written admin directory), so imi queues them.
+    /// Runs `f` holding the repository's lock (see [`Repo::lock`]).
     pub fn locked<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _guard = self.lock()?;
+        f()
+    }
+
+    fn lock_file(&self) -> Result<(std::fs::File, PathBuf)> {
         let path = self.common_dir()?.join("imi.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -165,18 +199,39 @@ impl Repo {
             .map_err(|e| {
                 Error::new(
                     ErrorKind::Git,
-                    format!("cannot open {}: {e}", path.display()),
+                    format!("cannot open the lock file {}: {e}", path.display()),
                 )
+                .with_hint("check the permissions of the repository's .git directory")
             })?;
+        Ok((file, path))
+    }
+
+    /// Waits for and takes the exclusive lock shared by every imi process working on
+    /// this repository. Every step that changes the repository's shared state (merge,
+    /// commit into trunk, worktree add/remove, branch delete, fetch, push) runs under
+    /// it, together with the checks that decide it; git's own lock files make
+    /// concurrent steps fail rather than wait, and a merge must never see another
+    /// process's half-done one. The lock is an `flock`: the kernel drops it when
+    /// the process dies, so a killed imi never leaves it held.
+    pub fn lock(&self) -> Result<RepoLock> {
+        let (file, path) = self.lock_file()?;
         file.lock().map_err(|e| {
-            Error::new(
+            Error::new(ErrorKind::Git, format!("cannot lock {}: {e}", path.display()))
+        })?;
+        Ok(RepoLock { file, path })
+    }
+
+    /// The lock when nobody holds it, `None` when another process does.
+    pub fn try_lock(&self) -> Result<Option<RepoLock>> {
+        let (file, path) = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RepoLock { file, path })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::new(
                 ErrorKind::Git,
                 format!("cannot lock {}: {e}", path.display()),
-            )
-        })?;
-        let out = f();
-        let _ = file.unlock();
-        out
+            )),
+        }
     }
 
     /// The top directory of the worktree containing `dir`.
@@ -256,6 +311,19 @@ impl Repo {
         Ok(out.status.success())
     }
 
+    /// Does `remote` publish the ref `r`? A remote that cannot be reached is a
+    /// `GIT_ERROR` (with git's reason), never "no such ref".
+    pub fn remote_has_ref(&self, remote: &str, r: &str) -> Result<bool> {
+        let out = self.run(["ls-remote", "--", remote, r]).map_err(|e| {
+            e.with_hint(format!(
+                "check the network and `git remote get-url {remote}`, then try again"
+            ))
+        })?;
+        Ok(out
+            .lines()
+            .any(|l| l.split('\t').nth(1) == Some(r)))
+    }
+
     pub fn ref_exists(&self, r: &str) -> Result<bool> {
         self.check(["show-ref", "--verify", "--quiet", r])
     }
@@ -294,6 +362,7 @@ impl Repo {
                     branch: None,
                     bare: false,
                     prunable: false,
+                    locked: None,
                 });
             } else if let Some(e) = cur.as_mut() {
                 if let Some(h) = line.strip_prefix("HEAD ") {
@@ -304,6 +373,10 @@ impl Repo {
                     e.bare = true;
                 } else if line.starts_with("prunable") {
                     e.prunable = true;
+                } else if line == "locked" {
+                    e.locked = Some(String::new());
+                } else if let Some(r) = line.strip_prefix("locked ") {
+                    e.locked = Some(r.to_string());
                 }
             }
         }
@@ -398,49 +471,198 @@ impl Repo {
         self.check(["merge-base", "--is-ancestor", commit, into])
     }
 
-    /// Merges `branch` into the branch checked out here. A conflict is aborted with
-    /// `git merge --abort`, so both sides stay exactly as they were; the caller has
-    /// checked that this worktree is clean. A squash runs as a `--no-commit` merge
-    /// (abortable like any other) committed with one parent.
-    pub fn merge(&self, branch: &str, mode: MergeMode, message: &str) -> Result<MergeOutcome> {
-        let mut args = vec!["merge", "--no-edit"];
-        match mode {
-            MergeMode::Commit => args.extend(["--no-ff", "-m", message]),
-            MergeMode::FastForwardOnly => args.push("--ff-only"),
-            MergeMode::Squash => args.extend(["--no-ff", "--no-commit"]),
+    /// Works out how to merge `branch` into the branch checked out here, without
+    /// touching this worktree, its index or any ref: the merge (or squash) commit is
+    /// written as an object only (`git merge-tree --write-tree` + `git commit-tree`),
+    /// so a conflict needs no abort and a crash leaves nothing behind. The caller
+    /// applies the plan with [`Repo::fast_forward`], under the repository lock.
+    pub fn plan_merge(&self, branch: &str, mode: MergeMode, message: &str) -> Result<MergePlan> {
+        let head = self.rev_parse("HEAD")?;
+        let tip = self.rev_parse(&format!("refs/heads/{branch}"))?;
+        if self.is_ancestor(&tip, &head)? {
+            return Ok(MergePlan::UpToDate { head });
         }
-        args.extend(["--", branch]);
-        let out = self.output(&args)?;
-        if !out.status.success() {
-            if self.merge_in_progress()? {
-                let files: Vec<String> = self
-                    .run(["diff", "--name-only", "--diff-filter=U"])?
-                    .lines()
+        if mode == MergeMode::FastForwardOnly {
+            if self.is_ancestor(&head, &tip)? {
+                return Ok(MergePlan::Advance { from: head, to: tip });
+            }
+            return Err(Error::new(
+                ErrorKind::Git,
+                format!("{branch} cannot be fast-forwarded onto the trunk: the branches have diverged"),
+            )
+            .with_hint("merge without --ff-only, or rebase the branch first"));
+        }
+        let tree = match self.merge_tree(&head, &tip)? {
+            MergeTree::Conflict { files } => return Ok(MergePlan::Conflict { files }),
+            MergeTree::Clean { tree } => tree,
+        };
+        if mode == MergeMode::Squash && tree == self.rev_parse_tree(&head)? {
+            // the branch's changes are all in trunk already
+            return Ok(MergePlan::UpToDate { head });
+        }
+        let mut args = vec!["commit-tree", tree.as_str(), "-p", head.as_str()];
+        if mode == MergeMode::Commit {
+            args.extend(["-p", tip.as_str()]);
+        }
+        args.extend(["-m", message]);
+        let to = self.run(&args)?;
+        Ok(MergePlan::Advance { from: head, to })
+    }
+
+    fn rev_parse_tree(&self, rev: &str) -> Result<String> {
+        self.run(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{tree}}")])
+    }
+
+    /// `git merge-tree --write-tree`: the tree merging `ours` and `theirs` would give.
+    pub fn merge_tree(&self, ours: &str, theirs: &str) -> Result<MergeTree> {
+        let args = [
+            "merge-tree",
+            "--write-tree",
+            "-z",
+            "--name-only",
+            "--no-messages",
+            ours,
+            theirs,
+        ];
+        let out = self.output(args)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut parts = text.split('\0');
+        let tree = parts.next().unwrap_or_default().trim().to_string();
+        match out.status.code() {
+            Some(0) => Ok(MergeTree::Clean { tree }),
+            Some(1) => {
+                let mut files: Vec<String> = parts
+                    .take_while(|p| !p.is_empty())
                     .map(str::to_string)
                     .collect();
-                self.run(["merge", "--abort"])?;
-                return Ok(MergeOutcome::Conflict { files });
+                files.dedup();
+                Ok(MergeTree::Conflict { files })
             }
-            let refs: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-            let e = git_error(&refs, &out);
-            return Err(if mode == MergeMode::FastForwardOnly {
-                e.with_hint("the branches have diverged: merge without --ff-only, or rebase the branch first")
-            } else {
-                e
-            });
+            _ => {
+                let refs: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+                Err(git_error_in(Some(&self.dir), &refs, &out))
+            }
         }
-        if mode == MergeMode::Squash && self.merge_in_progress()? {
-            // Forget MERGE_HEAD, keep the merged index: the commit gets one parent.
-            self.run(["merge", "--quit"])?;
-            self.run(["commit", "--quiet", "--no-verify", "-m", message])?;
+    }
+
+    /// Files in this worktree that git would overwrite (or refuse to) when moving
+    /// from `from` to `to`: untracked and ignored files at paths the update adds,
+    /// or in the place of a directory it adds. git overwrites ignored files
+    /// silently, so callers check this before every update of a worktree.
+    pub fn in_the_way(&self, from: &str, to: &str) -> Result<Vec<String>> {
+        let out = self.run([
+            "diff",
+            "--name-status",
+            "-z",
+            "--no-renames",
+            from,
+            to,
+        ])?;
+        let mut added = vec![];
+        let mut deleted = std::collections::HashSet::new();
+        let mut it = out.split('\0').filter(|s| !s.is_empty());
+        while let (Some(status), Some(path)) = (it.next(), it.next()) {
+            match status {
+                "A" => added.push(path.to_string()),
+                "D" => {
+                    deleted.insert(path.to_string());
+                }
+                _ => {}
+            }
         }
-        Ok(MergeOutcome::Merged {
-            commit: self.rev_parse("HEAD")?,
+        let mut found = vec![];
+        for path in &added {
+            if self.dir.join(path).symlink_metadata().is_ok() {
+                found.push(path.clone());
+                continue;
+            }
+            // a file where the update needs a directory
+            let mut prefix = String::new();
+            for part in path.split('/') {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+                if prefix.len() == path.len() || deleted.contains(&prefix) {
+                    continue;
+                }
+                if self
+                    .dir
+                    .join(&prefix)
+                    .symlink_metadata()
+                    .is_ok_and(|m| !m.is_dir())
+                {
+                    found.push(prefix.clone());
+                    break;
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// Moves the branch checked out here forward to `to` (`git merge --ff-only`):
+    /// the only step of an imi merge that changes trunk.
+    pub fn fast_forward(&self, to: &str) -> Result<()> {
+        self.run(["merge", "--ff-only", "--quiet", "--no-edit", to])
+            .map(drop)
+    }
+
+    /// Is a merge, cherry-pick or revert half-done here (someone's `MERGE_HEAD`)?
+    pub fn merge_in_progress(&self) -> Result<bool> {
+        self.check(["rev-parse", "--quiet", "--verify", "MERGE_HEAD"])
+    }
+
+    /// Commits reachable from `rev` but from no branch, remote-tracking branch, tag
+    /// or rescue ref (`refs/imi/rescued/*`), leaving out `except_branch`: the work
+    /// that would be lost if `rev` (a detached HEAD, or a branch about to be
+    /// deleted) went away.
+    pub fn unique_commits(&self, rev: &str, except_branch: Option<&str>) -> Result<u32> {
+        let mut args = vec![
+            "rev-list".to_string(),
+            "--count".into(),
+            rev.into(),
+            "--not".into(),
+        ];
+        if let Some(b) = except_branch {
+            args.push(format!("--exclude={b}"));
+        }
+        args.extend([
+            "--branches".into(),
+            "--remotes".into(),
+            "--tags".into(),
+            "--glob=refs/imi/rescued/*".into(),
+        ]);
+        let out = self.run(&args)?;
+        out.trim().parse().map_err(|_| {
+            Error::new(
+                ErrorKind::Git,
+                format!("unexpected `git rev-list --count` output: {out:?}"),
+            )
         })
     }
 
-    fn merge_in_progress(&self) -> Result<bool> {
-        self.check(["rev-parse", "--quiet", "--verify", "MERGE_HEAD"])
+    /// Keeps `commit` reachable from `refs/imi/rescued/<name>` (or `<name>-2`, ...
+    /// when taken) and returns the ref's name.
+    pub fn rescue(&self, name: &str, commit: &str) -> Result<String> {
+        for n in 1.. {
+            let r = if n == 1 {
+                format!("refs/imi/rescued/{name}")
+            } else {
+                format!("refs/imi/rescued/{name}-{n}")
+            };
+            // the empty old value makes update-ref refuse an existing ref
+            let out = self.output(["update-ref", "-m", "imi: rescued", &r, commit, ""])?;
+            if out.status.success() {
+                return Ok(r);
+            }
+            if !self.ref_exists(&r)? {
+                let args = [OsStr::new("update-ref"), OsStr::new(&r), OsStr::new(commit)];
+                return Err(git_error_in(Some(&self.dir), &args, &out));
+            }
+        }
+        Err(Error::internal("unreachable: the rescue loop has no end"))
     }
 
     pub fn push(&self, remote: &str, branch: &str) -> Result<()> {

@@ -7,6 +7,7 @@ mod config;
 mod context;
 mod dburl;
 mod gitstate;
+mod journal;
 mod registry;
 mod table;
 mod ui;

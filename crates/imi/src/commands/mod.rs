@@ -24,6 +24,7 @@ mod status;
 mod sync;
 mod types;
 mod watch;
+mod work;
 
 use std::path::PathBuf;
 

@@ -10,9 +10,11 @@ use imi_core::{Error, ErrorKind, NewActivity, Project, Result, Store, Worktree};
 use imi_git::Repo;
 use serde_json::json;
 
+use super::work::{self, Work};
 use super::{Ctx, common, resolve_project};
 use crate::cli::{CloseArgs, RemoveArgs};
 use crate::context;
+use crate::journal::{Intent, Journal, Op};
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -60,20 +62,17 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
         );
     }
     let repo = Repo::at(&project.trunk_path);
+    // the checks that decide and the steps they allow run under one lock
+    let _lock = repo.lock()?;
     let exists = Path::new(&w.path).is_dir();
     let mut merged = None;
-    if exists {
-        let dirty = Repo::at(&w.path).uncommitted_count()?;
-        if dirty > 0 && !o.force {
-            return Err(unsafe_err(
-                format!(
-                    "{} has {dirty} uncommitted file(s); refusing to remove it",
-                    w.name
-                ),
-                "commit or stash them first, or pass --force to discard them",
-            ));
-        }
-    }
+    let state = if exists {
+        let state = Work::read(Path::new(&w.path))?;
+        state.refuse_unless_forced(&w.name, &w.path, o.force)?;
+        Some(state)
+    } else {
+        None
+    };
     if repo.branch_exists(&w.branch_name)? {
         let target = common::trunk_ref(&repo, &project)?;
         let is_merged = repo.is_ancestor(&w.branch_name, &target)?
@@ -89,16 +88,26 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
             ));
         }
     }
-    if exists {
-        repo.locked(|| repo.worktree_remove(Path::new(&w.path), o.force))?;
-    } else {
-        repo.locked(|| repo.worktree_prune())?;
-    }
-    let branch_deleted = o.delete_branch && merged == Some(true) && {
-        repo.branch_delete(&w.branch_name, false)?;
-        true
+    let mut intent = Intent::new(
+        if o.verb == "closed" { Op::Close } else { Op::Remove },
+        &ctx.settings.agent_id,
+        &project,
+        &w.name,
+        &w.type_name,
+        Some(w.id),
+        &w.path,
+        &w.branch_name,
+    );
+    intent.force = o.force;
+    intent.delete_branch = o.delete_branch && merged == Some(true);
+    // --force never drops a commit that is on no ref
+    intent.rescued = match &state {
+        Some(st) => st.rescue(&repo, &w.name)?,
+        None => None,
     };
-    finish(s, ctx, &project, &w, o.verb).await?;
+    let journal = Journal::begin(&repo, intent)?;
+    let rescued = journal.intent.rescued.clone();
+    let branch_deleted = apply(s, ctx, &project, &w, journal).await?;
     let mut human = format!("Removed {} ({})", w.name, w.path);
     match (merged, branch_deleted) {
         (_, true) => human.push_str(&format!("; deleted merged branch {}", w.branch_name)),
@@ -106,10 +115,82 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
         (Some(true), false) => human.push_str(&format!("; kept branch {}", w.branch_name)),
         (None, _) => {}
     }
+    if let Some(r) = &rescued {
+        human.push_str(&format!("; its commits on no branch are kept on {r}"));
+    }
     Ok(Output::new(
-        json!({"worktree": w.name, "path": w.path, "branch": w.branch_name, "branch_deleted": branch_deleted, "branch_merged": merged}),
+        json!({"worktree": w.name, "path": w.path, "branch": w.branch_name, "branch_deleted": branch_deleted, "branch_merged": merged, "rescued_ref": rescued}),
         human,
     ))
+}
+
+/// The steps of a remove or close, each skipped when already done: the directory,
+/// the merged branch, the registry. Run by `imi remove` / `imi close` and, for an
+/// interrupted one, by `imi recover`, under the repository lock. Returns whether
+/// the branch was deleted. On failure the record stays and the error says how to
+/// finish.
+pub async fn apply<S: Store>(
+    s: &S,
+    ctx: &Ctx<'_>,
+    project: &Project,
+    w: &Worktree,
+    journal: Journal,
+) -> Result<bool> {
+    let i = journal.intent.clone();
+    let repo = Repo::at(&project.trunk_path);
+    let left = |e: Error, what: &str| {
+        Error::new(
+            e.kind,
+            format!("removing {}: {what} failed: {}", i.worktree, e.message),
+        )
+        .with_hint(format!(
+            "fix that, then run `imi recover -p {}` to finish",
+            project.name
+        ))
+    };
+    let path = Path::new(&i.path);
+    let listed = repo.worktree_list().map_err(|e| left(e, "listing worktrees"))?;
+    match listed.iter().find(|e| e.path == path) {
+        Some(e) if !e.prunable && path.is_dir() => {
+            if let Err(e) = work::remove_dir(&repo, path, i.force) {
+                if path.is_dir() && repo.worktree_list()?.iter().any(|x| x.path == path) {
+                    // git refused before removing anything: the command simply failed
+                    journal.done()?;
+                    return Err(e);
+                }
+                return Err(left(e, "`git worktree remove`"));
+            }
+        }
+        Some(_) => repo
+            .worktree_prune()
+            .map_err(|e| left(e, "`git worktree prune`"))?,
+        None => {}
+    }
+    let branch_deleted = i.delete_branch
+        && repo.branch_exists(&i.branch)?
+        && {
+            // git's safe -d: it refuses a branch that is not merged
+            repo.branch_delete(&i.branch, false)
+                .map_err(|e| left(e, "deleting the merged branch"))?;
+            true
+        };
+    finish(s, ctx, project, w, if i.op == Op::Close { "closed" } else { "removed" })
+        .await
+        .map_err(|e| {
+            Error::new(
+                e.kind,
+                format!(
+                    "removed {} from disk, but the registry could not be updated: {}",
+                    i.worktree, e.message
+                ),
+            )
+            .with_hint(format!(
+                "run `imi recover -p {}` once the registry is reachable",
+                project.name
+            ))
+        })?;
+    journal.done()?;
+    Ok(branch_deleted)
 }
 
 /// Registry and file-system bookkeeping after the worktree left the disk.
