@@ -98,6 +98,8 @@ pub enum Command {
     Prune(PruneArgs),
     /// Check the registry, its schema, every path and git's worktree lists; say how to fix
     Doctor,
+    /// Finish or undo operations that were interrupted (killed, crashed): see `imi doctor`
+    Recover,
 }
 
 #[derive(Debug, Args)]

@@ -6,13 +6,14 @@
 //! branch this command created) is removed again.
 
 use std::path::Path;
-use std::time::Duration;
 
-use imi_core::{Error, NewActivity, NewWorktree, Project, Result, Store, Worktree, naming};
+use imi_core::{Error, ErrorKind, NewActivity, NewWorktree, Project, Result, Store, Worktree, naming};
 use imi_git::Repo;
 use serde_json::json;
 
+use super::work;
 use super::{Ctx, common, resolve_project};
+use crate::journal::{Intent, Journal, Op};
 use crate::cli::{ReviewArgs, ShorthandArgs};
 use crate::context::{self, WorktreeFile};
 use crate::registry::with_store;
@@ -38,31 +39,6 @@ pub async fn cmd_review(ctx: &Ctx<'_>, args: &ReviewArgs) -> Result<Output> {
     let store = ctx.store().await?;
     let name = args.number.to_string();
     with_store!(&store, s => add(s, ctx, "review", &name, Source::Review(args.number)).await)
-}
-
-/// `git worktree add` can lose a race for one of git's lock files when several
-/// processes add worktrees at once; those failures are retried.
-fn worktree_add_retrying(
-    repo: &Repo,
-    path: &Path,
-    branch: &str,
-    start: Option<&str>,
-) -> Result<()> {
-    let mut delay = Duration::from_millis(20);
-    for attempt in 0.. {
-        match repo.locked(|| repo.worktree_add(path, branch, start)) {
-            Ok(()) => return Ok(()),
-            Err(e)
-                if attempt < 8
-                    && (e.message.contains(".lock") || e.message.contains("Unable to create")) =>
-            {
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_millis(500));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::internal("unreachable retry loop end"))
 }
 
 fn output(w: &Worktree, created: bool) -> Output {
@@ -114,7 +90,16 @@ async fn add<S: Store>(
     let container = common::container(&project);
     let path = container.join(&dir);
     let path_str = path.to_string_lossy().into_owned();
+    if path_str == project.trunk_path.trim_end_matches('/') {
+        return Err(Error::validation(format!(
+            "{dir} is the trunk's directory"
+        ))
+        .with_hint("pick another name"));
+    }
 
+    // From here to the registry, one lock: concurrent adds of one name queue, and
+    // the second finds the first one's worktree and prints the same path.
+    let _lock = repo.lock()?;
     let listed = repo.worktree_list()?;
     let entry = listed.iter().find(|e| e.path == path);
     if let Some(e) = entry {
@@ -127,7 +112,7 @@ async fn add<S: Store>(
             ))
             .with_hint("pick another name, or remove that worktree first"));
         }
-        let w = register(
+        let (w, _) = register(
             s,
             ctx,
             &project,
@@ -140,7 +125,7 @@ async fn add<S: Store>(
         .await?;
         return Ok(output(&w, false));
     }
-    if path.exists() {
+    if path.symlink_metadata().is_ok() {
         return Err(Error::conflict(format!(
             "{} exists and is not a worktree of {}",
             path.display(),
@@ -150,7 +135,8 @@ async fn add<S: Store>(
     }
 
     let has_origin = repo.remote_url("origin")?.is_some();
-    let created_branch = match src {
+    // what to check out: an existing branch, or a new one from `start`
+    let (start, fetch_review) = match src {
         Source::Review(n) => {
             if !has_origin {
                 return Err(Error::validation(format!(
@@ -158,35 +144,33 @@ async fn add<S: Store>(
                     project.name
                 )));
             }
-            if !repo.branch_exists(&branch)? {
+            if repo.branch_exists(&branch)? {
+                (None, None)
+            } else {
                 let github = format!("refs/pull/{n}/head");
                 let gitlab = format!("refs/merge-requests/{n}/head");
-                if !repo.fetch_ref("origin", &github, &branch)?
-                    && !repo.fetch_ref("origin", &gitlab, &branch)?
-                {
+                // ls-remote first: an unreachable remote is GIT_ERROR, not "no such PR"
+                let found = if repo.remote_has_ref("origin", &github)? {
+                    github
+                } else if repo.remote_has_ref("origin", &gitlab)? {
+                    gitlab
+                } else {
                     return Err(Error::not_found(format!(
                         "origin has neither {github} nor {gitlab}"
                     ))
                     .with_hint(
                         "check the number; the remote must publish pull or merge request refs",
                     ));
-                }
-                worktree_add_retrying(&repo, &path, &branch, None).inspect_err(|_| {
-                    let _ = repo.branch_delete(&branch, true);
-                })?;
-                true
-            } else {
-                worktree_add_retrying(&repo, &path, &branch, None)?;
-                false
+                };
+                (None, Some(found))
             }
         }
         Source::Branch { from, fetch } => {
             if fetch && has_origin {
-                repo.locked(|| repo.fetch("origin"))?;
+                repo.fetch("origin")?;
             }
             if repo.branch_exists(&branch)? {
-                worktree_add_retrying(&repo, &path, &branch, None)?;
-                false
+                (None, None)
             } else {
                 let start = match from {
                     Some(f) => {
@@ -203,12 +187,48 @@ async fn add<S: Store>(
                     }
                     None => common::trunk_ref(&repo, &project)?,
                 };
-                worktree_add_retrying(&repo, &path, &branch, Some(&start))?;
-                true
+                (Some(start), None)
             }
         }
     };
-
+    let mut intent = Intent::new(
+        Op::Add,
+        &ctx.settings.agent_id,
+        &project,
+        &dir,
+        t.name.as_str(),
+        None,
+        &path_str,
+        &branch,
+    );
+    intent.created_branch = start.is_some() || fetch_review.is_some();
+    intent.start = match &start {
+        Some(st) => Some(repo.rev_parse(st)?),
+        None => None,
+    };
+    let journal = Journal::begin(&repo, intent)?;
+    let git_steps = (|| -> Result<()> {
+        if let Some(r) = &fetch_review {
+            if !repo.fetch_ref("origin", r, &branch)? {
+                return Err(Error::new(
+                    ErrorKind::Git,
+                    format!("cannot fetch {r} from origin into {branch}"),
+                )
+                .with_hint("check the network and `git remote -v`, then try again"));
+            }
+        }
+        repo.worktree_add(&path, &branch, start.as_deref())
+    })();
+    if let Err(e) = git_steps {
+        // git made nothing we must keep: undo what it made, if anything
+        return match undo_add(&repo, &journal.intent) {
+            Ok(()) => {
+                journal.done()?;
+                Err(e)
+            }
+            Err(c) => Err(left_over(e, c, &project)),
+        };
+    }
     match register(
         s,
         ctx,
@@ -221,35 +241,81 @@ async fn add<S: Store>(
     )
     .await
     {
-        Ok(w) => Ok(output(&w, true)),
+        Ok((w, _)) => {
+            journal.done()?;
+            Ok(output(&w, true))
+        }
         Err(e) => {
-            // leave the disk as it was: the worktree is fresh and clean
-            let cleanup = repo
-                .locked(|| repo.worktree_remove(&path, false))
-                .and_then(|()| {
-                    if created_branch {
-                        repo.branch_delete(&branch, true)
-                    } else {
-                        Ok(())
-                    }
-                });
-            Err(match cleanup {
-                Ok(()) => e,
-                Err(c) => Error::new(
-                    e.kind,
-                    format!("{}; and cleaning up failed: {}", e.message, c.message),
-                )
-                .with_hint(format!(
-                    "remove it with `git worktree remove {}`",
-                    path.display()
-                )),
-            })
+            // leave the disk and the registry as they were: the worktree is fresh
+            let row = match s.get_worktree_by_name(project.id, &dir).await {
+                Ok(w) => Ok((w.active && w.path == path_str).then_some(w.id)),
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            };
+            let undo = undo_add(&repo, &journal.intent);
+            let undo = match (undo, row) {
+                (Ok(()), Ok(Some(id))) => s.deactivate_worktree(id).await,
+                (Ok(()), Ok(None)) => Ok(()),
+                (Ok(()), Err(e)) | (Err(e), _) => Err(e),
+            };
+            match undo {
+                Ok(()) => {
+                    journal.done()?;
+                    Err(e)
+                }
+                Err(c) => Err(left_over(e, c, &project)),
+            }
         }
     }
 }
 
+fn left_over(e: Error, cleanup: Error, project: &Project) -> Error {
+    Error::new(
+        e.kind,
+        format!("{}; and undoing the add failed: {}", e.message, cleanup.message),
+    )
+    .with_hint(format!(
+        "run `imi recover -p {}` to finish undoing it",
+        project.name
+    ))
+}
+
+/// Takes away what an add made on disk: the fresh worktree (git's safe remove: it
+/// was just checked out, or is still locked `initializing` by an interrupted
+/// `git worktree add`) and the branch it created, when that branch holds no
+/// commit that is on no other ref. Shared with `imi recover`.
+pub fn undo_add(repo: &Repo, i: &Intent) -> Result<()> {
+    let path = Path::new(&i.path);
+    let listed = repo.worktree_list()?;
+    if let Some(e) = listed.iter().find(|e| e.path == path) {
+        if e.prunable || !path.is_dir() {
+            repo.worktree_prune()?;
+        } else if e.locked.as_deref() == Some("initializing") {
+            // git never finished creating it: nothing in it is anyone's work
+            repo.run([
+                std::ffi::OsStr::new("worktree"),
+                std::ffi::OsStr::new("remove"),
+                std::ffi::OsStr::new("--force"),
+                std::ffi::OsStr::new("--force"),
+                path.as_os_str(),
+            ])?;
+        } else {
+            work::remove_dir(repo, path, false)?;
+        }
+    } else if path.is_dir() && std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none()) {
+        let _ = std::fs::remove_dir(path);
+    }
+    if i.created_branch && repo.branch_exists(&i.branch)? {
+        let tip = repo.rev_parse(&format!("refs/heads/{}", i.branch))?;
+        if repo.unique_commits(&tip, Some(&i.branch))? == 0 {
+            repo.branch_delete(&i.branch, true)?;
+        }
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)] // one call site per path, all fields needed
-async fn register<S: Store>(
+pub async fn register<S: Store>(
     s: &S,
     ctx: &Ctx<'_>,
     project: &Project,
@@ -258,13 +324,14 @@ async fn register<S: Store>(
     branch: &str,
     path: &str,
     log_created: bool,
-) -> Result<Worktree> {
+) -> Result<(Worktree, bool)> {
     let agent = common::explicit_agent(ctx);
     let existing = s
         .get_worktree_by_name(project.id, dir)
         .await
         .ok()
         .filter(|w| w.active);
+    let fresh = !matches!(&existing, Some(w) if w.path == path);
     let w = match existing {
         Some(w) if w.path == path => w,
         _ => {
@@ -300,5 +367,5 @@ async fn register<S: Store>(
         })
         .await?;
     }
-    Ok(w)
+    Ok((w, fresh))
 }

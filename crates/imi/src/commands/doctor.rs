@@ -12,7 +12,7 @@ use imi_git::Repo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ctx, common};
+use super::{Ctx, common, recover};
 use crate::context::{self, ProjectFile};
 use crate::registry::{AnyStore, with_store};
 use crate::ui::Output;
@@ -154,6 +154,53 @@ async fn doctor<S: Store>(s: &S, mut checks: Vec<Check>) -> Result<Output> {
     };
     let worktrees = s.list_worktrees(&filter).await?;
     let before = checks.len();
+
+    // interrupted operations first: their fix (`imi recover`) explains the rest
+    for p in &projects {
+        if !Path::new(&p.trunk_path).is_dir() {
+            continue;
+        }
+        let trunk = Repo::at(&p.trunk_path);
+        match recover::interrupted(&trunk) {
+            Ok(list) => {
+                for r in list {
+                    checks.push(match r {
+                        Ok(i) => problem(
+                            "interrupted",
+                            format!("project {}: an interrupted {}", p.name, i.describe()),
+                            format!("imi recover -p {}", p.id),
+                        ),
+                        Err(e) => problem(
+                            "interrupted",
+                            format!("project {}: an unreadable intent record: {e}", p.name),
+                            format!("imi recover -p {}", p.id),
+                        ),
+                    });
+                }
+            }
+            Err(e) => checks.push(problem(
+                "interrupted",
+                format!(
+                    "project {}: cannot read its intent records: {}",
+                    p.name, e.message
+                ),
+                format!("check the permissions of {}/.git", p.trunk_path),
+            )),
+        }
+        if trunk.merge_in_progress().unwrap_or(false) {
+            checks.push(problem(
+                "trunk_state",
+                format!(
+                    "project {}: trunk {} is in the middle of a merge (MERGE_HEAD)",
+                    p.name, p.trunk_path
+                ),
+                format!(
+                    "finish it with `git -C {0} commit`, or undo it with `git -C {0} merge --abort`",
+                    p.trunk_path
+                ),
+            ));
+        }
+    }
 
     for p in &projects {
         if !Path::new(&p.trunk_path).is_dir() {

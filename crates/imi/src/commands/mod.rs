@@ -18,6 +18,7 @@ mod metadata;
 mod path;
 mod prompt;
 mod prune;
+mod recover;
 mod remove;
 mod shell_init;
 mod status;
@@ -93,6 +94,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Stats => inflight::cmd_stats(&ctx).await,
         Command::Prune(a) => prune::cmd_prune(&ctx, a).await,
         Command::Doctor => doctor::cmd_doctor(&ctx).await,
+        Command::Recover => recover::cmd_recover(&ctx).await,
     }
 }
 

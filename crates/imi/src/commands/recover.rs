@@ -1,0 +1,258 @@
+//! `imi recover`: finish or undo operations that were interrupted (killed, crashed,
+//! power loss) and left an intent record behind (see `journal.rs`). The rule: an
+//! operation whose decisive git step happened is completed (a merge that moved
+//! trunk is recorded and its worktree removed; a remove that started deleting
+//! finishes; an add whose `git worktree add` finished is registered); one whose
+//! decisive step did not happen is undone (nothing merged; the half-made worktree
+//! of an add, which holds nobody's work, is taken away). Records of operations
+//! still running (their process holds the repository lock) are left alone.
+
+use std::path::Path;
+
+use imi_core::{ErrorKind, Project, Result, Store};
+use imi_git::Repo;
+use serde::Serialize;
+use serde_json::json;
+
+use super::sync::scope;
+use super::{Ctx, add, merge, remove};
+use crate::journal::{self, Intent, Journal, Op};
+use crate::registry::with_store;
+use crate::ui::Output;
+
+#[derive(Debug, Serialize)]
+pub struct Recovered {
+    pub project: String,
+    pub operation: String,
+    pub worktree: String,
+    /// completed, undone, running, failed
+    pub outcome: &'static str,
+    pub message: String,
+}
+
+pub async fn cmd_recover(ctx: &Ctx<'_>) -> Result<Output> {
+    let store = ctx.store().await?;
+    with_store!(&store, s => recover(s, ctx).await)
+}
+
+async fn recover<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
+    let projects = scope(s, ctx).await?;
+    let mut done: Vec<Recovered> = vec![];
+    for p in &projects {
+        if !Path::new(&p.trunk_path).is_dir() {
+            continue;
+        }
+        let repo = Repo::at(&p.trunk_path);
+        let records = journal::list(&repo)?;
+        if records.is_empty() {
+            continue;
+        }
+        let Some(_lock) = repo.try_lock()? else {
+            for (_, r) in &records {
+                if let Ok(i) = r {
+                    done.push(entry(p, i, "running", "still running: try again when it ends".into()));
+                }
+            }
+            continue;
+        };
+        for (path, r) in records {
+            let i = match r {
+                Ok(i) => i,
+                Err(e) => {
+                    done.push(Recovered {
+                        project: p.name.clone(),
+                        operation: "unknown".into(),
+                        worktree: String::new(),
+                        outcome: "failed",
+                        message: format!(
+                            "cannot read {}: {e}; delete it once you have checked the worktrees",
+                            path.display()
+                        ),
+                    });
+                    continue;
+                }
+            };
+            let j = Journal::resume(path, i.clone());
+            let outcome = match i.op {
+                Op::Add => recover_add(s, ctx, p, j).await,
+                Op::Remove | Op::Close => recover_remove(s, ctx, p, j).await,
+                Op::Merge => recover_merge(s, ctx, p, j).await,
+            };
+            done.push(match outcome {
+                Ok((o, m)) => entry(p, &i, o, m),
+                Err(e) => entry(
+                    p,
+                    &i,
+                    "failed",
+                    format!(
+                        "{}{}",
+                        e.message,
+                        e.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+                    ),
+                ),
+            });
+        }
+    }
+    let mut human = String::new();
+    if done.is_empty() {
+        human.push_str("no interrupted operations\n");
+    }
+    for r in &done {
+        human.push_str(&format!(
+            "{}  {} of {} in {}: {}\n",
+            r.outcome, r.operation, r.worktree, r.project, r.message
+        ));
+    }
+    let failed = done.iter().filter(|r| r.outcome == "failed").count();
+    let out = Output::new(json!({"operations": done}), human);
+    if failed > 0 {
+        return Ok(out.failing(
+            imi_core::Error::new(
+                ErrorKind::Conflict,
+                format!("{failed} interrupted operation(s) could not be finished"),
+            )
+            .with_hint("see the message under each; fix it and run `imi recover` again"),
+        ));
+    }
+    Ok(out)
+}
+
+fn entry(p: &Project, i: &Intent, outcome: &'static str, message: String) -> Recovered {
+    Recovered {
+        project: p.name.clone(),
+        operation: i.op.as_str().into(),
+        worktree: i.worktree.clone(),
+        outcome,
+        message,
+    }
+}
+
+async fn recover_add<S: Store>(
+    s: &S,
+    ctx: &Ctx<'_>,
+    p: &Project,
+    j: Journal,
+) -> Result<(&'static str, String)> {
+    let i = j.intent.clone();
+    let repo = Repo::at(&p.trunk_path);
+    let path = Path::new(&i.path);
+    let listed = repo.worktree_list()?;
+    let finished = listed.iter().any(|e| {
+        e.path == path
+            && !e.prunable
+            && e.locked.as_deref() != Some("initializing")
+            && e.branch.as_deref() == Some(i.branch.as_str())
+    }) && path.is_dir();
+    if finished {
+        add::register(
+            s,
+            ctx,
+            p,
+            &i.type_name,
+            &i.worktree,
+            &i.branch,
+            &i.path,
+            true,
+        )
+        .await?;
+        j.done()?;
+        return Ok(("completed", format!("registered {}", i.path)));
+    }
+    add::undo_add(&repo, &i)?;
+    match s.get_worktree_by_name(p.id, &i.worktree).await {
+        Ok(w) if w.active && w.path == i.path => s.deactivate_worktree(w.id).await?,
+        Ok(_) => {}
+        Err(e) if e.kind == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    j.done()?;
+    Ok((
+        "undone",
+        format!(
+            "git had not finished creating {}; it was taken away: run `imi add {} ...` again",
+            i.path, i.type_name
+        ),
+    ))
+}
+
+async fn recover_remove<S: Store>(
+    s: &S,
+    ctx: &Ctx<'_>,
+    p: &Project,
+    j: Journal,
+) -> Result<(&'static str, String)> {
+    let i = j.intent.clone();
+    let id = i
+        .worktree_id
+        .ok_or_else(|| imi_core::Error::internal("a remove record without its worktree id"))?;
+    let w = s.get_worktree(id).await?;
+    remove::apply(s, ctx, p, &w, j).await?;
+    Ok(("completed", format!("removed {}", i.path)))
+}
+
+async fn recover_merge<S: Store>(
+    s: &S,
+    ctx: &Ctx<'_>,
+    p: &Project,
+    j: Journal,
+) -> Result<(&'static str, String)> {
+    let i = j.intent.clone();
+    let (Some(before), Some(commit), Some(id)) =
+        (i.trunk_before.clone(), i.merge_commit.clone(), i.worktree_id)
+    else {
+        return Err(imi_core::Error::internal(
+            "a merge record without its commits or worktree",
+        ));
+    };
+    let trunk = Repo::at(&p.trunk_path);
+    let head = trunk.rev_parse("HEAD")?;
+    if head == commit || trunk.is_ancestor(&commit, &head)? {
+        let w = s.get_worktree(id).await?;
+        let f = merge::finish(s, ctx, p, &w, j).await?;
+        let mut m = format!(
+            "trunk has the merge ({commit}): recorded it, removed {} and its branch",
+            i.worktree
+        );
+        if let Some(e) = f.push_error {
+            m.push_str(&format!("; {}", e.message));
+        }
+        return Ok(("completed", m));
+    }
+    let git_dir = trunk.run(["rev-parse", "--path-format=absolute", "--git-dir"])?;
+    let index_lock = Path::new(&git_dir).join("index.lock");
+    if head == before && (trunk.uncommitted_count()? > 0 || index_lock.exists()) {
+        return Err(imi_core::Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "trunk {} was interrupted while moving from {before} to {commit}; its files are part-way",
+                p.trunk_path
+            ),
+        )
+        .with_hint(format!(
+            "check `git -C {0} status`; remove {1} if no git runs there, then `git -C {0} stash` and run `imi merge {2}` again",
+            p.trunk_path,
+            index_lock.display(),
+            i.worktree
+        )));
+    }
+    j.done()?;
+    Ok((
+        "undone",
+        format!(
+            "trunk never moved: nothing was merged, {} and its branch are untouched; run `imi merge {}` again",
+            i.worktree, i.worktree
+        ),
+    ))
+}
+
+/// Records left by operations that are no longer running, for `imi doctor`.
+pub fn interrupted(repo: &Repo) -> Result<Vec<std::result::Result<Intent, String>>> {
+    let records = journal::list(repo)?;
+    if records.is_empty() {
+        return Ok(vec![]);
+    }
+    match repo.try_lock()? {
+        Some(_lock) => Ok(records.into_iter().map(|(_, r)| r).collect()),
+        None => Ok(vec![]), // an operation is running: its record is not left over
+    }
+}
