@@ -216,7 +216,10 @@ impl Repo {
     pub fn lock(&self) -> Result<RepoLock> {
         let (file, path) = self.lock_file()?;
         file.lock().map_err(|e| {
-            Error::new(ErrorKind::Git, format!("cannot lock {}: {e}", path.display()))
+            Error::new(
+                ErrorKind::Git,
+                format!("cannot lock {}: {e}", path.display()),
+            )
         })?;
         Ok(RepoLock { file, path })
     }
@@ -319,9 +322,7 @@ impl Repo {
                 "check the network and `git remote get-url {remote}`, then try again"
             ))
         })?;
-        Ok(out
-            .lines()
-            .any(|l| l.split('\t').nth(1) == Some(r)))
+        Ok(out.lines().any(|l| l.split('\t').nth(1) == Some(r)))
     }
 
     pub fn ref_exists(&self, r: &str) -> Result<bool> {
@@ -484,11 +485,16 @@ impl Repo {
         }
         if mode == MergeMode::FastForwardOnly {
             if self.is_ancestor(&head, &tip)? {
-                return Ok(MergePlan::Advance { from: head, to: tip });
+                return Ok(MergePlan::Advance {
+                    from: head,
+                    to: tip,
+                });
             }
             return Err(Error::new(
                 ErrorKind::Git,
-                format!("{branch} cannot be fast-forwarded onto the trunk: the branches have diverged"),
+                format!(
+                    "{branch} cannot be fast-forwarded onto the trunk: the branches have diverged"
+                ),
             )
             .with_hint("merge without --ff-only, or rebase the branch first"));
         }
@@ -510,7 +516,12 @@ impl Repo {
     }
 
     fn rev_parse_tree(&self, rev: &str) -> Result<String> {
-        self.run(["rev-parse", "--verify", "--quiet", &format!("{rev}^{{tree}}")])
+        self.run([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{tree}}"),
+        ])
     }
 
     /// `git merge-tree --write-tree`: the tree merging `ours` and `theirs` would give.
@@ -550,14 +561,7 @@ impl Repo {
     /// or in the place of a directory it adds. git overwrites ignored files
     /// silently, so callers check this before every update of a worktree.
     pub fn in_the_way(&self, from: &str, to: &str) -> Result<Vec<String>> {
-        let out = self.run([
-            "diff",
-            "--name-status",
-            "-z",
-            "--no-renames",
-            from,
-            to,
-        ])?;
+        let out = self.run(["diff", "--name-status", "-z", "--no-renames", from, to])?;
         let mut added = vec![];
         let mut deleted = std::collections::HashSet::new();
         let mut it = out.split('\0').filter(|s| !s.is_empty());

@@ -199,7 +199,10 @@ pub fn list(repo: &Repo) -> Result<Vec<(PathBuf, std::result::Result<Intent, Str
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => {
-            return Err(Error::internal(format!("cannot read {}: {e}", dir.display())));
+            return Err(Error::internal(format!(
+                "cannot read {}: {e}",
+                dir.display()
+            )));
         }
     };
     let mut out = vec![];

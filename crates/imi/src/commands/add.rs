@@ -7,15 +7,17 @@
 
 use std::path::Path;
 
-use imi_core::{Error, ErrorKind, NewActivity, NewWorktree, Project, Result, Store, Worktree, naming};
+use imi_core::{
+    Error, ErrorKind, NewActivity, NewWorktree, Project, Result, Store, Worktree, naming,
+};
 use imi_git::Repo;
 use serde_json::json;
 
 use super::work;
 use super::{Ctx, common, resolve_project};
-use crate::journal::{Intent, Journal, Op};
 use crate::cli::{ReviewArgs, ShorthandArgs};
 use crate::context::{self, WorktreeFile};
+use crate::journal::{Intent, Journal, Op};
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -91,10 +93,8 @@ async fn add<S: Store>(
     let path = container.join(&dir);
     let path_str = path.to_string_lossy().into_owned();
     if path_str == project.trunk_path.trim_end_matches('/') {
-        return Err(Error::validation(format!(
-            "{dir} is the trunk's directory"
-        ))
-        .with_hint("pick another name"));
+        return Err(Error::validation(format!("{dir} is the trunk's directory"))
+            .with_hint("pick another name"));
     }
 
     // From here to the registry, one lock: concurrent adds of one name queue, and
@@ -272,7 +272,10 @@ async fn add<S: Store>(
 fn left_over(e: Error, cleanup: Error, project: &Project) -> Error {
     Error::new(
         e.kind,
-        format!("{}; and undoing the add failed: {}", e.message, cleanup.message),
+        format!(
+            "{}; and undoing the add failed: {}",
+            e.message, cleanup.message
+        ),
     )
     .with_hint(format!(
         "run `imi recover -p {}` to finish undoing it",

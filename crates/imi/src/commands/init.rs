@@ -78,30 +78,60 @@ fn clone_into_layout(ctx: &Ctx<'_>, url: &str) -> Result<PathBuf> {
             .with_hint("check IMI_ROOT / `root` in the config file")
     })?;
     let tmp = container.join(format!(".imi-clone-{}", uuid::Uuid::new_v4().simple()));
-    imi_git::clone(url, &tmp)?;
+    if let Err(e) = imi_git::clone(url, &tmp) {
+        discard_own_clone(&tmp);
+        return Err(e);
+    }
     let branch = Repo::at(&tmp)
         .current_branch()?
         .unwrap_or_else(|| "main".into());
     let target = container.join(trunk_dir_name(&branch));
-    if target.exists() {
+    // rename(2) is atomic and refuses a non-empty target: of several `imi init URL`
+    // at once, one clone lands; the others find it and discard their own
+    let renamed = if target.symlink_metadata().is_ok() {
+        Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists))
+    } else {
+        std::fs::rename(&tmp, &target)
+    };
+    if let Err(e) = renamed {
+        let same = Repo::at(&target)
+            .remote_url("origin")
+            .ok()
+            .flatten()
+            .and_then(|r| remote::origin_key(&r).ok())
+            == remote::origin_key(url).ok();
+        if target.is_dir() && same {
+            discard_own_clone(&tmp);
+            return Ok(target);
+        }
+        discard_own_clone(&tmp);
         return Err(Error::conflict(format!(
-            "{} already exists; the fresh clone is left at {}",
+            "cannot put the clone at {}: {}",
             target.display(),
-            tmp.display()
+            if target.symlink_metadata().is_ok() {
+                "something else is there".to_string()
+            } else {
+                e.to_string()
+            }
         ))
         .with_hint(format!(
-            "run `imi init` inside {} instead, and delete the extra clone",
+            "move {} away, or run `imi init` inside it if it is this repository",
             target.display()
         )));
     }
-    std::fs::rename(&tmp, &target).map_err(|e| {
-        Error::internal(format!(
-            "cannot rename {} to {}: {e}",
-            tmp.display(),
-            target.display()
-        ))
-    })?;
     Ok(target)
+}
+
+/// Deletes a clone this process made a moment ago and nobody has seen (its
+/// `.imi-clone-<random>` name is ours): never a user's directory.
+fn discard_own_clone(tmp: &Path) {
+    let ours = tmp
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(".imi-clone-"));
+    if ours {
+        let _ = std::fs::remove_dir_all(tmp);
+    }
 }
 
 async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output> {
@@ -174,8 +204,20 @@ async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output>
             })?;
         }
         std::fs::rename(&start, &target).map_err(|e| {
-            Error::validation(format!("cannot move {} to {}: {e}", start.display(), target.display()))
-                .with_hint("it must be on the same file system as IMI_ROOT; move it yourself and run `imi init` there")
+            let err = Error::validation(format!(
+                "cannot move {} to {}: {e}",
+                start.display(),
+                target.display()
+            ));
+            if e.kind() == std::io::ErrorKind::CrossesDevices {
+                err.with_hint("a rename needs both on one file system: move it yourself (or set IMI_ROOT on that file system) and run `imi init` there")
+            } else {
+                err.with_hint(format!(
+                    "check that you may write to {} and {}, or move it yourself and run `imi init` there",
+                    start.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+                    target.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                ))
+            }
         })?;
         // linked worktrees point at the old location until repaired
         Repo::at(&target).run(["worktree", "repair"])?;
@@ -188,15 +230,38 @@ async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output>
         .ok_or_else(|| Error::validation("the trunk cannot be the file system root"))?;
     let name = project_name(remote_url.as_deref(), &container)?;
     let trunk_path = trunk.to_string_lossy().into_owned();
-    let project = s
-        .register_project(&NewProject {
-            name,
-            remote_origin: remote_url,
-            default_branch: Some(branch.clone()),
-            trunk_path: trunk_path.clone(),
-            ..Default::default()
-        })
-        .await?;
+    // a trunk already registered for another identity (its origin changed): refuse
+    // before writing anything, rather than leave a second project behind
+    let new = NewProject {
+        name: name.clone(),
+        remote_origin: remote_url.clone(),
+        default_branch: Some(branch.clone()),
+        trunk_path: trunk_path.clone(),
+        ..Default::default()
+    };
+    let (key, _) = new.identity()?;
+    match s.get_worktree_by_path(&trunk_path).await {
+        Ok(w) => {
+            let owner = s.get_project(w.project_id).await?;
+            if owner.active && owner.origin_key != key {
+                return Err(Error::conflict(format!(
+                    "{trunk_path} is the trunk of project {} ({}), registered for {}; its origin is now {}",
+                    owner.name,
+                    owner.id,
+                    owner.remote_origin.as_deref().unwrap_or(&owner.origin_key),
+                    new.remote_origin.as_deref().unwrap_or("(none)")
+                ))
+                .with_hint(format!(
+                    "to keep project {}, set the origin back (`git -C {trunk_path} remote set-url origin {}`); nothing was changed",
+                    owner.name,
+                    owner.remote_origin.as_deref().unwrap_or("...")
+                )));
+            }
+        }
+        Err(e) if e.kind == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let project = s.register_project(&new).await?;
     let wt = s
         .register_worktree(&NewWorktree {
             project_id: project.id,

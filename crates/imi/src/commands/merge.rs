@@ -179,14 +179,14 @@ async fn merge<S: Store>(s: &S, ctx: &Ctx<'_>, args: &MergeArgs) -> Result<Outpu
             journal.done()?; // trunk did not move: nothing to finish
             return Err(e);
         }
-        return Err(Error::new(
-            e.kind,
-            format!("{}; trunk was left part-way", e.message),
-        )
-        .with_hint(format!(
-            "run `imi recover -p {}` to finish or undo the merge",
-            project.name
-        )));
+        return Err(
+            Error::new(e.kind, format!("{}; trunk was left part-way", e.message)).with_hint(
+                format!(
+                    "run `imi recover -p {}` to finish or undo the merge",
+                    project.name
+                ),
+            ),
+        );
     }
     let report = finish(s, ctx, &project, &w, journal).await?;
     let merged = report.worktree;
@@ -237,7 +237,10 @@ pub async fn finish<S: Store>(
             project.name
         ))
     };
-    let current = s.get_worktree(w.id).await.map_err(|e| left(e, "reading the registry"))?;
+    let current = s
+        .get_worktree(w.id)
+        .await
+        .map_err(|e| left(e, "reading the registry"))?;
     let worktree = if current.merge_commit_hash.as_deref() == Some(commit.as_str()) {
         current
     } else {
@@ -260,7 +263,9 @@ pub async fn finish<S: Store>(
         merged
     };
     let path = Path::new(&i.path);
-    let listed = trunk.worktree_list().map_err(|e| left(e, "listing worktrees"))?;
+    let listed = trunk
+        .worktree_list()
+        .map_err(|e| left(e, "listing worktrees"))?;
     match listed.iter().find(|e| e.path == path) {
         Some(e) if !e.prunable && path.is_dir() => {
             work::remove_dir(&trunk, path, false).map_err(|e| left(e, "removing the worktree"))?
@@ -297,7 +302,11 @@ pub async fn finish<S: Store>(
                     e.kind,
                     format!(
                         "merged {} into {} ({commit}) and removed {}, but pushing {} failed: {}",
-                        i.branch, project.default_branch, i.worktree, project.default_branch, e.message
+                        i.branch,
+                        project.default_branch,
+                        i.worktree,
+                        project.default_branch,
+                        e.message
                     ),
                 )
                 .with_hint(format!(

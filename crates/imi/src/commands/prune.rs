@@ -147,11 +147,23 @@ async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Outpu
                 None
             };
             let empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
-            let deletable = (is_git_worktree && uncommitted == Some(0)) || empty;
+            // commits on a detached HEAD that no ref holds are work too
+            let unreferenced = if is_git_worktree && uncommitted == Some(0) {
+                super::work::Work::read(&dir).map(|w| w.unreferenced).ok()
+            } else {
+                None
+            };
+            let deletable =
+                (is_git_worktree && uncommitted == Some(0) && unreferenced == Some(0)) || empty;
             let reason = if deletable {
                 None
             } else if let Some(n) = uncommitted.filter(|n| *n > 0) {
                 Some(format!("dirty: {n} uncommitted file(s)"))
+            } else if let Some(n) = unreferenced.filter(|n| *n > 0) {
+                Some(format!(
+                    "holds {n} commit(s) on no branch: `git -C {} switch -c <branch>` keeps them",
+                    dir.display()
+                ))
             } else if !is_git_worktree {
                 Some(format!(
                     "not a git worktree of {}: check it and delete it yourself",
@@ -164,7 +176,21 @@ async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Outpu
                 (true, true, true) => "would delete",
                 (true, true, false) => {
                     if is_git_worktree {
-                        trunk.locked(|| trunk.worktree_remove(&dir, false))?;
+                        // decide again under the lock: nothing may have changed since
+                        let _lock = trunk.lock()?;
+                        let now = super::work::Work::read(&dir)?;
+                        if now.uncommitted > 0 || now.unreferenced > 0 {
+                            strays.push(json!({
+                                "project": p.name,
+                                "path": dir,
+                                "git_worktree": true,
+                                "uncommitted_files_count": now.uncommitted,
+                                "action": "kept",
+                                "reason": "changed while imi prune ran",
+                            }));
+                            continue;
+                        }
+                        trunk.worktree_remove(&dir, false)?;
                     } else {
                         std::fs::remove_dir(&dir).map_err(|e| {
                             imi_core::Error::internal(format!(

@@ -50,7 +50,12 @@ async fn recover<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
         let Some(_lock) = repo.try_lock()? else {
             for (_, r) in &records {
                 if let Ok(i) = r {
-                    done.push(entry(p, i, "running", "still running: try again when it ends".into()));
+                    done.push(entry(
+                        p,
+                        i,
+                        "running",
+                        "still running: try again when it ends".into(),
+                    ));
                 }
             }
             continue;
@@ -197,9 +202,11 @@ async fn recover_merge<S: Store>(
     j: Journal,
 ) -> Result<(&'static str, String)> {
     let i = j.intent.clone();
-    let (Some(before), Some(commit), Some(id)) =
-        (i.trunk_before.clone(), i.merge_commit.clone(), i.worktree_id)
-    else {
+    let (Some(before), Some(commit), Some(id)) = (
+        i.trunk_before.clone(),
+        i.merge_commit.clone(),
+        i.worktree_id,
+    ) else {
         return Err(imi_core::Error::internal(
             "a merge record without its commits or worktree",
         ));

@@ -89,7 +89,11 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
         }
     }
     let mut intent = Intent::new(
-        if o.verb == "closed" { Op::Close } else { Op::Remove },
+        if o.verb == "closed" {
+            Op::Close
+        } else {
+            Op::Remove
+        },
         &ctx.settings.agent_id,
         &project,
         &w.name,
@@ -149,7 +153,9 @@ pub async fn apply<S: Store>(
         ))
     };
     let path = Path::new(&i.path);
-    let listed = repo.worktree_list().map_err(|e| left(e, "listing worktrees"))?;
+    let listed = repo
+        .worktree_list()
+        .map_err(|e| left(e, "listing worktrees"))?;
     match listed.iter().find(|e| e.path == path) {
         Some(e) if !e.prunable && path.is_dir() => {
             if let Err(e) = work::remove_dir(&repo, path, i.force) {
@@ -166,29 +172,37 @@ pub async fn apply<S: Store>(
             .map_err(|e| left(e, "`git worktree prune`"))?,
         None => {}
     }
-    let branch_deleted = i.delete_branch
-        && repo.branch_exists(&i.branch)?
-        && {
-            // git's safe -d: it refuses a branch that is not merged
-            repo.branch_delete(&i.branch, false)
-                .map_err(|e| left(e, "deleting the merged branch"))?;
-            true
-        };
-    finish(s, ctx, project, w, if i.op == Op::Close { "closed" } else { "removed" })
-        .await
-        .map_err(|e| {
-            Error::new(
-                e.kind,
-                format!(
-                    "removed {} from disk, but the registry could not be updated: {}",
-                    i.worktree, e.message
-                ),
-            )
-            .with_hint(format!(
-                "run `imi recover -p {}` once the registry is reachable",
-                project.name
-            ))
-        })?;
+    let branch_deleted = i.delete_branch && repo.branch_exists(&i.branch)? && {
+        // git's safe -d: it refuses a branch that is not merged
+        repo.branch_delete(&i.branch, false)
+            .map_err(|e| left(e, "deleting the merged branch"))?;
+        true
+    };
+    finish(
+        s,
+        ctx,
+        project,
+        w,
+        if i.op == Op::Close {
+            "closed"
+        } else {
+            "removed"
+        },
+    )
+    .await
+    .map_err(|e| {
+        Error::new(
+            e.kind,
+            format!(
+                "removed {} from disk, but the registry could not be updated: {}",
+                i.worktree, e.message
+            ),
+        )
+        .with_hint(format!(
+            "run `imi recover -p {}` once the registry is reachable",
+            project.name
+        ))
+    })?;
     journal.done()?;
     Ok(branch_deleted)
 }

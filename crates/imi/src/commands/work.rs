@@ -88,9 +88,7 @@ impl Work {
 pub fn remove_dir(repo: &Repo, path: &Path, force: bool) -> Result<()> {
     match repo.worktree_remove(path, force) {
         Ok(()) => Ok(()),
-        Err(e) if !force && only_deletions(path) => repo
-            .worktree_remove(path, true)
-            .map_err(|_| e),
+        Err(e) if !force && only_deletions(path) => repo.worktree_remove(path, true).map_err(|_| e),
         Err(e) => Err(e),
     }
 }

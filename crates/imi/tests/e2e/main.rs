@@ -12,4 +12,5 @@ mod pg_restart;
 mod safety;
 mod sync;
 mod watch;
+mod work;
 mod worktrees;

@@ -1,0 +1,479 @@
+//! Issue 8, rules 1-3: one lock discipline, what counts as work, registry and disk
+//! change together. Each test asserts that the work survives (the commit is on a
+//! ref, the file has its content, the trunk is clean) and that the registry agrees
+//! with git afterwards.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::harness::World;
+
+fn commit_file(w: &World, dir: &Path, file: &str, content: &str, msg: &str) -> String {
+    w.write(&dir.join(file), content);
+    w.git(dir, &["add", file]);
+    w.git(dir, &["commit", "--quiet", "-m", msg]);
+    w.git(dir, &["rev-parse", "HEAD"])
+}
+
+/// Active worktrees the registry lists for this project, as (name, path).
+fn registry_worktrees(w: &World) -> BTreeSet<String> {
+    let (code, doc) = w.imi_json(&w.trunk(), &["list"]);
+    assert_eq!(code, 0, "{doc}");
+    let list = doc["data"]["worktrees"]
+        .as_array()
+        .or_else(|| doc["data"].as_array())
+        .cloned()
+        .unwrap_or_else(|| panic!("no worktree list in {doc}"));
+    list.iter()
+        .filter(|x| x["active"].as_bool().unwrap_or(true))
+        .map(|x| x["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What `git worktree list` says, as paths.
+fn git_worktrees(w: &World) -> BTreeSet<String> {
+    w.git(&w.trunk(), &["worktree", "list", "--porcelain"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn assert_registry_matches_git(w: &World) {
+    assert_eq!(registry_worktrees(w), git_worktrees(w), "registry == git");
+}
+
+fn doctor_ok(w: &World) {
+    let (code, doc) = w.imi_json(&w.trunk(), &["doctor"]);
+    assert_eq!(code, 0, "doctor: {doc}");
+}
+
+fn detach_with_commit(w: &World, name: &str) -> String {
+    let dir = w.wt(name);
+    w.git(&dir, &["switch", "--quiet", "--detach"]);
+    // distinct content: with the fixed test dates equal commits would be one commit
+    commit_file(
+        w,
+        &dir,
+        "detached.txt",
+        "precious\n",
+        &format!("{name} on no branch"),
+    )
+}
+
+fn detached_commits_need_force_and_are_rescued(w: &World) {
+    w.init_project();
+    for n in ["feat-a", "feat-b", "feat-c"] {
+        w.imi(&w.trunk(), &["feat", &n[5..]]).ok();
+    }
+    let a = detach_with_commit(w, "feat-a");
+    let b = detach_with_commit(w, "feat-b");
+    let c = detach_with_commit(w, "feat-c");
+    for (cmd, name) in [
+        ("remove", "feat-a"),
+        ("close", "feat-b"),
+        ("merge", "feat-c"),
+    ] {
+        let (code, doc) = w.imi_json(&w.trunk(), &[cmd, name]);
+        assert_eq!(code, 1, "{cmd}: {doc}");
+        assert_eq!(doc["error"]["code"], "UNSAFE", "{cmd}: {doc}");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("commit(s) on no branch"),
+            "{doc}"
+        );
+        assert!(w.wt(name).join("detached.txt").exists(), "{cmd} kept it");
+    }
+    // --force keeps the commits on a rescue ref and says so
+    let (code, doc) = w.imi_json(&w.trunk(), &["remove", "feat-a", "--force"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["data"]["rescued_ref"], "refs/imi/rescued/feat-a");
+    assert_eq!(
+        w.git(&w.trunk(), &["rev-parse", "refs/imi/rescued/feat-a"]),
+        a
+    );
+    let r = w.imi(&w.trunk(), &["close", "feat-b", "--force"]).ok();
+    assert!(r.stdout.contains("refs/imi/rescued/feat-b"), "{}", r.stdout);
+    assert_eq!(
+        w.git(&w.trunk(), &["rev-parse", "refs/imi/rescued/feat-b"]),
+        b
+    );
+    assert_eq!(
+        w.git(&w.trunk(), &["show", &format!("{b}:detached.txt")]),
+        "precious"
+    );
+    // merge has no --force: the detached one stays until put on its branch
+    assert_eq!(w.git(&w.wt("feat-c"), &["rev-parse", "HEAD"]), c);
+    assert_registry_matches_git(w);
+    doctor_ok(w);
+}
+
+fn prune_force_keeps_a_stray_with_detached_commits(w: &World) {
+    w.init_project();
+    // a stray: a git worktree the registry does not know, detached with a commit
+    let stray = w.wt("feat-stray");
+    w.git(
+        &w.trunk(),
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            stray.to_str().unwrap(),
+        ],
+    );
+    let c = commit_file(w, &stray, "s.txt", "stray work\n", "stray");
+    let (code, doc) = w.imi_json(&w.trunk(), &["prune", "--force"]);
+    assert_eq!(code, 0, "{doc}");
+    let strays = doc["data"]["strays"].as_array().unwrap();
+    assert_eq!(strays.len(), 1, "{doc}");
+    assert_eq!(strays[0]["action"], "kept", "{doc}");
+    assert!(
+        strays[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("on no branch"),
+        "{doc}"
+    );
+    assert_eq!(w.git(&stray, &["rev-parse", "HEAD"]), c);
+    assert_eq!(
+        std::fs::read_to_string(stray.join("s.txt")).unwrap(),
+        "stray work\n"
+    );
+}
+
+fn merge_refuses_to_overwrite_an_ignored_file_in_trunk(w: &World) {
+    w.init_project();
+    commit_file(w, &w.trunk(), ".gitignore", "config.local\n", "ignore");
+    w.git(&w.trunk(), &["push", "--quiet", "origin", "main"]);
+    w.imi(&w.trunk(), &["feat", "cfg"]).ok();
+    // the branch force-adds a file trunk ignores
+    let dir = w.wt("feat-cfg");
+    w.write(&dir.join("config.local"), "from branch\n");
+    w.git(&dir, &["add", "-f", "config.local"]);
+    w.git(&dir, &["commit", "--quiet", "-m", "add"]);
+    let tip = w.git(&dir, &["rev-parse", "HEAD"]);
+    w.write(&w.trunk().join("config.local"), "my secret settings\n");
+    let before = w.git(&w.trunk(), &["rev-parse", "HEAD"]);
+    for mode in [&[][..], &["--squash"][..]] {
+        let mut args = vec!["merge", "feat-cfg"];
+        args.extend_from_slice(mode);
+        let (code, doc) = w.imi_json(&w.trunk(), &args);
+        assert_eq!(code, 1, "{doc}");
+        assert_eq!(doc["error"]["code"], "UNSAFE", "{doc}");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("config.local"),
+            "{doc}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(w.trunk().join("config.local")).unwrap(),
+        "my secret settings\n"
+    );
+    assert_eq!(
+        w.git(&w.trunk(), &["rev-parse", "HEAD"]),
+        before,
+        "trunk unchanged"
+    );
+    assert_eq!(
+        w.git(&w.trunk(), &["status", "--porcelain"]),
+        "",
+        "trunk clean"
+    );
+    assert_eq!(
+        w.git(&w.trunk(), &["rev-parse", "feat/cfg"]),
+        tip,
+        "branch untouched"
+    );
+    assert!(w.wt("feat-cfg").is_dir());
+    assert_registry_matches_git(w);
+    doctor_ok(w);
+}
+
+fn remove_keeps_stashes(w: &World) {
+    w.init_project();
+    w.imi(&w.trunk(), &["feat", "st"]).ok();
+    w.write(&w.wt("feat-st").join("README.md"), "stashed edit\n");
+    w.git(&w.wt("feat-st"), &["stash", "--quiet"]);
+    w.imi(&w.trunk(), &["remove", "feat-st"]).ok();
+    assert_eq!(
+        w.git(&w.trunk(), &["show", "stash@{0}:README.md"]),
+        "stashed edit"
+    );
+}
+
+fn twenty_parallel_adds_of_one_name_all_print_its_path(w: &World) {
+    w.init_project();
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            w.cmd(&w.trunk(), &["--json", "feat", "same"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut paths = BTreeSet::new();
+    let mut created = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["success"], true, "{doc}");
+        paths.insert(doc["data"]["path"].as_str().unwrap().to_string());
+        created += usize::from(doc["data"]["created"] == true);
+    }
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert_eq!(created, 1, "exactly one created it");
+    assert_registry_matches_git(w);
+}
+
+/// 10 worktrees merged at once into one trunk, `rounds` times: every merge lands
+/// with its work in trunk, or is refused with its worktree and branch untouched.
+fn merge_storm(w: &World, squash: bool, rounds: usize) {
+    w.init_project();
+    for round in 0..rounds {
+        let mut tips = vec![];
+        for i in 0..10 {
+            let name = format!("r{round}-{i}");
+            w.imi(&w.trunk(), &["feat", &name, "--no-fetch"]).ok();
+            let dir = w.wt(&format!("feat-{name}"));
+            // every third one conflicts with its neighbour on one shared file
+            let (file, content) = if i % 3 == 0 {
+                ("shared.txt".to_string(), format!("{name}\n"))
+            } else {
+                (format!("{name}.txt"), format!("work of {name}\n"))
+            };
+            let tip = commit_file(w, &dir, &file, &content, &name);
+            tips.push((name, dir, file, content, tip));
+        }
+        let children: Vec<_> = tips
+            .iter()
+            .map(|(name, ..)| {
+                let mut args = vec!["--json".to_string(), "merge".into(), format!("feat-{name}")];
+                if squash {
+                    args.push("--squash".into());
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                w.cmd(&w.trunk(), &args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (c, (name, dir, file, content, tip)) in children.into_iter().zip(&tips) {
+            let out = c.wait_with_output().unwrap();
+            let doc: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+            let branch = format!("feat/{name}");
+            if doc["success"] == true {
+                // landed: the work is in trunk, the worktree and branch are gone
+                let commit = doc["data"]["merge_commit"].as_str().unwrap();
+                assert!(
+                    w.git(&w.trunk(), &["merge-base", "--is-ancestor", commit, "HEAD"])
+                        .is_empty()
+                );
+                assert_eq!(
+                    w.git(&w.trunk(), &["show", &format!("{commit}:{file}")]),
+                    content.trim_end(),
+                    "{name}: its work is in the merge commit"
+                );
+                if !squash {
+                    w.git(&w.trunk(), &["merge-base", "--is-ancestor", tip, "HEAD"]);
+                }
+                assert!(!dir.exists(), "{name}: worktree removed");
+                assert_eq!(w.git(&w.trunk(), &["branch", "--list", &branch]), "");
+            } else {
+                assert_eq!(doc["error"]["code"], "CONFLICT", "{name}: {doc}");
+                let msg = doc["error"]["message"].as_str().unwrap();
+                assert!(msg.contains(file.as_str()), "{name}: names the file: {msg}");
+                assert_eq!(
+                    w.git(&w.trunk(), &["rev-parse", &branch]),
+                    *tip,
+                    "branch untouched"
+                );
+                assert_eq!(
+                    w.git(dir, &["status", "--porcelain"]),
+                    "",
+                    "worktree untouched"
+                );
+                assert_eq!(std::fs::read_to_string(dir.join(file)).unwrap(), *content);
+                // take it away for the next round (its branch stays)
+                w.imi(&w.trunk(), &["close", &format!("feat-{name}")]).ok();
+            }
+        }
+        assert_eq!(
+            w.git(&w.trunk(), &["status", "--porcelain"]),
+            "",
+            "trunk clean"
+        );
+        assert!(
+            std::process::Command::new("git")
+                .args([
+                    "-C",
+                    w.trunk().to_str().unwrap(),
+                    "rev-parse",
+                    "-q",
+                    "--verify",
+                    "MERGE_HEAD"
+                ])
+                .output()
+                .unwrap()
+                .stdout
+                .is_empty(),
+            "no merge left in progress"
+        );
+        assert_registry_matches_git(w);
+    }
+    doctor_ok(w);
+}
+
+fn ten_concurrent_squash_merges_5_rounds(w: &World) {
+    merge_storm(w, true, 5);
+}
+
+fn ten_concurrent_merge_commits_5_rounds(w: &World) {
+    merge_storm(w, false, 5);
+}
+
+fn merge_push_failure_still_finishes_the_merge(w: &World) {
+    w.init_project();
+    w.imi(&w.trunk(), &["feat", "p"]).ok();
+    commit_file(w, &w.wt("feat-p"), "p.txt", "p\n", "p");
+    // origin refuses every push
+    let hook = w.origin().join("hooks/pre-receive");
+    w.write(&hook, "#!/bin/sh\necho refused by policy >&2\nexit 1\n");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (code, doc) = w.imi_json(&w.trunk(), &["merge", "feat-p", "--push"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["error"]["code"], "GIT_ERROR", "{doc}");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("pushing main failed"), "{msg}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("push origin main"),
+        "{doc}"
+    );
+    // the merge itself is complete and recorded; nothing is half-done
+    assert_eq!(w.git(&w.trunk(), &["show", "HEAD:p.txt"]), "p");
+    assert!(!w.wt("feat-p").exists());
+    let (_, all) = w.imi_json(&w.trunk(), &["list", "--all"]);
+    let row = all["data"]["worktrees"]
+        .as_array()
+        .or_else(|| all["data"].as_array())
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "feat-p")
+        .cloned()
+        .unwrap();
+    assert!(row["merged_at"].is_string(), "{row}");
+    assert_registry_matches_git(w);
+    doctor_ok(w);
+    // and once origin accepts, the push the hint names works
+    std::fs::remove_file(&hook).unwrap();
+    w.git(&w.trunk(), &["push", "--quiet", "origin", "main"]);
+}
+
+fn init_after_a_remote_change_leaves_no_second_project(w: &World) {
+    w.init_project();
+    let (_, before) = w.imi_json(&w.trunk(), &["list", "--projects"]);
+    let other = w.path().join("remotes/other.git");
+    w.git(
+        w.path(),
+        &["init", "--quiet", "--bare", other.to_str().unwrap()],
+    );
+    w.git(
+        &w.trunk(),
+        &["remote", "set-url", "origin", other.to_str().unwrap()],
+    );
+    let (code, doc) = w.imi_json(&w.trunk(), &["init"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["error"]["code"], "CONFLICT", "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
+    let (_, after) = w.imi_json(&w.trunk(), &["list", "--projects"]);
+    assert_eq!(before["data"], after["data"], "no second project");
+}
+
+fn parallel_init_of_one_url_leaves_one_clone(w: &World) {
+    let url = w.origin().to_string_lossy().into_owned();
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            w.cmd(w.path(), &["--json", "init", &url])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["success"], true, "{doc}");
+        ids.insert(doc["data"]["project"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 1, "one project");
+    let left: Vec<_> = std::fs::read_dir(w.root().join("app"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".imi-clone"))
+        .collect();
+    assert!(left.is_empty(), "extra clones left: {left:?}");
+}
+
+fn review_while_offline_is_a_git_error(w: &World) {
+    w.init_project();
+    w.git(
+        &w.trunk(),
+        &["remote", "set-url", "origin", "/nonexistent/offline.git"],
+    );
+    let (code, doc) = w.imi_json(&w.trunk(), &["review", "7"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["error"]["code"], "GIT_ERROR", "{doc}");
+}
+
+fn init_yes_hint_names_the_real_problem(w: &World) {
+    // a repository outside the layout, whose target directory cannot be written
+    let repo = w.path().join("elsewhere/app");
+    std::fs::create_dir_all(&repo).unwrap();
+    w.git(&repo, &["init", "--quiet", "-b", "main"]);
+    commit_file(w, &repo, "a", "a\n", "a");
+    // the root is a file: the move cannot happen, and it is not a file-system matter
+    std::fs::create_dir_all(w.root().parent().unwrap()).unwrap();
+    w.write(&w.root(), "not a directory\n");
+    let (code, doc) = w.imi_json(&repo, &["init", "--yes"]);
+    assert_eq!(code, 1, "{doc}");
+    let hint = doc["error"]["hint"].as_str().unwrap_or_default();
+    assert!(!hint.contains("same file system"), "{doc}");
+    assert!(repo.join("a").exists(), "nothing moved");
+}
+
+both_backends! {
+    detached_commits_need_force_and_are_rescued => detached_commits_need_force_and_are_rescued;
+    prune_force_keeps_a_stray_with_detached_commits => prune_force_keeps_a_stray_with_detached_commits;
+    merge_refuses_to_overwrite_an_ignored_file_in_trunk => merge_refuses_to_overwrite_an_ignored_file_in_trunk;
+    remove_keeps_stashes => remove_keeps_stashes;
+    twenty_parallel_adds_of_one_name_all_print_its_path => twenty_parallel_adds_of_one_name_all_print_its_path;
+    ten_concurrent_squash_merges_5_rounds => ten_concurrent_squash_merges_5_rounds;
+    ten_concurrent_merge_commits_5_rounds => ten_concurrent_merge_commits_5_rounds;
+    merge_push_failure_still_finishes_the_merge => merge_push_failure_still_finishes_the_merge;
+    init_after_a_remote_change_leaves_no_second_project => init_after_a_remote_change_leaves_no_second_project;
+    parallel_init_of_one_url_leaves_one_clone => parallel_init_of_one_url_leaves_one_clone;
+    review_while_offline_is_a_git_error => review_while_offline_is_a_git_error;
+    init_yes_hint_names_the_real_problem => init_yes_hint_names_the_real_problem;
+}
