@@ -348,6 +348,15 @@ impl Repo {
         ])
     }
 
+    /// The blob of `path` in commit `rev`, `None` when the commit has no such file.
+    pub fn rev_parse_blob(&self, rev: &str, path: &str) -> Result<Option<String>> {
+        let out = self.output(["rev-parse", "--verify", "--quiet", &format!("{rev}:{path}")])?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    }
+
     pub fn worktree_list(&self) -> Result<Vec<WorktreeEntry>> {
         let out = self.run(["worktree", "list", "--porcelain"])?;
         let mut list = vec![];

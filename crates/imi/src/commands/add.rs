@@ -269,6 +269,32 @@ async fn add<S: Store>(
     }
 }
 
+/// Removes a worktree `git worktree add` was killed while creating: its admin
+/// directory under `<common>/worktrees/` (found by the path it points at) and the
+/// directory itself.
+fn discard_unfinished(repo: &Repo, path: &Path) -> Result<()> {
+    let admin_root = repo.common_dir()?.join("worktrees");
+    let want = path.join(".git");
+    if let Ok(entries) = std::fs::read_dir(&admin_root) {
+        for e in entries.flatten() {
+            let points_at = std::fs::read_to_string(e.path().join("gitdir")).unwrap_or_default();
+            let locked = std::fs::read_to_string(e.path().join("locked")).unwrap_or_default();
+            if Path::new(points_at.trim()) == want && locked.trim() == "initializing" {
+                std::fs::remove_dir_all(e.path()).map_err(|err| {
+                    Error::internal(format!("cannot remove {}: {err}", e.path().display()))
+                })?;
+            }
+        }
+    }
+    if path.is_dir() {
+        std::fs::remove_dir_all(path).map_err(|e| {
+            Error::internal(format!("cannot remove {}: {e}", path.display()))
+                .with_hint("remove it yourself: git never finished creating it")
+        })?;
+    }
+    repo.worktree_prune()
+}
+
 fn left_over(e: Error, cleanup: Error, project: &Project) -> Error {
     Error::new(
         e.kind,
@@ -294,14 +320,20 @@ pub fn undo_add(repo: &Repo, i: &Intent) -> Result<()> {
         if e.prunable || !path.is_dir() {
             repo.worktree_prune()?;
         } else if e.locked.as_deref() == Some("initializing") {
-            // git never finished creating it: nothing in it is anyone's work
-            repo.run([
+            // git never finished creating it (and never printed its path): nothing
+            // in it is anyone's work
+            let removed = repo.run([
                 std::ffi::OsStr::new("worktree"),
                 std::ffi::OsStr::new("remove"),
                 std::ffi::OsStr::new("--force"),
                 std::ffi::OsStr::new("--force"),
                 path.as_os_str(),
-            ])?;
+            ]);
+            if removed.is_err() {
+                // too early even for git's own removal (no `.git` file yet): take
+                // away git's admin directory for it and the half-made directory
+                discard_unfinished(repo, path)?;
+            }
         } else {
             work::remove_dir(repo, path, false)?;
         }

@@ -60,6 +60,13 @@ async fn recover<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
             }
             continue;
         };
+        let since = records
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().map(|i| i.started_at))
+            .min();
+        if let Some(since) = since {
+            clear_stale_git_locks(&repo, since)?;
+        }
         for (path, r) in records {
             let i = match r {
                 Ok(i) => i,
@@ -225,22 +232,20 @@ async fn recover_merge<S: Store>(
         }
         return Ok(("completed", m));
     }
-    let git_dir = trunk.run(["rev-parse", "--path-format=absolute", "--git-dir"])?;
-    let index_lock = Path::new(&git_dir).join("index.lock");
-    if head == before && (trunk.uncommitted_count()? > 0 || index_lock.exists()) {
-        return Err(imi_core::Error::new(
-            ErrorKind::Conflict,
+    if head == before && trunk.uncommitted_count()? > 0 {
+        // killed inside the fast-forward: trunk's files are part-way from `before`
+        // to `commit`. Finish it when every changed file is at one of the two
+        // commits' versions (then nothing in trunk is anyone's work but theirs).
+        finish_fast_forward(&trunk, p, &before, &commit)?;
+        let w = s.get_worktree(id).await?;
+        merge::finish(s, ctx, p, &w, j).await?;
+        return Ok((
+            "completed",
             format!(
-                "trunk {} was interrupted while moving from {before} to {commit}; its files are part-way",
-                p.trunk_path
+                "finished moving trunk to the merge ({commit}); recorded it, removed {} and its branch",
+                i.worktree
             ),
-        )
-        .with_hint(format!(
-            "check `git -C {0} status`; remove {1} if no git runs there, then `git -C {0} stash` and run `imi merge {2}` again",
-            p.trunk_path,
-            index_lock.display(),
-            i.worktree
-        )));
+        ));
     }
     j.done()?;
     Ok((
@@ -262,4 +267,134 @@ pub fn interrupted(repo: &Repo) -> Result<Vec<std::result::Result<Intent, String
         Some(_lock) => Ok(records.into_iter().map(|(_, r)| r).collect()),
         None => Ok(vec![]), // an operation is running: its record is not left over
     }
+}
+
+/// Completes a fast-forward of trunk from `before` to `to` that was killed half-way.
+/// Refuses (changing nothing) unless every file that differs from `before` is a
+/// path the fast-forward changes and holds `before`'s or `to`'s version of it.
+fn finish_fast_forward(trunk: &Repo, p: &Project, before: &str, to: &str) -> Result<()> {
+    let changed: std::collections::HashSet<String> = trunk
+        .run(["diff", "--name-only", "-z", "--no-renames", before, to])?
+        .split('\0')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
+    let status = trunk.run([
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+    ])?;
+    let dirty: Vec<String> = status
+        .split('\0')
+        .filter(|e| e.len() > 3)
+        .map(|e| e[3..].to_string())
+        .collect();
+    let refuse = |why: String| {
+        imi_core::Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "trunk {} was interrupted while moving from {before} to {to}, and {why}",
+                p.trunk_path
+            ),
+        )
+        .with_hint(format!(
+            "look at `git -C {} status`, keep what you need, then run `imi recover` again",
+            p.trunk_path
+        ))
+    };
+    for path in &dirty {
+        if !changed.contains(path) {
+            return Err(refuse(format!(
+                "{path} changed, which the merge does not touch"
+            )));
+        }
+        let file = Path::new(&p.trunk_path).join(path);
+        let on_disk = if file.symlink_metadata().is_ok() {
+            Some(trunk.run([
+                std::ffi::OsStr::new("hash-object"),
+                std::ffi::OsStr::new("--"),
+                file.as_os_str(),
+            ])?)
+        } else {
+            None
+        };
+        let blob = |rev: &str| trunk.rev_parse_blob(rev, path);
+        if on_disk != blob(before)? && on_disk != blob(to)? {
+            return Err(refuse(format!("{path} holds neither version")));
+        }
+    }
+    let files_to: Vec<&String> = changed.iter().collect();
+    for path in files_to {
+        match trunk.rev_parse_blob(to, path)? {
+            Some(_) => {
+                trunk.run(["checkout", to, "--", path.as_str()])?;
+            }
+            None => {
+                let file = Path::new(&p.trunk_path).join(path);
+                if file.symlink_metadata().is_ok() {
+                    std::fs::remove_file(&file).map_err(|e| {
+                        imi_core::Error::internal(format!("cannot remove {}: {e}", file.display()))
+                    })?;
+                }
+            }
+        }
+    }
+    trunk.run([
+        "update-ref",
+        "-m",
+        "imi recover: finish merge",
+        &format!("refs/heads/{}", p.default_branch),
+        to,
+        before,
+    ])?;
+    trunk.run(["read-tree", to])?;
+    Ok(())
+}
+
+/// git's `*.lock` files that a killed git left in the repository's git
+/// directories since `since` (an operation of ours started then; we hold the
+/// repository lock, so no imi runs there). A lock that still exists a second after
+/// it was last written belongs to no live git: git holds them for milliseconds.
+fn clear_stale_git_locks(repo: &Repo, since: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let common = repo.common_dir()?;
+    let mut found = vec![];
+    let mut stack = vec![common.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            let name = e.file_name();
+            if ft.is_dir() {
+                if dir == common && (name == "objects" || name == "imi") {
+                    continue;
+                }
+                stack.push(path);
+            } else if name.to_string_lossy().ends_with(".lock") && name != "imi.lock" {
+                found.push(path);
+            }
+        }
+    }
+    let since = std::time::SystemTime::from(since) - std::time::Duration::from_secs(1);
+    for lock in found {
+        let Ok(modified) = lock.metadata().and_then(|m| m.modified()) else {
+            continue;
+        };
+        if modified < since {
+            continue; // older than the interrupted operation: not ours to judge
+        }
+        let age = modified.elapsed().unwrap_or_default();
+        if age < std::time::Duration::from_secs(1) {
+            std::thread::sleep(std::time::Duration::from_secs(1) - age);
+        }
+        if lock.metadata().and_then(|m| m.modified()).ok() == Some(modified) {
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
+    Ok(())
 }
