@@ -463,6 +463,166 @@ fn init_yes_hint_names_the_real_problem(w: &World) {
     assert!(repo.join("a").exists(), "nothing moved");
 }
 
+/// Runs SQL on the test's registry with the database's own client.
+fn sql(w: &World, stmt: &str) {
+    let out = match &w.pg {
+        Some(pg) => std::process::Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &pg.url, "-c", stmt])
+            .output()
+            .unwrap(),
+        None => std::process::Command::new("sqlite3")
+            .arg(w.path().join(".local/share/imi/registry.db"))
+            .arg(stmt)
+            .output()
+            .unwrap(),
+    };
+    assert!(
+        out.status.success(),
+        "{stmt}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes every deactivation of a worktree fail, as a registry that goes away
+/// between two steps would.
+fn break_deactivation(w: &World) {
+    if w.pg.is_some() {
+        sql(
+            w,
+            "CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected registry failure'; END $$;
+             CREATE TRIGGER test_fail BEFORE UPDATE ON worktrees FOR EACH ROW WHEN (OLD.active AND NOT NEW.active) EXECUTE FUNCTION test_fail();",
+        );
+    } else {
+        sql(
+            w,
+            "CREATE TRIGGER test_fail BEFORE UPDATE OF active ON worktrees WHEN OLD.active = 1 AND NEW.active = 0 BEGIN SELECT RAISE(ABORT, 'injected registry failure'); END;",
+        );
+    }
+}
+
+fn mend_registry(w: &World) {
+    if w.pg.is_some() {
+        sql(
+            w,
+            "DROP TRIGGER test_fail ON worktrees; DROP FUNCTION test_fail();",
+        );
+    } else {
+        sql(w, "DROP TRIGGER test_fail;");
+    }
+}
+
+fn registry_failure_after_the_disk_step_says_what_is_left(w: &World) {
+    w.init_project();
+    w.imi(&w.trunk(), &["feat", "gone"]).ok();
+    w.imi(&w.trunk(), &["feat", "merged"]).ok();
+    let tip = commit_file(w, &w.wt("feat-merged"), "m.txt", "m\n", "m");
+    break_deactivation(w);
+    // remove: the directory goes, the registry refuses: the error says so and how
+    let (code, doc) = w.imi_json(&w.trunk(), &["remove", "feat-gone"]);
+    assert_eq!(code, 1, "{doc}");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("removed feat-gone from disk"), "{msg}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("imi recover"),
+        "{doc}"
+    );
+    // merge: trunk has the work; the record fails; the worktree is kept until recover
+    let (code, doc) = w.imi_json(&w.trunk(), &["merge", "feat-merged"]);
+    assert_eq!(code, 1, "{doc}");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("merged feat/merged into main"), "{msg}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("imi recover"),
+        "{doc}"
+    );
+    w.git(&w.trunk(), &["merge-base", "--is-ancestor", &tip, "HEAD"]);
+    // doctor names both interrupted operations and the fix
+    let (code, doc) = w.imi_json(&w.trunk(), &["doctor"]);
+    assert_eq!(code, 1, "{doc}");
+    let interrupted = doc["data"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "interrupted")
+        .count();
+    assert_eq!(interrupted, 2, "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("imi recover"),
+        "{doc}"
+    );
+    // the registry comes back; recover finishes both; everything agrees
+    mend_registry(w);
+    let (code, doc) = w.imi_json(&w.trunk(), &["recover"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(
+        doc["data"]["operations"].as_array().unwrap().len(),
+        2,
+        "{doc}"
+    );
+    assert!(!w.wt("feat-gone").exists() && !w.wt("feat-merged").exists());
+    assert_eq!(w.git(&w.trunk(), &["branch", "--list", "feat/merged"]), "");
+    let (_, all) = w.imi_json(&w.trunk(), &["list", "--all"]);
+    let merged = all["data"]["worktrees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "feat-merged")
+        .cloned()
+        .unwrap();
+    assert!(
+        merged["merged_at"].is_string(),
+        "the merge record is kept: {merged}"
+    );
+    assert_registry_matches_git(w);
+    doctor_ok(w);
+}
+
+fn add_undone_when_the_registry_fails_leaves_no_row(w: &World) {
+    w.init_project();
+    // registering works, logging the activity fails: the add must undo both
+    if w.pg.is_some() {
+        sql(
+            w,
+            "CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected registry failure'; END $$;
+             CREATE TRIGGER test_fail BEFORE INSERT ON agent_activities FOR EACH ROW EXECUTE FUNCTION test_fail();",
+        );
+    } else {
+        sql(
+            w,
+            "CREATE TRIGGER test_fail BEFORE INSERT ON agent_activities BEGIN SELECT RAISE(ABORT, 'injected registry failure'); END;",
+        );
+    }
+    let (code, doc) = w.imi_json(&w.trunk(), &["feat", "half"]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(!w.wt("feat-half").exists(), "disk undone");
+    assert_eq!(
+        w.git(&w.trunk(), &["branch", "--list", "feat/half"]),
+        "",
+        "branch undone"
+    );
+    assert_registry_matches_git(w);
+    if w.pg.is_some() {
+        sql(
+            w,
+            "DROP TRIGGER test_fail ON agent_activities; DROP FUNCTION test_fail();",
+        );
+    } else {
+        sql(w, "DROP TRIGGER test_fail;");
+    }
+    doctor_ok(w);
+    w.imi(&w.trunk(), &["feat", "half"]).ok();
+    assert_registry_matches_git(w);
+}
+
 both_backends! {
     detached_commits_need_force_and_are_rescued => detached_commits_need_force_and_are_rescued;
     prune_force_keeps_a_stray_with_detached_commits => prune_force_keeps_a_stray_with_detached_commits;
@@ -476,4 +636,7 @@ both_backends! {
     parallel_init_of_one_url_leaves_one_clone => parallel_init_of_one_url_leaves_one_clone;
     review_while_offline_is_a_git_error => review_while_offline_is_a_git_error;
     init_yes_hint_names_the_real_problem => init_yes_hint_names_the_real_problem;
+
+    registry_failure_after_the_disk_step_says_what_is_left => registry_failure_after_the_disk_step_says_what_is_left;
+    add_undone_when_the_registry_fails_leaves_no_row => add_undone_when_the_registry_fails_leaves_no_row;
 }
