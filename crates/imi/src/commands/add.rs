@@ -208,14 +208,14 @@ async fn add<S: Store>(
     };
     let journal = Journal::begin(&repo, intent)?;
     let git_steps = (|| -> Result<()> {
-        if let Some(r) = &fetch_review {
-            if !repo.fetch_ref("origin", r, &branch)? {
-                return Err(Error::new(
-                    ErrorKind::Git,
-                    format!("cannot fetch {r} from origin into {branch}"),
-                )
-                .with_hint("check the network and `git remote -v`, then try again"));
-            }
+        if let Some(r) = &fetch_review
+            && !repo.fetch_ref("origin", r, &branch)?
+        {
+            return Err(Error::new(
+                ErrorKind::Git,
+                format!("cannot fetch {r} from origin into {branch}"),
+            )
+            .with_hint("check the network and `git remote -v`, then try again"));
         }
         repo.worktree_add(&path, &branch, start.as_deref())
     })();
