@@ -223,7 +223,7 @@ pub fn registry_fault(fault: RegistryFault, detail: &str) -> crate::Error {
         ),
         RegistryFault::Io => (
             "the registry's storage failed to read or write",
-            "check the disk that holds the registry (`imi db status` shows where it is), then rerun",
+            "check the disk that holds the registry (`imi db status` shows where it is): free space if it is full, replace it if it fails; then rerun",
         ),
         RegistryFault::ReadOnly => (
             "the registry is read-only",

@@ -21,11 +21,18 @@ fn is_root() -> bool {
 impl SmallDisk {
     /// A fresh tmpfs of `size_kib` KiB; `None` (test skipped) when not root.
     pub fn mount(size_kib: u64) -> Option<SmallDisk> {
+        let path = std::env::temp_dir().join(format!("imi-small-disk-{}", uuid::Uuid::new_v4()));
+        SmallDisk::mount_at(&path, size_kib)
+    }
+
+    /// The same, mounted on `path` (created if needed), e.g. the directory where
+    /// imi keeps its registry by default.
+    pub fn mount_at(path: &Path, size_kib: u64) -> Option<SmallDisk> {
         if !is_root() {
             eprintln!("skipping: mounting a small tmpfs to fill up needs root");
             return None;
         }
-        let path = std::env::temp_dir().join(format!("imi-small-disk-{}", uuid::Uuid::new_v4()));
+        let path = path.to_path_buf();
         std::fs::create_dir_all(&path).expect("create the mount point");
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o"])
