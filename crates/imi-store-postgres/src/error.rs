@@ -248,6 +248,27 @@ mod tests {
     }
 
     #[test]
+    fn registry_faults_by_sqlstate() {
+        use RegistryFault::*;
+        for (code, fault) in [
+            ("53100", Some(DiskFull)),
+            ("53200", Some(ServerExhausted)),
+            ("53300", Some(ServerExhausted)),
+            ("08006", Some(ConnectionLost)),
+            ("08001", Some(ConnectionLost)),
+            ("57P01", Some(ConnectionLost)),
+            ("57P03", Some(ConnectionLost)),
+            ("25006", Some(ReadOnly)),
+            ("58030", Some(Io)),
+            ("23505", None),
+            ("42501", None),
+            ("57014", None),
+        ] {
+            assert_eq!(fault_of(code), fault, "{code}");
+        }
+    }
+
+    #[test]
     fn column_names() {
         assert_eq!(
             column_of(

@@ -169,3 +169,58 @@ async fn a_failed_commit_on_a_full_disk_does_not_wedge_the_writer() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+#[tokio::test]
+async fn a_read_only_registry_is_unavailable_then_writes_again() {
+    let s = fresh().await;
+    let p = project(&s, "ro").await;
+    let w = worktree(&s, &p, "feat-ro").await;
+    // the writer connection refuses writes, as on a read-only file or mount
+    sqlx::query("PRAGMA query_only = ON")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let e = s.update_git_states(&[(w.id, state(3))]).await.unwrap_err();
+    assert_eq!(e.code(), "REGISTRY_UNAVAILABLE", "{e:?}");
+    assert!(e.message.contains("read-only"), "{e:?}");
+    assert!(
+        e.hint.as_deref().unwrap_or_default().contains("writable"),
+        "{e:?}"
+    );
+    sqlx::query("PRAGMA query_only = OFF")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    s.update_git_states(&[(w.id, state(3))]).await.unwrap();
+    assert_eq!(
+        s.get_worktree(w.id).await.unwrap().uncommitted_files_count,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_registry_that_cannot_be_opened_or_is_damaged_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    // a directory where the file should be
+    let e = SqliteStore::open(dir.path(), HOST).await.unwrap_err();
+    assert_eq!(e.code(), "REGISTRY_UNAVAILABLE", "{e:?}");
+    assert!(e.message.contains("cannot be opened"), "{e:?}");
+    assert!(
+        e.hint.as_deref().unwrap_or_default().contains("directory"),
+        "{e:?}"
+    );
+
+    // not a database at all
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![0x5a_u8; 8192]).unwrap();
+    let e = SqliteStore::open(&junk, HOST).await.unwrap_err();
+    assert_eq!(e.code(), "REGISTRY_UNAVAILABLE", "{e:?}");
+    assert!(e.message.contains("damaged"), "{e:?}");
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("imi db import"),
+        "{e:?}"
+    );
+}
