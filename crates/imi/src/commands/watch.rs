@@ -291,10 +291,11 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             }
             Err(e) if e.kind == ErrorKind::Unavailable => {
                 ctx.ui.note(&format!(
-                    "registry unavailable ({}); keeping {} update(s), retrying in {} ms",
+                    "registry unavailable ({}); keeping {} update(s), retrying in {} ms{}",
                     e.message,
                     pending.len(),
-                    backoff.as_millis()
+                    backoff.as_millis(),
+                    e.hint.map(|h| format!("; {h}")).unwrap_or_default()
                 ));
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }

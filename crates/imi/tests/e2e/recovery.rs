@@ -229,6 +229,7 @@ fn watch_keeps_states_while_the_registry_is_full(w: &World) {
     w.write(&wt.join("second.txt"), "2\n");
     let line = wait_line(&rx, "disk is full", Duration::from_secs(20));
     assert!(line.contains("keeping 1 update"), "{line}");
+    assert!(line.contains("free space"), "{line}");
     // the watcher retries and fails again, and still keeps the state
     let again = wait_line(&rx, "disk is full", Duration::from_secs(20));
     assert!(again.contains("keeping 1 update"), "{again}");
