@@ -189,6 +189,70 @@ pub async fn ensure_schema<S: Store>(store: &S) -> Result<SchemaStatus> {
     store.migrate().await
 }
 
+/// Why the registry cannot be used right now, whatever the backend: the storage
+/// or the connection failed, not the command. Each is `REGISTRY_UNAVAILABLE`, worded
+/// once here; a backend only decides which one its driver's error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryFault {
+    /// No space left for the registry (SQLITE_FULL, PostgreSQL 53100).
+    DiskFull,
+    /// Reading or writing the registry's storage failed (SQLITE_IOERR).
+    Io,
+    /// The registry accepts no writes (a read-only file or file system, a standby).
+    ReadOnly,
+    /// The registry file or its directory cannot be opened.
+    CannotOpen,
+    /// The registry file is damaged or is not a registry.
+    Corrupt,
+    /// Another process holds the registry's write lock past the wait.
+    Busy,
+    /// The connection to the database server failed or was closed by it.
+    ConnectionLost,
+    /// The server is out of memory, connections or another resource.
+    ServerExhausted,
+}
+
+/// `REGISTRY_UNAVAILABLE` for `fault`: what failed (with the driver's `detail`)
+/// and what to do next. The failed command's registry transaction was rolled
+/// back, so rerunning it once the cause is fixed is safe.
+pub fn registry_fault(fault: RegistryFault, detail: &str) -> crate::Error {
+    let (what, next) = match fault {
+        RegistryFault::DiskFull => (
+            "the registry's disk is full",
+            "free space on the disk that holds the registry (`imi db status` shows where it is), then rerun",
+        ),
+        RegistryFault::Io => (
+            "the registry's storage failed to read or write",
+            "check the disk that holds the registry (`imi db status` shows where it is): free space if it is full, replace it if it fails; then rerun",
+        ),
+        RegistryFault::ReadOnly => (
+            "the registry is read-only",
+            "make the registry writable for this user (file, directory and file system; on PostgreSQL a primary server and the imi_writer role), then rerun",
+        ),
+        RegistryFault::CannotOpen => (
+            "the registry file cannot be opened",
+            "check that the registry's directory exists and is readable and writable (`imi db status`), then rerun",
+        ),
+        RegistryFault::Corrupt => (
+            "the registry file is damaged",
+            "move it aside and load the last export into a new one (`imi db import FILE`); `imi db shell` with `PRAGMA integrity_check` shows the damage",
+        ),
+        RegistryFault::Busy => (
+            "the registry is busy",
+            "another imi process holds the registry's write lock; rerun when it is done",
+        ),
+        RegistryFault::ConnectionLost => (
+            "the connection to the registry's database server failed",
+            "check that PostgreSQL is running and reachable at IMI_DATABASE_URL / --database, then rerun",
+        ),
+        RegistryFault::ServerExhausted => (
+            "the registry's database server is out of resources",
+            "free memory or connections on the PostgreSQL server (or raise its limits), then rerun",
+        ),
+    };
+    crate::Error::unavailable(format!("{what} ({detail})")).with_hint(next)
+}
+
 /// `NOT_FOUND` for a project id, worded the same on every backend.
 pub fn project_not_found(id: uuid::Uuid) -> crate::Error {
     crate::Error::not_found(format!("no project with id {id}"))

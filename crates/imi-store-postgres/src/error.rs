@@ -2,6 +2,7 @@
 //! Messages never contain a password: connection URLs are redacted and
 //! configuration errors (which may echo the URL) are not passed through.
 
+use imi_core::store::{RegistryFault, registry_fault};
 use imi_core::{Error, ErrorKind};
 use sqlx::migrate::MigrateError;
 use sqlx::postgres::PgDatabaseError;
@@ -12,6 +13,10 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let message = db.message().to_string();
+            if let Some(fault) = fault_of(&code) {
+                // imi's next step, not the server's hint (written for its admin)
+                return registry_fault(fault, &message);
+            }
             let constraint = db.constraint().map(str::to_string);
             let db_hint = db
                 .try_downcast_ref::<PgDatabaseError>()
@@ -24,18 +29,17 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
             }
             err
         }
-        sqlx::Error::Io(io) => {
-            unreachable_registry(&format!("I/O error talking to PostgreSQL: {io}"))
-        }
-        sqlx::Error::Tls(t) => {
-            unreachable_registry(&format!("TLS error talking to PostgreSQL: {t}"))
-        }
-        sqlx::Error::PoolTimedOut => unreachable_registry(
+        sqlx::Error::Io(io) => connection_lost(&format!("I/O error talking to PostgreSQL: {io}")),
+        sqlx::Error::Tls(t) => connection_lost(&format!("TLS error talking to PostgreSQL: {t}")),
+        sqlx::Error::PoolTimedOut => connection_lost(
             "timed out waiting for a PostgreSQL connection (server down or overloaded?)",
         ),
-        sqlx::Error::PoolClosed => unreachable_registry("the PostgreSQL connection pool is closed"),
+        sqlx::Error::PoolClosed => connection_lost("the PostgreSQL connection pool is closed"),
         sqlx::Error::WorkerCrashed => {
-            unreachable_registry("the PostgreSQL connection worker stopped unexpectedly")
+            connection_lost("the PostgreSQL connection worker stopped unexpectedly")
+        }
+        sqlx::Error::Protocol(p) => {
+            connection_lost(&format!("unexpected reply from PostgreSQL: {p}"))
         }
         sqlx::Error::Configuration(_) => Error::validation(
             "invalid PostgreSQL connection settings",
@@ -47,10 +51,27 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
     }
 }
 
-fn unreachable_registry(message: &str) -> Error {
-    Error::unavailable(message.to_string()).with_hint(
-        "check that PostgreSQL is running and that IMI_DATABASE_URL / --database point at it",
-    )
+fn connection_lost(detail: &str) -> Error {
+    registry_fault(RegistryFault::ConnectionLost, detail)
+}
+
+/// The registry's own faults by SQLSTATE (the storage or the server failed, not the
+/// command): `REGISTRY_UNAVAILABLE`, never `INTERNAL_ERROR`.
+fn fault_of(code: &str) -> Option<RegistryFault> {
+    Some(match code {
+        // disk_full
+        "53100" => RegistryFault::DiskFull,
+        // out_of_memory, too_many_connections, configuration_limit_exceeded, ...
+        c if c.starts_with("53") => RegistryFault::ServerExhausted,
+        // connection_exception (08xxx); admin_shutdown, crash_shutdown,
+        // cannot_connect_now, database_dropped, idle_session_timeout (57P0x)
+        c if c.starts_with("08") || c.starts_with("57P") => RegistryFault::ConnectionLost,
+        // read_only_sql_transaction (a standby, or default_transaction_read_only)
+        "25006" => RegistryFault::ReadOnly,
+        // system_error, io_error, undefined_file, duplicate_file (class 58)
+        c if c.starts_with("58") => RegistryFault::Io,
+        _ => return None,
+    })
 }
 
 fn classify(
@@ -108,11 +129,6 @@ fn classify(
         }
         c if c.starts_with("22") => (ErrorKind::Validation, message, None),
         "P0002" => (ErrorKind::NotFound, message, None),
-        c if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") => (
-            ErrorKind::Unavailable,
-            format!("PostgreSQL is unavailable: {message}"),
-            Some("check that the server is running and accepting connections".to_string()),
-        ),
         "42P01" | "42883" | "3F000" => (
             ErrorKind::Unavailable,
             format!("the registry schema is missing or incomplete: {message}"),
@@ -229,6 +245,27 @@ mod tests {
             redact_url("postgres://127.0.0.1/imi"),
             "postgres://127.0.0.1/imi"
         );
+    }
+
+    #[test]
+    fn registry_faults_by_sqlstate() {
+        use RegistryFault::*;
+        for (code, fault) in [
+            ("53100", Some(DiskFull)),
+            ("53200", Some(ServerExhausted)),
+            ("53300", Some(ServerExhausted)),
+            ("08006", Some(ConnectionLost)),
+            ("08001", Some(ConnectionLost)),
+            ("57P01", Some(ConnectionLost)),
+            ("57P03", Some(ConnectionLost)),
+            ("25006", Some(ReadOnly)),
+            ("58030", Some(Io)),
+            ("23505", None),
+            ("42501", None),
+            ("57014", None),
+        ] {
+            assert_eq!(fault_of(code), fault, "{code}");
+        }
     }
 
     #[test]

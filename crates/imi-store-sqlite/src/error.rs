@@ -4,6 +4,7 @@
 //! anything else `INTERNAL_ERROR`.
 
 use imi_core::Error;
+use imi_core::store::{RegistryFault, registry_fault};
 use sqlx::migrate::MigrateError;
 
 // Extended result codes (https://www.sqlite.org/rescode.html).
@@ -61,24 +62,19 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
                     SQLITE_TOOBIG | SQLITE_MISMATCH | SQLITE_RANGE => {
                         Error::validation(format!("invalid value ({msg})"))
                     }
-                    SQLITE_BUSY | SQLITE_LOCKED => {
-                        Error::unavailable(format!("registry is busy ({msg})")).with_hint(
-                            "another imi process holds the registry's write lock; retry",
-                        )
+                    SQLITE_BUSY | SQLITE_LOCKED | SQLITE_PROTOCOL => {
+                        registry_fault(RegistryFault::Busy, msg)
                     }
-                    SQLITE_READONLY | SQLITE_IOERR | SQLITE_CORRUPT | SQLITE_FULL
-                    | SQLITE_CANTOPEN | SQLITE_PROTOCOL | SQLITE_NOTADB => {
-                        Error::unavailable(format!("registry file is not usable ({msg})"))
-                            .with_hint(
-                                "check that the registry file and its directory are readable and writable (imi db status)",
-                            )
-                    }
+                    SQLITE_FULL => registry_fault(RegistryFault::DiskFull, msg),
+                    SQLITE_IOERR => registry_fault(RegistryFault::Io, msg),
+                    SQLITE_READONLY => registry_fault(RegistryFault::ReadOnly, msg),
+                    SQLITE_CANTOPEN => registry_fault(RegistryFault::CannotOpen, msg),
+                    SQLITE_CORRUPT | SQLITE_NOTADB => registry_fault(RegistryFault::Corrupt, msg),
                     _ => Error::internal(format!("registry error ({msg})")),
                 },
             }
         }
-        sqlx::Error::Io(io) => Error::unavailable(format!("registry I/O error: {io}"))
-            .with_hint("check that the registry file and its directory are readable and writable"),
+        sqlx::Error::Io(io) => registry_fault(RegistryFault::Io, &io.to_string()),
         sqlx::Error::PoolTimedOut => {
             Error::unavailable("timed out waiting for a registry connection")
                 .with_hint("the registry is busy; retry")

@@ -70,6 +70,24 @@ fn strip_trailing_slashes(p: &str) -> &str {
     }
 }
 
+/// Whether a connection handed back to the pool may serve the next caller.
+///
+/// A transaction that failed to commit (disk full, I/O error) is rolled back by
+/// SQLite itself; sqlx then queues its own ROLLBACK, which fails ("no transaction
+/// is active") and leaves sqlx's transaction depth at 1: every later `BEGIN
+/// IMMEDIATE` on that connection is refused ("transaction depth"), so one failed
+/// COMMIT would wedge the single writer for the life of the process. Such a
+/// connection is closed instead (SQLite rolls back whatever it still holds); the
+/// pool opens a fresh one for the next write.
+async fn release_clean(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // Runs after the worker has handled the ROLLBACK queued by a dropped transaction.
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
+}
+
 impl SqliteStore {
     /// Opens (creating it and its directory if needed) the registry file at `path`.
     /// Does not migrate: call [`imi_core::store::ensure_schema`] or `migrate()`.
@@ -106,6 +124,7 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .acquire_timeout(Duration::from_secs(30))
+                .after_release(|conn, _| Box::pin(release_clean(conn)))
         };
         // The reader connects now: a file that cannot be opened fails here.
         let reader = pool(READERS)

@@ -11,6 +11,9 @@
 
 use sqlx::{Connection, Executor, PgConnection};
 
+mod disk;
+pub use disk::SmallDisk;
+
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 pub fn admin_url() -> String {

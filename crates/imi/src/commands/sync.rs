@@ -331,9 +331,15 @@ pub(super) async fn sync<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Res
             e.message,
             updates.len()
         );
-        return Err(Error { message: msg, ..e }.with_hint(
-            "run `imi sync` again once the registry is back: it rewrites every worktree",
-        ));
+        // the store's hint says what is wrong with the registry (a full disk, a
+        // server down); sync adds that rerunning it is safe
+        let hint = match &e.hint {
+            Some(h) => format!("{h}; `imi sync` rewrites every worktree"),
+            None => {
+                "run `imi sync` again once the registry is back: it rewrites every worktree".into()
+            }
+        };
+        return Err(Error { message: msg, ..e }.with_hint(hint));
     }
     let summary = json!({
         "synced": updates.len(),

@@ -4,10 +4,11 @@
 //! and only those are read again. Churn inside `.git` is ignored except what
 //! changes the answer: `HEAD` and `index` (of the trunk, or of a linked worktree
 //! under `.git/worktrees/<n>/`) move that worktree, `refs/` and `packed-refs`
-//! every worktree of the project (a fetch moves the trunk ref). When the registry
-//! is unreachable the computed states are kept (newest per worktree) and written
-//! when it comes back, with a backoff of 250 ms doubling to 5 s: no crash, no lost
-//! update. Nothing runs while nothing changes (it waits on the event channel; the
+//! every worktree of the project (a fetch moves the trunk ref). When a write fails
+//! (the registry unreachable, its disk full, any fault) the computed states are
+//! kept (newest per worktree) and written when writing works again, with a backoff
+//! of 250 ms doubling to 5 s: no crash, no lost update. Only a state the registry
+//! refuses (VALIDATION_ERROR, a worktree gone) is dropped, alone, and said so. Nothing runs while nothing changes (it waits on the event channel; the
 //! worktree list is refreshed every 30 s to pick up new worktrees).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -160,6 +161,50 @@ fn relevant(kind: &EventKind) -> bool {
     )
 }
 
+/// Errors that writing the same states again would meet again: the registry
+/// refuses these values or these rows. Every other failure is waited out.
+fn refused(e: &Error) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Validation | ErrorKind::NotFound | ErrorKind::Conflict
+    )
+}
+
+/// Writes the pending states one at a time: those written or refused leave
+/// `pending`, those that failed otherwise stay for the next attempt.
+async fn write_each<S: Store>(
+    s: &S,
+    ctx: &Ctx<'_>,
+    targets: &[Target],
+    pending: &mut HashMap<Uuid, GitState>,
+) {
+    let name = |id: &Uuid| {
+        targets
+            .iter()
+            .find(|t| t.id == *id)
+            .map_or_else(|| id.to_string(), |t| t.name.clone())
+    };
+    let ids: Vec<Uuid> = pending.keys().copied().collect();
+    for id in ids {
+        let Some(st) = pending.get(&id) else { continue };
+        match s.update_git_state(id, st).await {
+            Ok(_) => {
+                ctx.ui.note(&format!("synced {}", name(&id)));
+                pending.remove(&id);
+            }
+            Err(e) if refused(&e) => {
+                ctx.ui.note(&format!(
+                    "dropping the update of {}: the registry refuses it ({})",
+                    name(&id),
+                    e.message
+                ));
+                pending.remove(&id);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Output> {
     let first = super::sync::sync(s, ctx, args).await?;
     ctx.ui
@@ -246,14 +291,15 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             }
             Err(e) if e.kind == ErrorKind::Unavailable => {
                 ctx.ui.note(&format!(
-                    "registry unavailable ({}); keeping {} update(s), retrying in {} ms",
+                    "registry unavailable ({}); keeping {} update(s), retrying in {} ms{}",
                     e.message,
                     pending.len(),
-                    backoff.as_millis()
+                    backoff.as_millis(),
+                    e.hint.map(|h| format!("; {h}")).unwrap_or_default()
                 ));
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
-            Err(e) => {
+            Err(e) if refused(&e) => {
                 // e.g. a worktree removed meanwhile: reload, keep what is still known
                 ctx.ui.note(&format!(
                     "cannot write: {}; reloading the worktree list",
@@ -267,14 +313,24 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
                         let before = pending.len();
                         pending.retain(|id, _| ids.contains(id));
                         if pending.len() == before {
-                            // the same rows would fail again: drop them, say so
-                            ctx.ui
-                                .note(&format!("dropping {before} update(s) the registry refuses"));
-                            pending.clear();
+                            // the batch fails as a whole: write the states one by one
+                            // and drop only those the registry refuses
+                            write_each(s, ctx, &targets, &mut pending).await;
                         }
                     }
                     Err(_) => backoff = (backoff * 2).min(MAX_BACKOFF),
                 }
+            }
+            Err(e) => {
+                // Anything else may pass on (a registry fault worded as another kind):
+                // the states are kept and written once writing works again.
+                ctx.ui.note(&format!(
+                    "cannot write ({}); keeping {} update(s), retrying in {} ms",
+                    e.message,
+                    pending.len(),
+                    backoff.as_millis()
+                ));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }

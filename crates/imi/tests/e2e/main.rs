@@ -10,6 +10,7 @@ mod harness;
 mod journey;
 mod maintenance;
 mod pg_restart;
+mod recovery;
 mod safety;
 mod sync;
 mod watch;
