@@ -96,7 +96,10 @@ fn parse(remote: &str) -> Result<Parsed<'_>> {
                 None => (None, before),
             };
             if host.is_empty() {
-                return Err(Error::validation(format!("remote {s:?} has no host")));
+                return Err(Error::validation(format!(
+                    "remote {:?} has no host",
+                    sanitize_display(s)
+                )));
             }
             return Ok(Parsed::Network {
                 scheme: None,
@@ -166,10 +169,11 @@ pub fn origin_key(remote: &str) -> Result<String> {
         Parsed::Local { path } => {
             let key = local_key(path);
             if key.is_empty() {
-                return Err(
-                    Error::validation(format!("remote {remote:?} names no path"))
-                        .with_hint("give a path such as file:///srv/git/repo.git"),
-                );
+                return Err(Error::validation(format!(
+                    "remote {:?} names no path",
+                    sanitize_display(remote)
+                ))
+                .with_hint("give a path such as file:///srv/git/repo.git"));
             }
             Ok(key)
         }
@@ -227,13 +231,7 @@ pub fn sanitize(remote: &str) -> Result<String> {
 
 /// For messages about input that failed to parse: never echo what may be a secret.
 fn sanitize_display(s: &str) -> String {
-    if let Some((scheme, rest)) = s.split_once("://") {
-        let auth_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..auth_end].rfind('@') {
-            return format!("{scheme}://***@{}", &rest[at + 1..]);
-        }
-    }
-    s.to_string()
+    crate::redact::redact(s)
 }
 
 #[cfg(test)]
