@@ -229,6 +229,30 @@ pub fn sanitize(remote: &str) -> Result<String> {
     }
 }
 
+/// Refuses a URL whose credentials cannot be told from its path: an `@` after the
+/// point where the host ends (`https://user:pa/ss@host/repo`, a password typed with
+/// a raw `/`, `?` or `#`). Read as a URL, its "host" is the user name and its path
+/// holds the password, so stripping credentials would keep the secret; git cannot
+/// use it either. Such a remote is never cloned, stored or printed.
+pub fn check_credentials_unambiguous(remote: &str) -> Result<()> {
+    let s = remote.trim();
+    let Some((_, rest)) = s.split_once("://") else {
+        return Ok(());
+    };
+    let host_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    match rest.rfind('@') {
+        Some(at) if at > host_end => Err(Error::validation(format!(
+            "remote {} has an `@` after its host: its user name or password cannot be told from its path",
+            sanitize_display(s)
+        ))
+        .with_hint(
+            "percent-encode special characters in the user name and password \
+             (/ is %2F, @ is %40, # is %23, ? is %3F, % is %25), or use a credential helper",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// For messages about input that failed to parse: never echo what may be a secret.
 fn sanitize_display(s: &str) -> String {
     crate::redact::redact(s)
@@ -305,6 +329,29 @@ mod tests {
             sanitize("git@github.com:o/r.git").unwrap(),
             "git@github.com:o/r.git"
         );
+    }
+
+    #[test]
+    fn ambiguous_credentials_are_refused() {
+        for bad in [
+            "https://u:pa/ss@h/o/r",
+            "https://u:pa?ss@h/o/r",
+            "https://u:pa#ss@h/o/r",
+            "https://h/o/r@x",
+        ] {
+            let e = check_credentials_unambiguous(bad).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR");
+            assert!(!e.message.contains("ss@"), "{}", e.message);
+        }
+        for ok in [
+            "https://u:pa%2Fss@h/o/r",
+            "https://u:p@ss@h/o/r",
+            "git@github.com:o/r@x",
+            "/srv/a@b",
+            "https://h/o/r",
+        ] {
+            check_credentials_unambiguous(ok).unwrap();
+        }
     }
 
     #[test]

@@ -474,6 +474,7 @@ struct UrlCredentials {
 /// the credentials, for http(s)/ftp(s) URLs that carry any. Other URLs lose only a
 /// password (ssh never takes one from the URL).
 fn split_credentials(url: &str) -> Result<(String, Option<UrlCredentials>)> {
+    imi_core::remote::check_credentials_unambiguous(url)?;
     let clean = imi_core::remote::sanitize(url)?;
     let Ok(parsed) = url::Url::parse(url.trim()) else {
         return Ok((clean, None));

@@ -107,6 +107,7 @@ fn clone_into_layout(ctx: &Ctx<'_>, url: &str) -> Result<PathBuf> {
 async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output> {
     let start = match &args.url {
         Some(url) => {
+            remote::check_credentials_unambiguous(url)?;
             remote::origin_key(url)?;
             clone_into_layout(ctx, url)?
         }

@@ -7,6 +7,7 @@
 
 mod harness;
 mod journey;
+mod leaks;
 mod maintenance;
 mod pg_restart;
 mod safety;
