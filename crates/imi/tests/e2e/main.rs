@@ -12,5 +12,6 @@ mod maintenance;
 mod pg_restart;
 mod safety;
 mod sync;
+mod terminal;
 mod watch;
 mod worktrees;
