@@ -2,10 +2,12 @@
 //! the error type every layer shares, and the [`Store`] contract that each backend
 //! (SQLite, PostgreSQL) implements with identical behaviour.
 
+pub mod display;
 pub mod error;
 pub mod metadata;
 pub mod model;
 pub mod naming;
+pub mod redact;
 pub mod remote;
 pub mod search;
 pub mod snapshot;
@@ -13,5 +15,6 @@ pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
+pub use redact::redact;
 pub use snapshot::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot};
 pub use store::Store;

@@ -215,7 +215,10 @@ impl NewProject {
         }
         match &self.remote_origin {
             Some(r) => Ok((
-                crate::remote::origin_key(r)?,
+                {
+                    crate::remote::check_credentials_unambiguous(r)?;
+                    crate::remote::origin_key(r)?
+                },
                 Some(crate::remote::sanitize(r)?),
             )),
             None => Ok((crate::remote::local_key(&self.trunk_path), None)),

@@ -96,7 +96,10 @@ fn parse(remote: &str) -> Result<Parsed<'_>> {
                 None => (None, before),
             };
             if host.is_empty() {
-                return Err(Error::validation(format!("remote {s:?} has no host")));
+                return Err(Error::validation(format!(
+                    "remote {:?} has no host",
+                    sanitize_display(s)
+                )));
             }
             return Ok(Parsed::Network {
                 scheme: None,
@@ -166,10 +169,11 @@ pub fn origin_key(remote: &str) -> Result<String> {
         Parsed::Local { path } => {
             let key = local_key(path);
             if key.is_empty() {
-                return Err(
-                    Error::validation(format!("remote {remote:?} names no path"))
-                        .with_hint("give a path such as file:///srv/git/repo.git"),
-                );
+                return Err(Error::validation(format!(
+                    "remote {:?} names no path",
+                    sanitize_display(remote)
+                ))
+                .with_hint("give a path such as file:///srv/git/repo.git"));
             }
             Ok(key)
         }
@@ -225,15 +229,33 @@ pub fn sanitize(remote: &str) -> Result<String> {
     }
 }
 
+/// Refuses a URL whose credentials cannot be told from its path: an `@` after the
+/// point where the host ends (`https://user:pa/ss@host/repo`, a password typed with
+/// a raw `/`, `?` or `#`). Read as a URL, its "host" is the user name and its path
+/// holds the password, so stripping credentials would keep the secret; git cannot
+/// use it either. Such a remote is never cloned, stored or printed.
+pub fn check_credentials_unambiguous(remote: &str) -> Result<()> {
+    let s = remote.trim();
+    let Some((_, rest)) = s.split_once("://") else {
+        return Ok(());
+    };
+    let host_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    match rest.rfind('@') {
+        Some(at) if at > host_end => Err(Error::validation(format!(
+            "remote {} has an `@` after its host: its user name or password cannot be told from its path",
+            sanitize_display(s)
+        ))
+        .with_hint(
+            "percent-encode special characters in the user name and password \
+             (/ is %2F, @ is %40, # is %23, ? is %3F, % is %25), or use a credential helper",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// For messages about input that failed to parse: never echo what may be a secret.
 fn sanitize_display(s: &str) -> String {
-    if let Some((scheme, rest)) = s.split_once("://") {
-        let auth_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..auth_end].rfind('@') {
-            return format!("{scheme}://***@{}", &rest[at + 1..]);
-        }
-    }
-    s.to_string()
+    crate::redact::redact(s)
 }
 
 #[cfg(test)]
@@ -307,6 +329,29 @@ mod tests {
             sanitize("git@github.com:o/r.git").unwrap(),
             "git@github.com:o/r.git"
         );
+    }
+
+    #[test]
+    fn ambiguous_credentials_are_refused() {
+        for bad in [
+            "https://u:pa/ss@h/o/r",
+            "https://u:pa?ss@h/o/r",
+            "https://u:pa#ss@h/o/r",
+            "https://h/o/r@x",
+        ] {
+            let e = check_credentials_unambiguous(bad).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR");
+            assert!(!e.message.contains("ss@"), "{}", e.message);
+        }
+        for ok in [
+            "https://u:pa%2Fss@h/o/r",
+            "https://u:p@ss@h/o/r",
+            "git@github.com:o/r@x",
+            "/srv/a@b",
+            "https://h/o/r",
+        ] {
+            check_credentials_unambiguous(ok).unwrap();
+        }
     }
 
     #[test]

@@ -190,62 +190,9 @@ pub(crate) fn migrate_err(e: MigrateError) -> Error {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = url.find("://").map(|i| i + 3) {
-        let rest = &url[scheme_end..];
-        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        if let Some(at) = rest[..auth_end].rfind('@') {
-            let userinfo = &rest[..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let redacted_user = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_string()
-            };
-            out = format!(
-                "{}{}@{}",
-                &url[..scheme_end],
-                redacted_user,
-                &rest[at + 1..]
-            );
-        }
-    }
-    // a password given as a query parameter
-    if let Some(q) = out.find('?') {
-        let (base, query) = out.split_at(q + 1);
-        let redacted: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out = format!("{base}{}", redacted.join("&"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@127.0.0.1:5432/imi"),
-            "postgres://u:***@127.0.0.1:5432/imi"
-        );
-        assert_eq!(
-            redact_url("postgres://u@127.0.0.1/imi?password=secret&sslmode=disable"),
-            "postgres://u@127.0.0.1/imi?password=***&sslmode=disable"
-        );
-        assert_eq!(
-            redact_url("postgres://127.0.0.1/imi"),
-            "postgres://127.0.0.1/imi"
-        );
-    }
 
     #[test]
     fn registry_faults_by_sqlstate() {

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 pub use admin::MIGRATOR;
 use error::db_err;
-pub use error::redact_url;
+pub use imi_core::redact as redact_url;
 
 /// Connections per store: enough for parallel sync and the API, small enough for
 /// many agents sharing one server.

@@ -56,6 +56,53 @@ fn id_text(id: Uuid) -> String {
 
 use imi_core::store::{project_not_found, worktree_not_found};
 
+/// The registry is private to its user (issue 8, rule 8): directories created for
+/// it are 0700, the file is created 0600 before SQLite opens it (SQLite gives the
+/// `-wal` and `-shm` files the database file's mode), and an existing file and its
+/// `-wal`/`-shm` are narrowed to 0600. An existing directory is left as it is: it
+/// may be shared (`/tmp`) and is not imi's to change.
+fn make_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| {
+                io_unavailable(format!("cannot create directory {}", parent.display()), e)
+            })?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(io_unavailable(
+                format!("cannot create {}", path.display()),
+                e,
+            ));
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut f: OsString = path.as_os_str().to_owned();
+        f.push(suffix);
+        let f = PathBuf::from(f);
+        if let Ok(meta) = std::fs::metadata(&f)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            // Only the owner may change the mode; a registry shared on purpose
+            // by someone else stays usable.
+            let _ = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    Ok(())
+}
+
 fn io_unavailable(what: String, e: std::io::Error) -> Error {
     Error::unavailable(format!("{what}: {e}"))
         .with_hint("check that the registry's directory exists and is writable")
@@ -100,11 +147,7 @@ impl SqliteStore {
             ))
             .with_hint("give a file path such as ~/.local/share/imi/registry.db"));
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                io_unavailable(format!("cannot create directory {}", parent.display()), e)
-            })?;
-        }
+        make_private(path)?;
         let mut host = host.into();
         if host.trim().is_empty() {
             host = "localhost".to_string();
@@ -194,10 +237,12 @@ impl SqliteStore {
     async fn lock_schema(&self) -> Result<std::fs::File> {
         let lp = self.lock_path();
         tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::OpenOptionsExt;
             let f = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
+                .mode(0o600)
                 .open(&lp)
                 .map_err(|e| io_unavailable(format!("cannot open {}", lp.display()), e))?;
             f.lock()

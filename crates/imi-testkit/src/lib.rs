@@ -105,8 +105,5 @@ pub fn with_database(url: &str, db: &str) -> String {
 }
 
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
-        _ => url.to_string(),
-    }
+    imi_core::redact(url)
 }

@@ -92,8 +92,9 @@ pub fn locate(start: &Path) -> Result<Option<Location>> {
     Ok(None)
 }
 
-/// Writes `value` as pretty JSON atomically (temporary file, then rename), so a
-/// reader never sees half a file and concurrent writers never interleave.
+/// Writes `value` as pretty JSON atomically (a new temporary file in the same
+/// directory, then rename: see [`crate::atomic`]), so a reader never sees half a
+/// file, concurrent writers never interleave, and a planted symlink is not followed.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let dir = path
         .parent()
@@ -103,18 +104,8 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::internal(format!("cannot encode {}: {e}", path.display())))?;
     text.push('\n');
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        Uuid::new_v4().simple()
-    ));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::internal(format!("cannot write {}: {e}", path.display()))
-                .with_hint("check the directory's permissions")
-        })
+    crate::atomic::write(path, text.as_bytes(), 0o644)
+        .map_err(|e| e.with_hint("check the directory's permissions"))
 }
 
 #[cfg(test)]

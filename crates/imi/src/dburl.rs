@@ -27,14 +27,12 @@ impl DatabaseTarget {
         let u = url.trim();
         let lower = u.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            sqlx::postgres::PgConnectOptions::from_str(u).map_err(|e| {
-                Error::validation(format!(
-                    "malformed database URL {}: {}",
-                    redact_url(u),
-                    redact_url(&e.to_string())
-                ))
-                .with_hint(
-                    "use postgres://user@host:5432/dbname (password in PGPASSWORD or ~/.pgpass)",
+            // The parser's own message is not shown: it can quote a piece of a
+            // password typed with a raw `/`, `?` or `#` (say, as the "port").
+            sqlx::postgres::PgConnectOptions::from_str(u).map_err(|_| {
+                Error::validation(format!("malformed database URL {}", redact_url(u))).with_hint(
+                    "use postgres://user@host:5432/dbname with the password in PGPASSWORD or \
+                         ~/.pgpass (in a URL, percent-encode / # ? @ % in it: / is %2F)",
                 )
             })?;
             return Ok(DatabaseTarget::Postgres(u.to_string()));
@@ -81,52 +79,9 @@ impl DatabaseTarget {
     }
 }
 
-/// Replaces the password of every `scheme://user:password@` and every
-/// `password=...` parameter in `s` with `***`.
+/// Hides every credential in `s` (see [`imi_core::redact`]).
 pub fn redact_url(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let auth_end = tail
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..auth_end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) => {
-                        out.push_str(user);
-                        out.push_str(":***");
-                    }
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[auth_end..];
-    }
-    out.push_str(rest);
-    redact_params(&out)
-}
-
-fn redact_params(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.to_ascii_lowercase().find("password=") {
-        let (head, tail) = rest.split_at(i + "password=".len());
-        out.push_str(head);
-        out.push_str("***");
-        let end = tail
-            .find(|c: char| c == '&' || c.is_whitespace())
-            .unwrap_or(tail.len());
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
+    imi_core::redact(s)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `imi` command line: argument parsing, configuration, output, and one module
 //! per command. `main.rs` only calls [`run`].
 
+mod atomic;
 mod cli;
 mod commands;
 mod config;

@@ -1,8 +1,18 @@
 //! Aligned plain-text tables for human output.
 
 /// Renders `rows` under `headers`, columns separated by two spaces, the last column
-/// not padded (no trailing blanks).
+/// not padded (no trailing blanks). Cells hold text from the registry, `.iMi` files
+/// and git: their control characters are escaped (one cell, one line).
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| imi_core::display::escape_line(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let n = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {

@@ -1,6 +1,11 @@
 //! All output goes through [`Ui`]: human text for people, exactly one JSON document
 //! for programs (SPEC §4). Write errors (a closed pipe: `imi ... | head`) are
 //! ignored: the reader has what it wanted.
+//!
+//! This is the one place human output reaches a terminal, so it is where text from
+//! the registry, `.iMi` files and git has its control characters escaped
+//! ([`imi_core::display`]) and where credentials are hidden ([`imi_core::redact`]).
+//! `--json` output is exact data: JSON escapes control characters itself.
 
 use std::io::{IsTerminal, Write};
 
@@ -52,13 +57,17 @@ impl Ui {
             if self.json {
                 let doc = json!({
                     "success": false,
-                    "error": {"code": e.code(), "message": e.message, "hint": e.hint},
+                    "error": {
+                        "code": e.code(),
+                        "message": imi_core::redact(&e.message),
+                        "hint": e.hint.as_deref().map(imi_core::redact),
+                    },
                     "data": out.data,
                 });
                 let _ = writeln!(stdout, "{doc}");
                 let _ = stdout.flush();
             } else {
-                let text = out.human.trim_end_matches('\n');
+                let text = human_text(&out.human);
                 let _ = writeln!(stdout, "{text}");
                 let _ = stdout.flush();
                 drop(stdout);
@@ -70,7 +79,7 @@ impl Ui {
             let doc = json!({"success": true, "data": out.data});
             let _ = writeln!(stdout, "{doc}");
         } else if !out.human.is_empty() {
-            let text = out.human.trim_end_matches('\n');
+            let text = human_text(&out.human);
             let _ = writeln!(stdout, "{text}");
         }
         let _ = stdout.flush();
@@ -82,14 +91,16 @@ impl Ui {
             return;
         }
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "note: {message}");
+        let _ = writeln!(stderr, "note: {}", human_text(message));
     }
 
     pub fn error(&self, e: &Error) {
+        let message = imi_core::redact(&e.message);
+        let hint = e.hint.as_deref().map(imi_core::redact);
         if self.json {
             let doc = json!({
                 "success": false,
-                "error": {"code": e.code(), "message": e.message, "hint": e.hint},
+                "error": {"code": e.code(), "message": message, "hint": hint},
             });
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{doc}");
@@ -102,9 +113,24 @@ impl Ui {
         } else {
             ("", "", "")
         };
-        let _ = writeln!(stderr, "{red}error:{reset} {}", e.message);
-        if let Some(h) = &e.hint {
-            let _ = writeln!(stderr, "{yellow}hint:{reset} {h}");
+        let _ = writeln!(
+            stderr,
+            "{red}error:{reset} {}",
+            imi_core::display::escape_text(&message)
+        );
+        if let Some(h) = &hint {
+            let _ = writeln!(
+                stderr,
+                "{yellow}hint:{reset} {}",
+                imi_core::display::escape_text(h)
+            );
         }
     }
+}
+
+/// Human output as it may reach a terminal: no trailing new lines, credentials
+/// hidden, control characters escaped.
+fn human_text(s: &str) -> String {
+    let s = imi_core::redact(s.trim_end_matches('\n'));
+    imi_core::display::escape_text(&s).into_owned()
 }

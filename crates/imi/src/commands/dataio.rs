@@ -307,19 +307,12 @@ pub async fn export(settings: &Settings, args: &ExportArgs) -> Result<Output> {
     ))
 }
 
-/// Writes `<file>.tmp` then renames it over `file`: a reader never sees half a backup.
+/// A new temporary file next to `file`, renamed over it: a reader never sees half a
+/// backup and a symlink planted at a predictable name is not followed. Private to
+/// the user (0600): a backup holds the whole registry.
 fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = file.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let fail = |e: std::io::Error| {
-        Error::validation(format!("cannot write {}: {e}", file.display()))
-            .with_hint("check that the directory exists and is writable")
-    };
-    std::fs::write(&tmp, bytes).map_err(fail)?;
-    std::fs::rename(&tmp, file).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
+    crate::atomic::write(file, bytes, 0o600).map_err(|e| {
+        Error::validation(e.message).with_hint("check that the directory exists and is writable")
     })
 }
 

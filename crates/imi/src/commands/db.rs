@@ -167,7 +167,8 @@ async fn reset(settings: &Settings) -> Result<Output> {
 }
 
 /// Replaces this process with psql or sqlite3. The password never goes on the
-/// command line (where `ps` shows it): it is passed in PGPASSWORD.
+/// command line (where `ps` shows it), neither from the user part nor from a
+/// `password=` parameter: it is passed in PGPASSWORD.
 fn shell(settings: &Settings) -> Result<Output> {
     use std::os::unix::process::CommandExt;
     let (program, mut cmd) = match &settings.database {
@@ -177,20 +178,12 @@ fn shell(settings: &Settings) -> Result<Output> {
             ("sqlite3", c)
         }
         DatabaseTarget::Postgres(url) => {
-            let mut parsed = url::Url::parse(url).map_err(|e| {
-                Error::validation(format!("malformed database URL {}: {e}", redact_url(url)))
-            })?;
+            let (url, password) = split_password(url)?;
             let mut c = std::process::Command::new("psql");
-            if let Some(pw) = parsed.password() {
-                let pw = url::form_urlencoded::parse(pw.as_bytes())
-                    .map(|(k, _)| k.into_owned())
-                    .next()
-                    .unwrap_or_default();
+            if let Some(pw) = password {
                 c.env("PGPASSWORD", pw);
-                // Url::set_password only fails for URLs that cannot have one, and this one has.
-                let _ = parsed.set_password(None);
             }
-            c.arg(parsed.as_str());
+            c.arg(url);
             ("psql", c)
         }
     };
@@ -201,4 +194,61 @@ fn shell(settings: &Settings) -> Result<Output> {
             _ => "install sqlite3 (apt-get install sqlite3)",
         }),
     )
+}
+
+/// The database URL without its password (user part and `password=` parameter), and
+/// the password, percent-decoded as libpq decodes it, for PGPASSWORD: what goes on
+/// psql's command line is visible to every user of the machine (`ps`).
+fn split_password(url: &str) -> Result<(String, Option<String>)> {
+    use percent_encoding::percent_decode_str;
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let malformed = || {
+        Error::validation(format!("malformed database URL {}", redact_url(url))).with_hint(
+            "use postgres://user@host:5432/dbname with the password in PGPASSWORD or ~/.pgpass",
+        )
+    };
+    let mut parsed = url::Url::parse(url).map_err(|_| malformed())?;
+    let mut password = parsed.password().map(decode);
+    if password.is_some() && parsed.set_password(None).is_err() {
+        return Err(malformed());
+    }
+    if let Some(q) = parsed.query().map(str::to_string) {
+        let mut kept = vec![];
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match decode(k).to_ascii_lowercase().as_str() {
+                "password" => password = Some(decode(v)),
+                "sslpassword" => {
+                    return Err(Error::validation(format!(
+                        "{} has an sslpassword, which psql would show on its command line",
+                        redact_url(url)
+                    ))
+                    .with_hint("give psql its key without a passphrase, or run psql yourself"));
+                }
+                _ => kept.push(pair),
+            }
+        }
+        parsed.set_query((!kept.is_empty()).then(|| kept.join("&")).as_deref());
+    }
+    Ok((parsed.to_string(), password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_leave_the_url() {
+        let (u, p) = split_password("postgres://imi:pa%2Fs+s%40@h:5/d?sslmode=disable").unwrap();
+        assert_eq!(u, "postgres://imi@h:5/d?sslmode=disable");
+        assert_eq!(p.as_deref(), Some("pa/s+s@"));
+        let (u, p) =
+            split_password("postgres://imi@h/d?password=a%26b%2Bc&application_name=x").unwrap();
+        assert_eq!(u, "postgres://imi@h/d?application_name=x");
+        assert_eq!(p.as_deref(), Some("a&b+c"));
+        let (u, p) = split_password("postgres://h/d?password=x").unwrap();
+        assert_eq!((u.as_str(), p.as_deref()), ("postgres://h/d", Some("x")));
+        let (u, p) = split_password("postgres://h/d").unwrap();
+        assert_eq!((u.as_str(), p), ("postgres://h/d", None));
+    }
 }

@@ -137,6 +137,7 @@ fn discard_own_clone(tmp: &Path) {
 async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output> {
     let start = match &args.url {
         Some(url) => {
+            remote::check_credentials_unambiguous(url)?;
             remote::origin_key(url)?;
             clone_into_layout(ctx, url)?
         }

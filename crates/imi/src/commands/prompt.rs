@@ -50,7 +50,7 @@ pub fn cmd_prompt(cwd: &Path, json_wanted: bool) -> Result<Output> {
                 "agent_id": null,
                 "line": project,
             }),
-            project,
+            imi_core::display::escape_line(project).into_owned(),
         ));
     };
     let file = loc.worktree_file();
@@ -69,6 +69,9 @@ pub fn cmd_prompt(cwd: &Path, json_wanted: bool) -> Result<Output> {
     } else {
         format!("{project}:{name} ({})", details.join(", "))
     };
+    // One line for a shell prompt: a new line or escape sequence from a `.iMi`
+    // file must not reach the terminal (JSON keeps the exact text).
+    let human = imi_core::display::escape_line(&line).into_owned();
     Ok(Output::new(
         json!({
             "project": project,
@@ -78,7 +81,7 @@ pub fn cmd_prompt(cwd: &Path, json_wanted: bool) -> Result<Output> {
             "agent_id": agent,
             "line": line,
         }),
-        line,
+        human,
     ))
 }
 

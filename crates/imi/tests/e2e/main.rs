@@ -8,11 +8,13 @@
 mod crash;
 mod harness;
 mod journey;
+mod leaks;
 mod maintenance;
 mod pg_restart;
 mod recovery;
 mod safety;
 mod sync;
+mod terminal;
 mod watch;
 mod work;
 mod worktrees;
