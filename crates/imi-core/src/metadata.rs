@@ -144,7 +144,11 @@ impl Decoded {
         if self.unreadable.is_empty() {
             return Ok(self.doc);
         }
-        let keys = self.unreadable.iter().map(|k| shorten(k)).collect::<Vec<_>>();
+        let keys = self
+            .unreadable
+            .iter()
+            .map(|k| shorten(k))
+            .collect::<Vec<_>>();
         Err(Error::validation(format!(
             "{what} holds values nested too deep to read safely (under {})",
             keys.join(", ")
@@ -414,8 +418,13 @@ mod tests {
         let e = set(&mut d, &"k".repeat(257), json!(1)).unwrap_err();
         assert_eq!(e.code(), "VALIDATION_ERROR");
         let big = "x".repeat(MAX_BYTES);
-        assert_eq!(set(&mut d, "big", json!(big)).unwrap_err().code(), "VALIDATION_ERROR");
-        let many: Map<String, Value> = (0..=MAX_KEYS).map(|i| (format!("k{i}"), json!(i))).collect();
+        assert_eq!(
+            set(&mut d, "big", json!(big)).unwrap_err().code(),
+            "VALIDATION_ERROR"
+        );
+        let many: Map<String, Value> = (0..=MAX_KEYS)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect();
         let e = set(&mut d, "many", Value::Object(many)).unwrap_err();
         assert!(e.message.contains("keys"), "{}", e.message);
         let mut ok = Metadata::new();
@@ -437,7 +446,10 @@ mod tests {
         assert_eq!(d.unreadable, vec!["a".to_string()]);
         assert_eq!(d.doc["keep"], json!({"x": 1}));
         assert!(d.doc["a"][UNREADABLE].is_string());
-        assert_eq!(d.clone().writable("m").unwrap_err().code(), "VALIDATION_ERROR");
+        assert_eq!(
+            d.clone().writable("m").unwrap_err().code(),
+            "VALIDATION_ERROR"
+        );
         // remove the deepest key: still deep, but one level less
         let key = vec!["a"; 131].join(".");
         let t2 = unset_text(&text, &key).unwrap().unwrap();
@@ -458,7 +470,9 @@ mod tests {
     #[test]
     fn unset_text_matches_unset() {
         let doc = json!({"a": {"b": 1, "c": [1, {"d": 2}]}, "e": "s"});
-        for key in ["a.b", "a.c", "a", "e", "a.c.1", "a.c.d", "x", "a.b.c", "e.x"] {
+        for key in [
+            "a.b", "a.c", "a", "e", "a.c.1", "a.c.d", "x", "a.b.c", "e.x",
+        ] {
             let mut m = require_object(doc.clone()).unwrap();
             let removed = unset(&mut m, key).unwrap();
             let t = unset_text(&doc.to_string(), key).unwrap();

@@ -172,10 +172,10 @@ pub fn validate_custom_worktree_prefix(prefix: &str) -> Result<()> {
     }
     validate_prefix("worktree prefix", prefix, false)?;
     if let Some(why) = path_component_problem(prefix, 64) {
-        return Err(Error::validation(format!(
-            "invalid worktree prefix {prefix:?}: it {why}"
-        ))
-        .with_hint("use letters, digits, `-` and `_`, e.g. spike-"));
+        return Err(
+            Error::validation(format!("invalid worktree prefix {prefix:?}: it {why}"))
+                .with_hint("use letters, digits, `-` and `_`, e.g. spike-"),
+        );
     }
     if prefix_collides_with_trunk(prefix) {
         return Err(Error::validation(format!(
@@ -252,10 +252,10 @@ pub fn require_non_empty(what: &str, value: &str) -> Result<()> {
             .with_hint(format!("give a non-empty {what}")));
     }
     if value.chars().any(char::is_control) {
-        return Err(Error::validation(format!(
-            "{what} contains control characters"
-        ))
-        .with_hint(format!("give the {what} without control characters")));
+        return Err(
+            Error::validation(format!("{what} contains control characters"))
+                .with_hint(format!("give the {what} without control characters")),
+        );
     }
     Ok(())
 }
@@ -356,7 +356,15 @@ mod tests {
             assert!(e.hint.is_some());
             assert!(validate_worktree_name(bad).is_err(), "{bad:?}");
         }
-        for good in ["app", "my app", "a.b", ".dotfiles", "-x", "Ünïcode", "v1..2"] {
+        for good in [
+            "app",
+            "my app",
+            "a.b",
+            ".dotfiles",
+            "-x",
+            "Ünïcode",
+            "v1..2",
+        ] {
             validate_project_name(good).unwrap();
         }
     }
@@ -383,7 +391,10 @@ mod tests {
         validate_days("d", 0).unwrap();
         validate_days("d", MAX_DAYS).unwrap();
         for bad in [-1, MAX_DAYS + 1, 100_000_000, i32::MAX] {
-            assert_eq!(validate_days("d", bad).unwrap_err().code(), "VALIDATION_ERROR");
+            assert_eq!(
+                validate_days("d", bad).unwrap_err().code(),
+                "VALIDATION_ERROR"
+            );
         }
     }
 

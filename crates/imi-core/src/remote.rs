@@ -350,7 +350,10 @@ mod tests {
 
     #[test]
     fn project_names_from_remotes() {
-        assert_eq!(project_name("https://github.com/acme/App.git").unwrap(), "app");
+        assert_eq!(
+            project_name("https://github.com/acme/App.git").unwrap(),
+            "app"
+        );
         assert_eq!(project_name("git@host:o/r.git/").unwrap(), "r");
         assert_eq!(project_name("/srv/git/repo.git").unwrap(), "repo");
         assert_eq!(project_name("file:///srv/Git/Repo").unwrap(), "Repo");

@@ -351,7 +351,11 @@ fn in_row(table: &str, id: impl std::fmt::Display, e: Error) -> Error {
         .hint
         .clone()
         .unwrap_or_else(|| "fix the document; nothing was written".into());
-    Error::new(e.kind, format!("{table} {id} in the document: {}", e.message)).with_hint(hint)
+    Error::new(
+        e.kind,
+        format!("{table} {id} in the document: {}", e.message),
+    )
+    .with_hint(hint)
 }
 
 /// The input rules of [`crate::Store::register_project`], for a project row that

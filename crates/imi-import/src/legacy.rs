@@ -844,7 +844,10 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
             by_place.insert((host.to_string(), worktree.path.clone()), id);
         }
         by_name.insert((project_id, worktree.name.clone()), id);
-        wts.insert(id_text, (id, project_id, pname.clone(), worktree.name.clone()));
+        wts.insert(
+            id_text,
+            (id, project_id, pname.clone(), worktree.name.clone()),
+        );
         snap.worktrees.push(worktree);
     }
     progress(data.worktrees.len() as u64);

@@ -630,8 +630,7 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| (sql.missing)(sql.id))?;
-        let mut doc =
-            metadata::decode_stored(&metadata_text(&row)?)?.writable("the metadata")?;
+        let mut doc = metadata::decode_stored(&metadata_text(&row)?)?.writable("the metadata")?;
         metadata::set(&mut doc, key, value)?;
         let text = serde_json::to_string(&doc)
             .map_err(|e| Error::internal(format!("cannot encode metadata: {e}")))?;

@@ -5,8 +5,8 @@ use imi_core::{
     Activity, Error, InflightWork, Metadata, Project, RegistryStats, Result, WorkStatus, Worktree,
     WorktreeType,
 };
-use sqlx::postgres::PgRow;
 use serde_json::value::RawValue;
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{Decode, Postgres, Row, Type};
 

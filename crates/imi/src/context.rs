@@ -204,6 +204,9 @@ mod tests {
         let p = worktree_file_path(&c, "../../../../x");
         assert!(p.starts_with(c.join(".iMi/worktrees")), "{}", p.display());
         assert_eq!(p.parent().unwrap(), c.join(".iMi/worktrees"));
-        assert_eq!(worktree_file_path(&c, "feat-x"), c.join(".iMi/worktrees/feat-x.json"));
+        assert_eq!(
+            worktree_file_path(&c, "feat-x"),
+            c.join(".iMi/worktrees/feat-x.json")
+        );
     }
 }

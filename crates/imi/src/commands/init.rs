@@ -36,11 +36,8 @@ fn project_name(remote: Option<&str>, fallback: &Path) -> Result<String> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .ok_or_else(|| {
-                    Error::validation(format!(
-                        "cannot name the project at {}",
-                        fallback.display()
-                    ))
-                    .with_hint("run `imi init` inside the repository's own directory")
+                    Error::validation(format!("cannot name the project at {}", fallback.display()))
+                        .with_hint("run `imi init` inside the repository's own directory")
                 })?;
             n.strip_suffix(".git").map(str::to_string).unwrap_or(n)
         }
