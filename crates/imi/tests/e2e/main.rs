@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 mod harness;
+mod input;
 mod journey;
 mod maintenance;
 mod pg_restart;
