@@ -794,18 +794,14 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
             }
         };
         let mut active = w.active;
-        if active {
-            if let Some(&other) = by_place.get(&(host.to_string(), path.clone())) {
-                note(
-                    &mut report,
-                    "worktrees",
-                    &lid,
-                    format!(
-                        "{path} is registered as active worktree {other}: imported as inactive"
-                    ),
-                );
-                active = false;
-            }
+        if active && let Some(&other) = by_place.get(&(host.to_string(), path.clone())) {
+            note(
+                &mut report,
+                "worktrees",
+                &lid,
+                format!("{path} is registered as active worktree {other}: imported as inactive"),
+            );
+            active = false;
         }
         let worktree = Worktree {
             id,
