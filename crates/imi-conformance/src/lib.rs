@@ -24,6 +24,14 @@ pub trait Harness: Store {
     /// row `days` into the past, bypassing the `updated_at` trigger.
     fn backdate(&self, table: &'static str, id: Uuid, days: i64)
     -> impl Future<Output = ()> + Send;
+    /// Writes `json` as the metadata of one row the way a program using SQL (or an
+    /// older imi) could have: around every check imi and the schema make.
+    fn raw_metadata(
+        &self,
+        table: &'static str,
+        id: Uuid,
+        json: String,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 fn column(table: &str) -> &'static str {
@@ -48,6 +56,17 @@ impl Harness for SqliteStore {
             .unwrap();
         assert_eq!(r.rows_affected(), 1, "backdate {table} {id}");
     }
+
+    async fn raw_metadata(&self, table: &'static str, id: Uuid, json: String) {
+        // SQLite has no metadata trigger: the Rust store is the only check
+        let r = sqlx::query(&format!("UPDATE {table} SET metadata = ?1 WHERE id = ?2"))
+            .bind(json)
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .unwrap();
+        assert_eq!(r.rows_affected(), 1, "raw_metadata {table} {id}");
+    }
 }
 
 impl Harness for PgStore {
@@ -68,6 +87,25 @@ impl Harness for PgStore {
             .await
             .unwrap();
         assert_eq!(r.rows_affected(), 1, "backdate {table} {id}");
+        tx.commit().await.unwrap();
+    }
+
+    async fn raw_metadata(&self, table: &'static str, id: Uuid, json: String) {
+        let mut tx = self.pool().begin().await.unwrap();
+        // replica role: no triggers, like a registry written before migration 3
+        sqlx::query("SET LOCAL session_replication_role = replica")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let r = sqlx::query(&format!(
+            "UPDATE {table} SET metadata = $1::jsonb WHERE id = $2"
+        ))
+        .bind(json)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(r.rows_affected(), 1, "raw_metadata {table} {id}");
         tx.commit().await.unwrap();
     }
 }

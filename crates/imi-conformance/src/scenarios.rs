@@ -1211,3 +1211,245 @@ pub async fn sixteen_connections_register_one_project<S: Store>(stores: &[S]) {
     let all = stores[0].list_projects(true).await.unwrap();
     assert_eq!(all.len(), 1, "exactly one row: {all:?}");
 }
+
+// --- issue 8, rule 4: every name that becomes a path is checked at every door ------
+
+/// Project names, worktree names and custom worktree prefixes that would leave
+/// their directory are `VALIDATION_ERROR` at the store (both backends) and in a
+/// snapshot import, and nothing is written.
+pub async fn names_that_become_paths_are_checked_at_every_store_door<S: Store + Harness>(s: &S) {
+    let (p, w) = setup(s).await;
+    let before = s.export_snapshot().await.unwrap();
+    for bad in [
+        "..",
+        ".",
+        "a/b",
+        "a\\b",
+        "esc\u{1b}[31m",
+        "rtl\u{202E}gpj.exe",
+        &"x".repeat(201),
+    ] {
+        let e = assert_kind(
+            s.register_project(&NewProject {
+                name: bad.into(),
+                remote_origin: Some(format!("https://github.com/acme/n{}", bad.len())),
+                trunk_path: "/code/x/trunk-main".into(),
+                ..Default::default()
+            })
+            .await,
+            ErrorKind::Validation,
+        );
+        assert!(e.hint.is_some(), "{e:?}");
+    }
+    for bad in ["../../../../x", "..", "a/b", "iso\u{2066}late", "nul\u{0}x"] {
+        let mut nw = worktree(&p, "feat", "ok");
+        nw.name = bad.into();
+        assert_kind(s.register_worktree(&nw).await, ErrorKind::Validation);
+    }
+    // a branch longer than git or a file system takes
+    let mut nw = worktree(&p, "feat", "long");
+    nw.branch_name = format!("feat/{}", "b".repeat(300));
+    assert_kind(s.register_worktree(&nw).await, ErrorKind::Validation);
+    // custom types whose directories would look like the trunk's, or leave the container
+    for prefix in ["trunk-", "Trunk-x-", "tr", "../", "a/", ".."] {
+        assert_kind(
+            s.add_type(&NewWorktreeType {
+                name: "evil".into(),
+                worktree_prefix: Some(prefix.into()),
+                ..Default::default()
+            })
+            .await,
+            ErrorKind::Validation,
+        );
+    }
+    // the snapshot door: a project named `..` and a worktree named `../../../../x`
+    let mut doc = before.clone();
+    let mut bad_p = doc.projects[0].clone();
+    bad_p.id = Uuid::new_v4();
+    bad_p.name = "..".into();
+    bad_p.origin_key = "github.com/acme/other".into();
+    doc.projects.push(bad_p);
+    let e = assert_kind(
+        s.import_snapshot(&doc, Default::default()).await,
+        ErrorKind::Validation,
+    );
+    assert!(e.message.contains("project name"), "{e:?}");
+    let mut doc = before.clone();
+    let mut bad_w = w.clone();
+    bad_w.id = Uuid::new_v4();
+    bad_w.name = "../../../../x".into();
+    bad_w.path = "/code/app/gone".into();
+    doc.worktrees.push(bad_w);
+    let e = assert_kind(
+        s.import_snapshot(&doc, Default::default()).await,
+        ErrorKind::Validation,
+    );
+    assert!(e.message.contains("worktree name"), "{e:?}");
+    let mut doc = before.clone();
+    let mut evil = doc.worktree_types[0].clone();
+    evil.name = "evil".into();
+    evil.is_builtin = false;
+    evil.worktree_prefix = "trunk-".into();
+    doc.worktree_types.push(evil);
+    assert_kind(
+        s.import_snapshot(&doc, Default::default()).await,
+        ErrorKind::Validation,
+    );
+    assert_eq!(s.export_snapshot().await.unwrap(), before);
+}
+
+// --- issue 8, rule 6: bounded input ----------------------------------------------
+
+fn nested_arrays(depth: usize) -> serde_json::Value {
+    let mut v = json!(1);
+    for _ in 0..depth {
+        v = json!([v]);
+    }
+    v
+}
+
+/// Over-deep, over-wide and over-long metadata is refused on write; a 128-part
+/// dotted key (the finding) changes nothing and every read keeps working.
+pub async fn metadata_limits_are_enforced_on_write<S: Store>(s: &S) {
+    let (p, w) = setup(s).await;
+    let target = MetadataTarget::Worktree(w.id);
+    s.metadata_set(target, "plane.ticket_id", json!(42))
+        .await
+        .unwrap();
+    let before = s.export_snapshot().await.unwrap();
+    let deep = vec!["a"; 128].join(".");
+    let e = assert_kind(
+        s.metadata_set(target, &deep, json!("v")).await,
+        ErrorKind::Validation,
+    );
+    assert!(e.hint.is_some());
+    let nested = nested_arrays(33);
+    assert_kind(
+        s.metadata_set(target, "x", nested).await,
+        ErrorKind::Validation,
+    );
+    assert_kind(
+        s.metadata_set(target, &"k".repeat(300), json!(1)).await,
+        ErrorKind::Validation,
+    );
+    assert_kind(
+        s.metadata_set(
+            MetadataTarget::Project(p.id),
+            "big",
+            json!("x".repeat(70_000)),
+        )
+        .await,
+        ErrorKind::Validation,
+    );
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..1001).map(|i| (format!("k{i}"), json!(i))).collect();
+    assert_kind(
+        s.metadata_set(target, "many", serde_json::Value::Object(many))
+            .await,
+        ErrorKind::Validation,
+    );
+    // through registration and the activity log too
+    let mut nw = worktree(&p, "fix", "meta");
+    nw.metadata.insert("big".into(), json!("x".repeat(70_000)));
+    assert_kind(s.register_worktree(&nw).await, ErrorKind::Validation);
+    let mut np = project("meta", Some("https://github.com/acme/meta"));
+    np.description = Some("d".repeat(9000));
+    assert_kind(s.register_project(&np).await, ErrorKind::Validation);
+    let mut act = NewActivity {
+        agent_id: "a".into(),
+        activity_type: "other".into(),
+        ..Default::default()
+    };
+    act.metadata.insert("deep".into(), nested_arrays(33));
+    assert_kind(s.log_activity(&act).await, ErrorKind::Validation);
+    assert_eq!(s.export_snapshot().await.unwrap(), before);
+    // reads all work, and the limit itself is allowed
+    s.metadata_set(target, &vec!["b"; 32].join("."), json!(1))
+        .await
+        .unwrap();
+    s.list_worktrees(&WorktreeFilter::default()).await.unwrap();
+}
+
+/// A document nested deeper than imi can read, stored around every check (SQL, an
+/// older imi): list, get, inflight and export still work and show a marker under its
+/// key; a write that would lose it is refused; `metadata_unset` repairs it.
+pub async fn over_deep_stored_metadata_is_readable_and_repairable<S: Store + Harness>(s: &S) {
+    let (p, w) = setup(s).await;
+    s.update_git_state(w.id, &state(1, 0, 0)).await.unwrap();
+    let deep = format!(
+        "{{\"keep\": 1, \"a\": {}\"v\"{}}}",
+        "{\"a\": ".repeat(200),
+        "}".repeat(200)
+    );
+    s.raw_metadata("worktrees", w.id, deep.clone()).await;
+    s.raw_metadata("projects", p.id, deep).await;
+
+    let listed = s.list_worktrees(&WorktreeFilter::default()).await.unwrap();
+    let got = listed.iter().find(|x| x.id == w.id).unwrap();
+    assert_eq!(got.metadata["keep"], json!(1));
+    assert!(got.metadata["a"][imi_core::metadata::UNREADABLE].is_string());
+    s.get_worktree(w.id).await.unwrap();
+    s.get_project(p.id).await.unwrap();
+    s.list_projects(true).await.unwrap();
+    assert_eq!(s.inflight(None).await.unwrap().len(), 1);
+    let snap = s.export_snapshot().await.unwrap();
+    assert_eq!(snap.worktrees.len(), 1);
+    let whole = s
+        .metadata_get(MetadataTarget::Worktree(w.id), None)
+        .await
+        .unwrap();
+    assert_eq!(whole.unwrap()["keep"], json!(1));
+    // a write would replace the unreadable value with its marker: refused
+    let e = assert_kind(
+        s.metadata_set(MetadataTarget::Worktree(w.id), "other", json!(2))
+            .await,
+        ErrorKind::Validation,
+    );
+    assert!(e.hint.as_deref().unwrap_or("").contains("unset"), "{e:?}");
+    // the repair: the deepest key (the finding's own key), then the whole value
+    let key = vec!["a"; 201].join(".");
+    assert!(
+        s.metadata_unset(MetadataTarget::Worktree(w.id), &key)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.metadata_unset(MetadataTarget::Worktree(w.id), "a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.metadata_unset(MetadataTarget::Project(p.id), "a")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.metadata_get(MetadataTarget::Worktree(w.id), None)
+            .await
+            .unwrap(),
+        Some(json!({"keep": 1}))
+    );
+    s.metadata_set(MetadataTarget::Worktree(w.id), "other", json!(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_project(p.id).await.unwrap().metadata,
+        json!({"keep": 1}).as_object().unwrap().clone()
+    );
+}
+
+/// Day counts beyond 100 years are `VALIDATION_ERROR` on both backends (PostgreSQL
+/// used to fail with a timestamp overflow, SQLite silently deleted nothing).
+pub async fn retention_day_counts_are_bounded<S: Store>(s: &S) {
+    setup(s).await;
+    for days in [100_000_000, 36_501, i32::MAX] {
+        let e = assert_kind(s.cleanup_old_activities(days).await, ErrorKind::Validation);
+        assert!(e.hint.is_some());
+        assert_kind(
+            s.prune_inactive_worktrees(days).await,
+            ErrorKind::Validation,
+        );
+    }
+    assert_eq!(s.cleanup_old_activities(36_500).await.unwrap(), 0);
+    assert_eq!(s.prune_inactive_worktrees(36_500).await.unwrap(), 0);
+}

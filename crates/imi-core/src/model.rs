@@ -208,11 +208,16 @@ impl NewProject {
     /// the remote as stored (credentials stripped). Both backends register through
     /// this, so identity has one definition.
     pub fn identity(&self) -> Result<(String, Option<String>)> {
-        crate::naming::require_non_empty("project name", &self.name)?;
-        crate::naming::require_non_empty("trunk path", &self.trunk_path)?;
+        use crate::naming;
+        naming::validate_project_name(&self.name)?;
+        check_path("trunk path", &self.trunk_path)?;
         if let Some(b) = &self.default_branch {
-            crate::naming::require_non_empty("default branch", b)?;
+            naming::validate_branch_name("default branch", b)?;
         }
+        if let Some(d) = &self.description {
+            naming::check_len("description", d, naming::MAX_TEXT_BYTES)?;
+        }
+        crate::metadata::check_limits("project metadata", &self.metadata)?;
         match &self.remote_origin {
             Some(r) => Ok((
                 {
@@ -224,6 +229,21 @@ impl NewProject {
             None => Ok((crate::remote::local_key(&self.trunk_path), None)),
         }
     }
+}
+
+/// Longest path imi stores, in bytes (Linux's PATH_MAX).
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// A path column: non-empty, no control characters, at most [`MAX_PATH_BYTES`].
+pub fn check_path(what: &str, path: &str) -> Result<()> {
+    crate::naming::require_non_empty(what, path)?;
+    crate::naming::check_len(what, path, MAX_PATH_BYTES)
+}
+
+/// An agent id or host: non-empty, no control characters, bounded.
+pub fn check_id(what: &str, id: &str) -> Result<()> {
+    crate::naming::require_non_empty(what, id)?;
+    crate::naming::check_len(what, id, crate::naming::MAX_ID_BYTES)
 }
 
 /// Input of [`crate::Store::register_worktree`].
@@ -238,6 +258,22 @@ pub struct NewWorktree {
     pub host: Option<String>,
     pub agent_id: Option<String>,
     pub metadata: Metadata,
+}
+
+impl NewWorktree {
+    /// The rules every store applies before registering (`host`: the host the row
+    /// will carry).
+    pub fn validate(&self, host: &str) -> Result<()> {
+        crate::naming::validate_worktree_name(&self.name)?;
+        crate::naming::require_non_empty("worktree type", &self.type_name)?;
+        crate::naming::validate_branch_name("branch name", &self.branch_name)?;
+        check_path("worktree path", &self.path)?;
+        if let Some(a) = &self.agent_id {
+            check_id("agent id", a)?;
+        }
+        check_id("host", host)?;
+        crate::metadata::check_limits("worktree metadata", &self.metadata)
+    }
 }
 
 /// A git-state update; `None` leaves a field unchanged (as in
@@ -262,6 +298,21 @@ pub struct NewActivity {
     pub metadata: Metadata,
 }
 
+impl NewActivity {
+    /// The rules every store applies before appending.
+    pub fn validate(&self) -> Result<()> {
+        check_id("agent id", &self.agent_id)?;
+        crate::naming::validate_activity_type(&self.activity_type)?;
+        if let Some(d) = &self.description {
+            crate::naming::check_len("description", d, crate::naming::MAX_TEXT_BYTES)?;
+        }
+        if let Some(f) = &self.file_path {
+            crate::naming::check_len("file path", f, MAX_PATH_BYTES)?;
+        }
+        crate::metadata::check_limits("activity metadata", &self.metadata)
+    }
+}
+
 /// Input of [`crate::Store::add_type`]; prefixes default to `<name>/` and `<name>-`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewWorktreeType {
@@ -271,6 +322,35 @@ pub struct NewWorktreeType {
     pub description: Option<String>,
     pub color: Option<String>,
     pub icon: Option<String>,
+}
+
+impl NewWorktreeType {
+    /// Checks the input and returns the branch and worktree prefixes to store (the
+    /// defaults filled in). Both stores add types through this.
+    pub fn prefixes(&self) -> Result<(String, String)> {
+        use crate::naming;
+        naming::validate_type_name(&self.name)?;
+        let branch = self
+            .branch_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}/", self.name));
+        let dir = self
+            .worktree_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-", self.name));
+        naming::validate_prefix("branch prefix", &branch, true)?;
+        naming::validate_custom_worktree_prefix(&dir)?;
+        for (what, v) in [
+            ("description", &self.description),
+            ("color", &self.color),
+            ("icon", &self.icon),
+        ] {
+            if let Some(v) = v {
+                naming::check_len(what, v, naming::MAX_TEXT_BYTES)?;
+            }
+        }
+        Ok((branch, dir))
+    }
 }
 
 /// Filters of [`crate::Store::list_worktrees`]; all optional, combined with AND.

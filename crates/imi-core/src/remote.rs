@@ -180,6 +180,25 @@ pub fn origin_key(remote: &str) -> Result<String> {
     }
 }
 
+/// The project name a remote gives: the last part of its identity, with one `.git`
+/// removed. It becomes the directory `<root>/<name>`, so it must be a plain name
+/// ([`crate::naming::validate_project_name`]): `https://host/owner/..` or
+/// `file:///tmp/x/..` give `..` and are refused.
+pub fn project_name(remote: &str) -> Result<String> {
+    let key = origin_key(remote)?;
+    let last = key.rsplit('/').find(|p| !p.is_empty()).unwrap_or_default();
+    let name = last.strip_suffix(".git").unwrap_or(last);
+    crate::naming::validate_project_name(name).map_err(|e| {
+        Error::validation(format!(
+            "remote {:?} does not end in a usable repository name: {}",
+            sanitize_display(remote.trim()),
+            e.message
+        ))
+        .with_hint("give the repository's own URL, e.g. https://host/owner/repo (no `..` or `.` at the end)")
+    })?;
+    Ok(name.to_string())
+}
+
 /// Key of a local path (also used for projects without a remote, by trunk path).
 pub fn local_key(path: &str) -> String {
     let mut p = collapse_slashes(path.trim());
@@ -372,6 +391,31 @@ mod tests {
         }
         let e = origin_key("https://user:token@github.com").unwrap_err();
         assert!(!e.message.contains("token"), "{}", e.message);
+    }
+
+    #[test]
+    fn project_names_from_remotes() {
+        assert_eq!(
+            project_name("https://github.com/acme/App.git").unwrap(),
+            "app"
+        );
+        assert_eq!(project_name("git@host:o/r.git/").unwrap(), "r");
+        assert_eq!(project_name("/srv/git/repo.git").unwrap(), "repo");
+        assert_eq!(project_name("file:///srv/Git/Repo").unwrap(), "Repo");
+        for bad in [
+            "https://host/owner/..",
+            "https://user:token@host/owner/..",
+            "file:///tmp/x/..",
+            "/tmp/x/..",
+            "https://host/owner/.",
+            "git@host:owner/..",
+            "https://host/owner/..git",
+        ] {
+            let e = project_name(bad).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR", "{bad}");
+            assert!(!e.message.contains("token"), "{}", e.message);
+            assert!(e.hint.is_some());
+        }
     }
 
     fn seg() -> impl Strategy<Value = String> {

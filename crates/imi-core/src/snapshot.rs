@@ -286,8 +286,17 @@ impl RegistrySnapshot {
         )?;
         unique("worktree", self.worktrees.iter().map(|w| w.id))?;
         unique("activity", self.activities.iter().map(|a| a.id))?;
+        for p in &self.projects {
+            validate_project_row(p)?;
+        }
+        for t in &self.worktree_types {
+            validate_type_row(t)?;
+        }
+        for w in &self.worktrees {
+            validate_worktree_row(w)?;
+        }
         for a in &self.activities {
-            crate::naming::validate_activity_type(&a.activity_type)?;
+            validate_activity_row(a)?;
         }
         Ok(())
     }
@@ -335,6 +344,102 @@ impl RegistrySnapshot {
         self.worktrees.sort_by_key(|r| r.id);
         self.activities.sort_by_key(|r| r.id);
     }
+}
+
+fn in_row(table: &str, id: impl std::fmt::Display, e: Error) -> Error {
+    let hint = e
+        .hint
+        .clone()
+        .unwrap_or_else(|| "fix the document; nothing was written".into());
+    Error::new(
+        e.kind,
+        format!("{table} {id} in the document: {}", e.message),
+    )
+    .with_hint(hint)
+}
+
+/// The input rules of [`crate::Store::register_project`], for a project row that
+/// enters by import (the same rules whatever the door).
+pub fn validate_project_row(p: &Project) -> Result<()> {
+    use crate::naming;
+    let check = || -> Result<()> {
+        naming::validate_project_name(&p.name)?;
+        naming::require_non_empty("origin key", &p.origin_key)?;
+        naming::validate_branch_name("default branch", &p.default_branch)?;
+        crate::model::check_path("trunk path", &p.trunk_path)?;
+        if let Some(d) = &p.description {
+            naming::check_len("description", d, naming::MAX_TEXT_BYTES)?;
+        }
+        crate::metadata::check_limits("project metadata", &p.metadata)
+    };
+    check().map_err(|e| in_row("project", p.id, e))
+}
+
+/// A worktree row that enters by import: the rules of `register_worktree`.
+pub fn validate_worktree_row(w: &Worktree) -> Result<()> {
+    use crate::naming;
+    let check = || -> Result<()> {
+        naming::validate_worktree_name(&w.name)?;
+        naming::validate_branch_name("branch name", &w.branch_name)?;
+        crate::model::check_path("worktree path", &w.path)?;
+        crate::model::check_id("host", &w.host)?;
+        if let Some(a) = &w.agent_id {
+            crate::model::check_id("agent id", a)?;
+        }
+        for (what, n) in [
+            ("uncommitted count", w.uncommitted_files_count),
+            ("ahead count", w.ahead_of_trunk),
+            ("behind count", w.behind_trunk),
+        ] {
+            naming::validate_count(what, Some(n))?;
+        }
+        crate::metadata::check_limits("worktree metadata", &w.metadata)
+    };
+    check().map_err(|e| in_row("worktree", w.id, e))
+}
+
+/// A worktree type that enters by import: its prefixes follow `imi types add`'s
+/// rules (the built-in `trunk` keeps its `trunk-`).
+pub fn validate_type_row(t: &WorktreeType) -> Result<()> {
+    use crate::naming;
+    let check = || -> Result<()> {
+        naming::require_non_empty("type name", &t.name)?;
+        naming::check_len("type name", &t.name, 32)?;
+        naming::validate_prefix("branch prefix", &t.branch_prefix, true)?;
+        if t.name == "trunk" && t.is_builtin {
+            naming::validate_prefix("worktree prefix", &t.worktree_prefix, false)?;
+        } else {
+            naming::validate_custom_worktree_prefix(&t.worktree_prefix)?;
+        }
+        crate::metadata::check_limits("type metadata", &t.metadata)
+    };
+    check().map_err(|e| in_row("worktree type", &t.name, e))
+}
+
+/// An activity that enters by import. Its project and worktree names are history
+/// (kept as they were, never turned into paths), so only their length is bounded.
+pub fn validate_activity_row(a: &Activity) -> Result<()> {
+    use crate::naming;
+    let check = || -> Result<()> {
+        crate::model::check_id("agent id", &a.agent_id)?;
+        naming::validate_activity_type(&a.activity_type)?;
+        for (what, v) in [
+            ("project name", &a.project_name),
+            ("worktree name", &a.worktree_name),
+        ] {
+            if let Some(v) = v {
+                naming::check_len(what, v, naming::MAX_TEXT_BYTES)?;
+            }
+        }
+        if let Some(d) = &a.description {
+            naming::check_len("description", d, naming::MAX_TEXT_BYTES)?;
+        }
+        if let Some(f) = &a.file_path {
+            naming::check_len("file path", f, crate::model::MAX_PATH_BYTES)?;
+        }
+        crate::metadata::check_limits("activity metadata", &a.metadata)
+    };
+    check().map_err(|e| in_row("activity", a.id, e))
 }
 
 /// Ids referenced by the snapshot's rows but not defined in it: the store checks

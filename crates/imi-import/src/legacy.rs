@@ -21,7 +21,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use imi_core::snapshot::{ImportMode, ImportOptions, RegistrySnapshot};
+use imi_core::snapshot::{self, ImportMode, ImportOptions, RegistrySnapshot};
 use imi_core::{
     ACTIVITY_TYPES, Activity, Error, Metadata, Project, Result, Store, Worktree, WorktreeFilter,
     WorktreeType, naming, remote,
@@ -495,11 +495,14 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
         let branch = branch
             .filter(|b| naming::validate_prefix("branch prefix", b, true).is_ok())
             .map_or_else(|| format!("{name}/"), str::to_string);
+        // the legacy prefix when it follows `imi types add`'s rules (one path
+        // component, not like a trunk directory), else `<name>-`, else `legacy-<name>-`
         let dir = dir
-            .filter(|d| {
-                !d.is_empty() && naming::validate_prefix("worktree prefix", d, false).is_ok()
-            })
-            .map_or_else(|| format!("{name}-"), str::to_string);
+            .map(str::to_string)
+            .into_iter()
+            .chain([format!("{name}-"), format!("legacy-{name}-")])
+            .find(|d| naming::validate_custom_worktree_prefix(d).is_ok())
+            .unwrap_or_else(|| format!("legacy-{name}-"));
         snap.worktree_types.push(WorktreeType {
             id: next_type_id,
             name: name.to_string(),
@@ -645,21 +648,29 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
                 format!("path {:?} is the container: trunk is {trunk}", r.path),
             );
         }
-        by_key.insert(key.clone(), id);
-        repos.insert(r.name.clone(), (id, trunk.clone(), name.to_string()));
-        snap.projects.push(Project {
+        let project = Project {
             id,
             name: name.to_string(),
             remote_origin,
-            origin_key: key,
+            origin_key: key.clone(),
             default_branch: branch,
-            trunk_path: trunk,
+            trunk_path: trunk.clone(),
             description: None,
             metadata: Metadata::new(),
             created_at: created,
             updated_at: updated,
             active: r.active,
-        });
+        };
+        // the rules of every other door (a name like `..` would become a path)
+        if let Err(e) = snapshot::validate_project_row(&project) {
+            let why = format!("{} ({})", e.message, e.hint.unwrap_or_default());
+            skip(&mut report, "repositories", &lid, why.clone());
+            skipped_repos.insert(r.name.clone(), why);
+            continue;
+        }
+        by_key.insert(key, id);
+        repos.insert(r.name.clone(), (id, trunk, name.to_string()));
+        snap.projects.push(project);
     }
     progress(data.repositories.len() as u64);
 
@@ -783,24 +794,16 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
             }
         };
         let mut active = w.active;
-        if active {
-            if let Some(&other) = by_place.get(&(host.to_string(), path.clone())) {
-                note(
-                    &mut report,
-                    "worktrees",
-                    &lid,
-                    format!(
-                        "{path} is registered as active worktree {other}: imported as inactive"
-                    ),
-                );
-                active = false;
-            } else {
-                by_place.insert((host.to_string(), path.clone()), id);
-            }
+        if active && let Some(&other) = by_place.get(&(host.to_string(), path.clone())) {
+            note(
+                &mut report,
+                "worktrees",
+                &lid,
+                format!("{path} is registered as active worktree {other}: imported as inactive"),
+            );
+            active = false;
         }
-        by_name.insert((project_id, name.clone()), id);
-        wts.insert(id_text, (id, project_id, pname.clone(), name.clone()));
-        snap.worktrees.push(Worktree {
+        let worktree = Worktree {
             id,
             project_id,
             type_name,
@@ -828,7 +831,20 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
             created_at: created,
             updated_at: updated,
             active,
-        });
+        };
+        if let Err(e) = snapshot::validate_worktree_row(&worktree) {
+            skip_wt(&mut report, e.message);
+            continue;
+        }
+        if active {
+            by_place.insert((host.to_string(), worktree.path.clone()), id);
+        }
+        by_name.insert((project_id, worktree.name.clone()), id);
+        wts.insert(
+            id_text,
+            (id, project_id, pname.clone(), worktree.name.clone()),
+        );
+        snap.worktrees.push(worktree);
     }
     progress(data.worktrees.len() as u64);
 
@@ -895,7 +911,7 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
                 }
             }
         };
-        snap.activities.push(Activity {
+        let activity = Activity {
             id,
             agent_id,
             worktree_id,
@@ -907,7 +923,11 @@ pub fn plan(data: &LegacyData, existing: &Existing, host: &str, progress: &dyn F
             description: Some(a.description.clone()),
             metadata,
             created_at: created,
-        });
+        };
+        match snapshot::validate_activity_row(&activity) {
+            Ok(()) => snap.activities.push(activity),
+            Err(e) => skip(&mut report, "agent_activities", lid, e.message),
+        }
         if i % 4096 == 4095 {
             progress(4096);
         }

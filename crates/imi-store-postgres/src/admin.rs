@@ -44,6 +44,14 @@ pub(crate) const IMI_FUNCTIONS: &[&str] = &[
     "get_registry_stats",
     "cleanup_old_activities",
     "prune_inactive_worktrees",
+    "imi_path_component_problem",
+    "imi_metadata_problem",
+    "imi_check_metadata",
+    "imi_check_len",
+    "imi_projects_input_rules",
+    "imi_worktrees_input_rules",
+    "imi_worktree_types_input_rules",
+    "imi_activities_input_rules",
 ];
 
 /// Functions that only read: `imi_reader` may call these and no others.
@@ -56,6 +64,8 @@ pub(crate) const READ_ONLY_FUNCTIONS: &[&str] = &[
     "imi_origin_key",
     "imi_sanitize_remote",
     "imi_check_worktree_name",
+    "imi_path_component_problem",
+    "imi_metadata_problem",
     "imi_work_status",
     "imi_project_by_origin",
     "get_project_by_origin",

@@ -167,8 +167,8 @@ const METADATA_LOCK_PROJECT: &str = "SELECT metadata FROM projects WHERE id = $1
 const METADATA_LOCK_WORKTREE: &str = "SELECT metadata FROM worktrees WHERE id = $1 FOR UPDATE";
 const METADATA_READ_PROJECT: &str = "SELECT metadata FROM projects WHERE id = $1";
 const METADATA_READ_WORKTREE: &str = "SELECT metadata FROM worktrees WHERE id = $1";
-const METADATA_WRITE_PROJECT: &str = "UPDATE projects SET metadata = $2 WHERE id = $1";
-const METADATA_WRITE_WORKTREE: &str = "UPDATE worktrees SET metadata = $2 WHERE id = $1";
+const METADATA_WRITE_PROJECT: &str = "UPDATE projects SET metadata = $2::jsonb WHERE id = $1";
+const METADATA_WRITE_WORKTREE: &str = "UPDATE worktrees SET metadata = $2::jsonb WHERE id = $1";
 
 struct MetaSql {
     lock: &'static str,
@@ -197,11 +197,13 @@ fn meta_sql(target: MetadataTarget) -> MetaSql {
     }
 }
 
-fn metadata_of(row: &PgRow) -> Result<Metadata> {
-    let Json(m): Json<Metadata> = row
+/// The stored metadata text of a `SELECT metadata` row (parsed by the caller: see
+/// imi_core::metadata for why text).
+fn metadata_text(row: &PgRow) -> Result<String> {
+    let Json(raw): Json<Box<serde_json::value::RawValue>> = row
         .try_get(0)
         .map_err(|e| Error::internal(format!("reading metadata: {e}")))?;
-    Ok(m)
+    Ok(raw.get().to_string())
 }
 
 impl Store for PgStore {
@@ -348,20 +350,8 @@ impl Store for PgStore {
     // --- worktrees ----------------------------------------------------------------
 
     async fn register_worktree(&self, w: &NewWorktree) -> Result<Worktree> {
-        naming::validate_worktree_name(&w.name)?;
-        naming::require_non_empty("worktree type", &w.type_name)?;
-        naming::require_non_empty("branch name", &w.branch_name)?;
-        naming::require_non_empty("worktree path", &w.path)?;
-        if let Some(a) = &w.agent_id {
-            naming::require_non_empty("agent id", a)?;
-        }
-        let host = match &w.host {
-            Some(h) => {
-                naming::require_non_empty("host", h)?;
-                h.as_str()
-            }
-            None => self.host.as_str(),
-        };
+        let host = w.host.as_deref().unwrap_or(self.host.as_str());
+        w.validate(host)?;
         let row = sqlx::query(
             "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
              FROM imi_register_worktree(p_project_id := $1, p_type_name := $2, p_name := $3, \
@@ -557,21 +547,7 @@ impl Store for PgStore {
     }
 
     async fn add_type(&self, t: &NewWorktreeType) -> Result<WorktreeType> {
-        naming::validate_type_name(&t.name)?;
-        let branch_prefix = t
-            .branch_prefix
-            .clone()
-            .unwrap_or_else(|| format!("{}/", t.name));
-        let worktree_prefix = t
-            .worktree_prefix
-            .clone()
-            .unwrap_or_else(|| format!("{}-", t.name));
-        naming::validate_prefix("branch prefix", &branch_prefix, true)?;
-        naming::validate_prefix("worktree prefix", &worktree_prefix, false)?;
-        if worktree_prefix.is_empty() {
-            return Err(Error::validation("worktree prefix is empty")
-                .with_hint(format!("give a prefix such as {}-", t.name)));
-        }
+        let (branch_prefix, worktree_prefix) = t.prefixes()?;
         let row = sqlx::query(
             "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description, color, icon) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING RETURNING *",
@@ -654,11 +630,13 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| (sql.missing)(sql.id))?;
-        let mut doc = metadata_of(&row)?;
+        let mut doc = metadata::decode_stored(&metadata_text(&row)?)?.writable("the metadata")?;
         metadata::set(&mut doc, key, value)?;
+        let text = serde_json::to_string(&doc)
+            .map_err(|e| Error::internal(format!("cannot encode metadata: {e}")))?;
         sqlx::query(sql.write)
             .bind(sql.id)
-            .bind(Json(&doc))
+            .bind(text)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -681,7 +659,7 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| (sql.missing)(sql.id))?;
-        let doc = metadata_of(&row)?;
+        let doc = metadata::decode_stored(&metadata_text(&row)?)?.doc;
         match key {
             None => Ok(Some(Value::Object(doc))),
             Some(k) => Ok(metadata::get(&doc, k)?.cloned()),
@@ -698,25 +676,24 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| (sql.missing)(sql.id))?;
-        let mut doc = metadata_of(&row)?;
-        let removed = metadata::unset(&mut doc, key)?;
-        if removed {
+        // on the stored text: also repairs a document too deep to read
+        let new_text = metadata::unset_text(&metadata_text(&row)?, key)?;
+        if let Some(t) = &new_text {
             sqlx::query(sql.write)
                 .bind(sql.id)
-                .bind(Json(&doc))
+                .bind(t)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
-        Ok(removed)
+        Ok(new_text.is_some())
     }
 
     // --- activities ---------------------------------------------------------------
 
     async fn log_activity(&self, a: &NewActivity) -> Result<Activity> {
-        naming::require_non_empty("agent id", &a.agent_id)?;
-        naming::validate_activity_type(&a.activity_type)?;
+        a.validate()?;
         let row = sqlx::query(
             "SELECT * FROM imi_log_activity(p_agent_id := $1, p_worktree_id := $2, \
              p_activity_type := $3, p_description := $4, p_file_path := $5, p_metadata := $6)",

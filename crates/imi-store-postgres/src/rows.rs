@@ -5,6 +5,7 @@ use imi_core::{
     Activity, Error, InflightWork, Metadata, Project, RegistryStats, Result, WorkStatus, Worktree,
     WorktreeType,
 };
+use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{Decode, Postgres, Row, Type};
@@ -17,9 +18,11 @@ where
         .map_err(|e| Error::internal(format!("reading column {col}: {e}")))
 }
 
+/// Stored metadata as read back: the raw text, parsed without ever failing on depth
+/// (imi_core::metadata::decode_stored).
 fn metadata(row: &PgRow) -> Result<Metadata> {
-    let Json(m): Json<Metadata> = get(row, "metadata")?;
-    Ok(m)
+    let Json(raw): Json<Box<RawValue>> = get(row, "metadata")?;
+    Ok(imi_core::metadata::decode_stored(raw.get())?.doc)
 }
 
 pub(crate) fn project(row: &PgRow) -> Result<Project> {

@@ -13,6 +13,8 @@ const SQLITE_CONSTRAINT_NOTNULL: i32 = 1299;
 const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
 const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
 const SQLITE_CONSTRAINT_FOREIGNKEY: i32 = 787;
+/// `RAISE(ABORT, ...)` in a trigger: the schema's input rules (migration 0002).
+const SQLITE_CONSTRAINT_TRIGGER: i32 = 1811;
 // Primary result codes.
 const SQLITE_BUSY: i32 = 5;
 const SQLITE_LOCKED: i32 = 6;
@@ -55,6 +57,8 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
                 SQLITE_CONSTRAINT_CHECK | SQLITE_CONSTRAINT_NOTNULL => {
                     Error::validation(format!("invalid value ({msg})"))
                 }
+                SQLITE_CONSTRAINT_TRIGGER => Error::validation(msg.to_string())
+                    .with_hint("fix the value; nothing was written"),
                 SQLITE_CONSTRAINT_FOREIGNKEY => {
                     Error::internal(format!("registry reference broken ({msg})"))
                 }

@@ -356,8 +356,16 @@ impl SqliteStore {
         let row =
             match existing {
                 Some((id, meta)) => {
-                    let mut merged = parse_meta(&meta)?;
-                    merged.extend(p.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    // given metadata is merged in; none leaves the stored text as it is
+                    let merged_text = if p.metadata.is_empty() {
+                        meta
+                    } else {
+                        let mut merged =
+                            metadata::decode_stored(&meta)?.writable("project metadata")?;
+                        merged.extend(p.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        metadata::check_limits("project metadata", &merged)?;
+                        rows::meta_text(&merged)
+                    };
                     sqlx::query(concat!(
                         "UPDATE projects SET name = ?1, remote_origin = ?2, trunk_path = ?3, ",
                         "default_branch = coalesce(?4, default_branch), ",
@@ -372,7 +380,7 @@ impl SqliteStore {
                     .bind(&p.trunk_path)
                     .bind(p.default_branch.as_deref())
                     .bind(p.description.as_deref())
-                    .bind(rows::meta_text(&merged))
+                    .bind(merged_text)
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await
@@ -678,14 +686,8 @@ impl Store for SqliteStore {
     // --- worktrees ----------------------------------------------------------------
 
     async fn register_worktree(&self, w: &NewWorktree) -> Result<Worktree> {
-        naming::validate_worktree_name(&w.name)?;
-        naming::require_non_empty("branch name", &w.branch_name)?;
-        naming::require_non_empty("worktree path", &w.path)?;
-        if let Some(a) = &w.agent_id {
-            naming::require_non_empty("agent id", a)?;
-        }
         let host = w.host.as_deref().unwrap_or(&self.host);
-        naming::require_non_empty("host", host)?;
+        w.validate(host)?;
         let project_id = id_text(w.project_id);
         let meta = rows::meta_text(&w.metadata);
 
@@ -997,21 +999,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_type(&self, t: &NewWorktreeType) -> Result<WorktreeType> {
-        naming::validate_type_name(&t.name)?;
-        let branch_prefix = t
-            .branch_prefix
-            .clone()
-            .unwrap_or_else(|| format!("{}/", t.name));
-        naming::validate_prefix("branch prefix", &branch_prefix, true)?;
-        let worktree_prefix = t
-            .worktree_prefix
-            .clone()
-            .unwrap_or_else(|| format!("{}-", t.name));
-        if worktree_prefix.is_empty() {
-            return Err(Error::validation("worktree prefix is empty")
-                .with_hint(format!("give a worktree prefix such as {}-", t.name)));
-        }
-        naming::validate_prefix("worktree prefix", &worktree_prefix, false)?;
+        let (branch_prefix, worktree_prefix) = t.prefixes()?;
         let row = sqlx::query(concat!(
             "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description, ",
             "color, icon, is_builtin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) RETURNING ",
@@ -1085,9 +1073,10 @@ impl Store for SqliteStore {
     ) -> Result<Metadata> {
         metadata::parse_key(key)?;
         let mut tx = self.begin().await?;
-        let mut doc = read_metadata(&mut tx, target).await?;
+        let text = read_metadata(&mut tx, target).await?;
+        let mut doc = metadata::decode_stored(&text)?.writable("the metadata")?;
         metadata::set(&mut doc, key, value)?;
-        write_metadata(&mut tx, target, &doc).await?;
+        write_metadata(&mut tx, target, &rows::meta_text(&doc)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(doc)
     }
@@ -1119,20 +1108,20 @@ impl Store for SqliteStore {
     async fn metadata_unset(&self, target: MetadataTarget, key: &str) -> Result<bool> {
         metadata::parse_key(key)?;
         let mut tx = self.begin().await?;
-        let mut doc = read_metadata(&mut tx, target).await?;
-        let removed = metadata::unset(&mut doc, key)?;
-        if removed {
-            write_metadata(&mut tx, target, &doc).await?;
+        let text = read_metadata(&mut tx, target).await?;
+        // on the stored text: also repairs a document too deep to read
+        let new_text = metadata::unset_text(&text, key)?;
+        if let Some(t) = &new_text {
+            write_metadata(&mut tx, target, t).await?;
             tx.commit().await.map_err(db_err)?;
         }
-        Ok(removed)
+        Ok(new_text.is_some())
     }
 
     // --- activities ---------------------------------------------------------------
 
     async fn log_activity(&self, a: &NewActivity) -> Result<Activity> {
-        naming::require_non_empty("agent id", &a.agent_id)?;
-        naming::validate_activity_type(&a.activity_type)?;
+        a.validate()?;
         let id = id_text(Uuid::new_v4());
         let meta = rows::meta_text(&a.metadata);
         let row = match a.worktree_id {
@@ -1459,10 +1448,12 @@ fn target_not_found(target: MetadataTarget) -> Error {
     }
 }
 
+/// The stored metadata text of `target` (parsed by the caller: see
+/// imi_core::metadata for why text).
 async fn read_metadata(
     tx: &mut Transaction<'static, Sqlite>,
     target: MetadataTarget,
-) -> Result<Metadata> {
+) -> Result<String> {
     let (sql, id) = match target {
         MetadataTarget::Project(id) => ("SELECT metadata FROM projects WHERE id = ?1", id),
         MetadataTarget::Worktree(id) => ("SELECT metadata FROM worktrees WHERE id = ?1", id),
@@ -1472,13 +1463,13 @@ async fn read_metadata(
         .fetch_optional(&mut **tx)
         .await
         .map_err(db_err)?;
-    parse_meta(&text.ok_or_else(|| target_not_found(target))?)
+    text.ok_or_else(|| target_not_found(target))
 }
 
 async fn write_metadata(
     tx: &mut Transaction<'static, Sqlite>,
     target: MetadataTarget,
-    doc: &Metadata,
+    text: &str,
 ) -> Result<()> {
     let (sql, id) = match target {
         MetadataTarget::Project(id) => (
@@ -1499,7 +1490,7 @@ async fn write_metadata(
         ),
     };
     sqlx::query(sql)
-        .bind(rows::meta_text(doc))
+        .bind(text)
         .bind(id_text(id))
         .execute(&mut **tx)
         .await

@@ -106,9 +106,9 @@ fn opt_ts(row: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>> {
     get::<Option<&str>>(row, col)?.map(parse_ts).transpose()
 }
 
+/// Stored metadata as read back: never fails on depth (imi_core::metadata::decode_stored).
 pub(crate) fn parse_meta(s: &str) -> Result<Metadata> {
-    serde_json::from_str(s)
-        .map_err(|e| Error::internal(format!("registry holds invalid metadata: {e}")))
+    Ok(imi_core::metadata::decode_stored(s)?.doc)
 }
 
 fn meta(row: &SqliteRow, col: &str) -> Result<Metadata> {

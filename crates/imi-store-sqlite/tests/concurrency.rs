@@ -94,8 +94,8 @@ async fn concurrent_metadata_writes_lose_nothing() {
 async fn migrate_twice_changes_nothing() {
     let s = fresh().await;
     let first = s.schema_status().await.unwrap();
-    assert_eq!(first.applied, 1);
-    assert_eq!(first.latest, 1);
+    assert_eq!(first.applied, 2);
+    assert_eq!(first.latest, 2);
     assert!(first.pending.is_empty());
     assert_eq!(first.backend, "sqlite");
     let again = s.migrate().await.unwrap();
@@ -111,7 +111,7 @@ async fn fresh_file_reports_pending() {
         .await
         .unwrap();
     let st = s.schema_status().await.unwrap();
-    assert_eq!((st.applied, st.latest, st.pending), (0, 1, vec![1]));
+    assert_eq!((st.applied, st.latest, st.pending), (0, 2, vec![1, 2]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -136,7 +136,7 @@ async fn concurrent_migrate_on_a_fresh_file() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(n, 2);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut conn)
             .await

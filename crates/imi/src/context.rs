@@ -48,9 +48,13 @@ impl Location {
         self.worktree_dir.as_deref()?.file_name()?.to_str()
     }
 
+    /// The worktree's `.iMi` file, when it is there and valid (its name follows the
+    /// worktree-name rules: `.iMi` files are input like any other).
     pub fn worktree_file(&self) -> Option<WorktreeFile> {
         let name = self.worktree_name()?;
-        read_json(&worktree_file_path(&self.container, name)).ok()
+        let file: WorktreeFile = read_json(&worktree_file_path(&self.container, name)).ok()?;
+        imi_core::naming::validate_worktree_name(&file.name).ok()?;
+        Some(file)
     }
 }
 
@@ -58,11 +62,15 @@ pub fn project_file_path(container: &Path) -> PathBuf {
     container.join(DIR).join(PROJECT_FILE)
 }
 
+/// `<container>/.iMi/worktrees/<name>.json`. A name that is not a valid worktree
+/// name (a registry row written around imi's checks, e.g. `../../x`) is escaped
+/// ([`imi_core::naming::safe_file_stem`]), so the path never leaves that directory.
 pub fn worktree_file_path(container: &Path, name: &str) -> PathBuf {
+    let stem = imi_core::naming::safe_file_stem(name);
     container
         .join(DIR)
         .join("worktrees")
-        .join(format!("{name}.json"))
+        .join(format!("{stem}.json"))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -74,6 +82,32 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     })
 }
 
+/// A project file is input: its name must be a valid project name, and its trunk
+/// path absolute-or-relative without `.`/`..` parts, ending in a plain name.
+fn check_project_file(path: &Path, p: &ProjectFile) -> Result<()> {
+    let invalid = |why: String| {
+        Error::validation(format!("{} is not valid: {why}", path.display()))
+            .with_hint("run `imi init` in the project's trunk to rewrite it")
+    };
+    imi_core::naming::validate_project_name(&p.name).map_err(|e| invalid(e.message))?;
+    imi_core::naming::require_non_empty("trunk path", &p.trunk_path)
+        .map_err(|e| invalid(e.message))?;
+    let trunk = Path::new(&p.trunk_path);
+    let trunk_dir = trunk.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if let Some(why) = imi_core::naming::path_component_problem(trunk_dir, 255) {
+        return Err(invalid(format!("its trunk path's last part {why}")));
+    }
+    if trunk.components().any(|c| {
+        matches!(
+            c,
+            std::path::Component::ParentDir | std::path::Component::CurDir
+        )
+    }) {
+        return Err(invalid("its trunk path contains `..` or `.`".into()));
+    }
+    Ok(())
+}
+
 /// Walks up from `start` to the first directory holding `.iMi/project.json`.
 pub fn locate(start: &Path) -> Result<Option<Location>> {
     let mut child: Option<&Path> = None;
@@ -81,6 +115,7 @@ pub fn locate(start: &Path) -> Result<Option<Location>> {
         let file = project_file_path(dir);
         if file.is_file() {
             let project: ProjectFile = read_json(&file)?;
+            check_project_file(&file, &project)?;
             return Ok(Some(Location {
                 container: dir.to_path_buf(),
                 project,
@@ -133,5 +168,36 @@ mod tests {
         let at_container = locate(&c).unwrap().unwrap();
         assert_eq!(at_container.worktree_dir, None);
         assert!(locate(tmp.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_files_are_refused_and_paths_stay_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = tmp.path().join("app");
+        for (name, trunk) in [
+            ("..", c.join("trunk-main").display().to_string()),
+            ("a/b", c.join("trunk-main").display().to_string()),
+            ("app", format!("{}/../../trunk-main", c.display())),
+            ("rtl\u{202E}x", c.join("trunk-main").display().to_string()),
+        ] {
+            let pf = ProjectFile {
+                project_id: Uuid::new_v4(),
+                name: name.into(),
+                remote_origin: None,
+                default_branch: "main".into(),
+                trunk_path: trunk,
+            };
+            write_json(&project_file_path(&c), &pf).unwrap();
+            let e = locate(&c).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR", "{name:?}");
+            assert!(e.hint.is_some());
+        }
+        let p = worktree_file_path(&c, "../../../../x");
+        assert!(p.starts_with(c.join(".iMi/worktrees")), "{}", p.display());
+        assert_eq!(p.parent().unwrap(), c.join(".iMi/worktrees"));
+        assert_eq!(
+            worktree_file_path(&c, "feat-x"),
+            c.join(".iMi/worktrees/feat-x.json")
+        );
     }
 }

@@ -82,6 +82,18 @@ async fn add<S: Store>(
     let branch = format!("{}{name}", t.branch_prefix);
     let dir = format!("{}{name}", t.worktree_prefix);
     naming::validate_worktree_name(&dir)?;
+    let trunk_dir = Path::new(&project.trunk_path)
+        .file_name()
+        .and_then(|n| n.to_str());
+    if naming::is_trunk_dir_name(&dir) || trunk_dir == Some(dir.as_str()) {
+        return Err(Error::validation(format!(
+            "{dir:?} is a trunk directory name (trunk-<branch>), reserved for the trunk"
+        ))
+        .with_hint(format!(
+            "pick another name, or give type {:?} a prefix that does not start like `trunk-`",
+            t.name
+        )));
+    }
     let repo = Repo::at(&project.trunk_path);
     if !repo.valid_branch_name(&branch)? {
         return Err(

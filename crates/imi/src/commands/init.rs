@@ -27,24 +27,23 @@ pub fn trunk_dir_name(branch: &str) -> String {
 }
 
 /// The repository's name: the last part of its remote's identity, else of its path.
+/// Checked as a path component either way (imi_core::naming::validate_project_name).
 fn project_name(remote: Option<&str>, fallback: &Path) -> Result<String> {
-    let from_remote = match remote {
-        Some(r) => remote::origin_key(r)?
-            .rsplit('/')
-            .find(|p| !p.is_empty())
-            .map(str::to_string),
-        None => None,
-    };
-    from_remote
-        .or_else(|| {
-            fallback
+    let name = match remote {
+        Some(r) => remote::project_name(r)?,
+        None => {
+            let n = fallback
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
-        })
-        .map(|n| n.strip_suffix(".git").map(str::to_string).unwrap_or(n))
-        .ok_or_else(|| {
-            Error::validation(format!("cannot name the project at {}", fallback.display()))
-        })
+                .ok_or_else(|| {
+                    Error::validation(format!("cannot name the project at {}", fallback.display()))
+                        .with_hint("run `imi init` inside the repository's own directory")
+                })?;
+            n.strip_suffix(".git").map(str::to_string).unwrap_or(n)
+        }
+    };
+    imi_core::naming::validate_project_name(&name)?;
+    Ok(name)
 }
 
 fn canonical(p: &Path) -> Result<PathBuf> {
