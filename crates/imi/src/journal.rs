@@ -119,6 +119,25 @@ impl Intent {
         }
     }
 
+    /// A record for `op` on a registered worktree.
+    pub fn for_worktree(
+        op: Op,
+        agent_id: &str,
+        project: &imi_core::Project,
+        w: &imi_core::Worktree,
+    ) -> Intent {
+        Intent::new(
+            op,
+            agent_id,
+            project,
+            &w.name,
+            &w.type_name,
+            Some(w.id),
+            &w.path,
+            &w.branch_name,
+        )
+    }
+
     /// One line for people: `merge of feat-login in app (pid 4242, 2026-11-29 ...)`.
     pub fn describe(&self) -> String {
         format!(
@@ -189,6 +208,22 @@ fn sync_dir(file: &Path) {
     {
         let _ = d.sync_all();
     }
+}
+
+/// Deletes half-written temporary files of records (a process killed while
+/// writing one). Only for a caller holding the repository lock: records are
+/// written under it, so no temporary file there is anyone's.
+pub fn clear_temporaries(repo: &Repo) -> Result<()> {
+    let dir = ops_dir(repo)?;
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The records of a repository, oldest first; unreadable files are returned as

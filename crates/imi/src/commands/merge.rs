@@ -155,16 +155,7 @@ async fn merge<S: Store>(s: &S, ctx: &Ctx<'_>, args: &MergeArgs) -> Result<Outpu
             (from, to)
         }
     };
-    let mut intent = Intent::new(
-        Op::Merge,
-        &ctx.settings.agent_id,
-        &project,
-        &w.name,
-        &w.type_name,
-        Some(w.id),
-        &w.path,
-        &w.branch_name,
-    );
+    let mut intent = Intent::for_worktree(Op::Merge, &ctx.settings.agent_id, &project, &w);
     intent.trunk_before = Some(before.clone());
     intent.merge_commit = Some(commit.clone());
     intent.squash = mode == MergeMode::Squash;

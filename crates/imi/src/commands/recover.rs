@@ -60,6 +60,7 @@ async fn recover<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
             }
             continue;
         };
+        journal::clear_temporaries(&repo)?;
         let since = records
             .iter()
             .filter_map(|(_, r)| r.as_ref().ok().map(|i| i.started_at))

@@ -88,7 +88,7 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
             ));
         }
     }
-    let mut intent = Intent::new(
+    let mut intent = Intent::for_worktree(
         if o.verb == "closed" {
             Op::Close
         } else {
@@ -96,11 +96,7 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
         },
         &ctx.settings.agent_id,
         &project,
-        &w.name,
-        &w.type_name,
-        Some(w.id),
-        &w.path,
-        &w.branch_name,
+        &w,
     );
     intent.force = o.force;
     intent.delete_branch = o.delete_branch && merged == Some(true);

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::both_backends;
 use crate::harness::World;
-use crate::work::assert_registry_matches_git;
+use crate::work::{assert_registry_matches_git, merge_in_progress};
 
 const KILLS: usize = 30;
 
@@ -153,18 +153,7 @@ fn settle(w: &World, what: &str) -> bool {
         "",
         "{what}: trunk clean"
     );
-    let merge_head = std::process::Command::new("git")
-        .args([
-            "-C",
-            w.trunk().to_str().unwrap(),
-            "rev-parse",
-            "-q",
-            "--verify",
-            "MERGE_HEAD",
-        ])
-        .output()
-        .unwrap();
-    assert!(merge_head.stdout.is_empty(), "{what}: trunk is mid-merge");
+    assert!(!merge_in_progress(w), "{what}: trunk is mid-merge");
     let ops = w.trunk().join(".git/imi/ops");
     let left: Vec<_> = std::fs::read_dir(&ops)
         .map(|d| {

@@ -42,6 +42,23 @@ fn git_worktrees(w: &World) -> BTreeSet<String> {
         .collect()
 }
 
+/// Is trunk in the middle of a merge (someone's MERGE_HEAD)?
+pub fn merge_in_progress(w: &World) -> bool {
+    !std::process::Command::new("git")
+        .args([
+            "-C",
+            w.trunk().to_str().unwrap(),
+            "rev-parse",
+            "-q",
+            "--verify",
+            "MERGE_HEAD",
+        ])
+        .output()
+        .unwrap()
+        .stdout
+        .is_empty()
+}
+
 pub fn assert_registry_matches_git(w: &World) {
     assert_eq!(registry_worktrees(w), git_worktrees(w), "registry == git");
 }
@@ -315,22 +332,7 @@ fn merge_storm(w: &World, squash: bool, rounds: usize) {
             "",
             "trunk clean"
         );
-        assert!(
-            std::process::Command::new("git")
-                .args([
-                    "-C",
-                    w.trunk().to_str().unwrap(),
-                    "rev-parse",
-                    "-q",
-                    "--verify",
-                    "MERGE_HEAD"
-                ])
-                .output()
-                .unwrap()
-                .stdout
-                .is_empty(),
-            "no merge left in progress"
-        );
+        assert!(!merge_in_progress(w), "no merge left in progress");
         assert_registry_matches_git(w);
     }
     doctor_ok(w);
@@ -463,6 +465,16 @@ fn init_yes_hint_names_the_real_problem(w: &World) {
     assert!(repo.join("a").exists(), "nothing moved");
 }
 
+/// The command failed, its message names `message` and its hint `hint`.
+#[track_caller]
+fn failed_with(code: i32, doc: &Value, message: &str, hint: &str) {
+    assert_eq!(code, 1, "{doc}");
+    let msg = doc["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(message), "{msg}");
+    let h = doc["error"]["hint"].as_str().unwrap();
+    assert!(h.contains(hint), "{doc}");
+}
+
 /// Runs SQL on the test's registry with the database's own client.
 fn sql(w: &World, stmt: &str) {
     let out = match &w.pg {
@@ -519,28 +531,10 @@ fn registry_failure_after_the_disk_step_says_what_is_left(w: &World) {
     break_deactivation(w);
     // remove: the directory goes, the registry refuses: the error says so and how
     let (code, doc) = w.imi_json(&w.trunk(), &["remove", "feat-gone"]);
-    assert_eq!(code, 1, "{doc}");
-    let msg = doc["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("removed feat-gone from disk"), "{msg}");
-    assert!(
-        doc["error"]["hint"]
-            .as_str()
-            .unwrap()
-            .contains("imi recover"),
-        "{doc}"
-    );
+    failed_with(code, &doc, "removed feat-gone from disk", "imi recover");
     // merge: trunk has the work; the record fails; the worktree is kept until recover
     let (code, doc) = w.imi_json(&w.trunk(), &["merge", "feat-merged"]);
-    assert_eq!(code, 1, "{doc}");
-    let msg = doc["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("merged feat/merged into main"), "{msg}");
-    assert!(
-        doc["error"]["hint"]
-            .as_str()
-            .unwrap()
-            .contains("imi recover"),
-        "{doc}"
-    );
+    failed_with(code, &doc, "merged feat/merged into main", "imi recover");
     w.git(&w.trunk(), &["merge-base", "--is-ancestor", &tip, "HEAD"]);
     // doctor names both interrupted operations and the fix
     let (code, doc) = w.imi_json(&w.trunk(), &["doctor"]);
