@@ -134,6 +134,8 @@ fn discard_own_clone(tmp: &Path) {
 }
 
 async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output> {
+    // set when run from a linked worktree: the repository to register is elsewhere
+    let mut run_from: Option<PathBuf> = None;
     let start = match &args.url {
         Some(url) => {
             remote::check_credentials_unambiguous(url)?;
@@ -146,7 +148,16 @@ async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output>
             let common = repo.common_dir()?;
             // the main worktree, even when run from a linked one
             match common.file_name().and_then(|n| n.to_str()) {
-                Some(".git") => common.parent().map(Path::to_path_buf).unwrap_or(top),
+                Some(".git") => {
+                    let main = common
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or(top.clone());
+                    if canonical(&main)? != canonical(&top)? {
+                        run_from = Some(top);
+                    }
+                    main
+                }
                 _ => {
                     return Err(Error::validation(format!(
                         "{} is a bare repository",
@@ -172,6 +183,24 @@ async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output>
     } else {
         let name = project_name(remote_url.as_deref(), &start)?;
         let target = ctx.settings.root.join(&name).join(&trunk_name);
+        if let Some(here) = &run_from {
+            // never move a directory the user is not in: the main worktree of this
+            // linked one holds other people's checkouts and build trees
+            return Err(Error::new(
+                ErrorKind::Unsafe,
+                format!(
+                    "{} is a linked worktree of {}, which is outside imi's layout; imi would move {} to {}",
+                    here.display(),
+                    start.display(),
+                    start.display(),
+                    target.display()
+                ),
+            )
+            .with_hint(format!(
+                "run `imi init` in {} itself if you want it moved",
+                start.display()
+            )));
+        }
         if target.exists() {
             return Err(Error::conflict(format!(
                 "{} is outside the layout, and {} already exists",

@@ -617,7 +617,36 @@ fn add_undone_when_the_registry_fails_leaves_no_row(w: &World) {
     assert_registry_matches_git(w);
 }
 
+fn init_in_a_linked_worktree_never_moves_the_main_one(w: &World) {
+    // a repository outside the layout, with a linked worktree beside it
+    let main = w.path().join("elsewhere/app");
+    std::fs::create_dir_all(&main).unwrap();
+    w.git(&main, &["init", "--quiet", "-b", "main"]);
+    commit_file(w, &main, "a", "a\n", "a");
+    let linked = w.path().join("elsewhere/linked");
+    w.git(
+        &main,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "x",
+            linked.to_str().unwrap(),
+        ],
+    );
+    let (code, doc) = w.imi_json(&linked, &["init", "--yes"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["error"]["code"], "UNSAFE", "{doc}");
+    assert!(
+        main.join("a").exists(),
+        "the main worktree stays where it is"
+    );
+    assert!(!w.root().exists() || std::fs::read_dir(w.root()).unwrap().next().is_none());
+}
+
 both_backends! {
+    init_in_a_linked_worktree_never_moves_the_main_one => init_in_a_linked_worktree_never_moves_the_main_one;
     detached_commits_need_force_and_are_rescued => detached_commits_need_force_and_are_rescued;
     prune_force_keeps_a_stray_with_detached_commits => prune_force_keeps_a_stray_with_detached_commits;
     merge_refuses_to_overwrite_an_ignored_file_in_trunk => merge_refuses_to_overwrite_an_ignored_file_in_trunk;
