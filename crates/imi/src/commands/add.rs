@@ -281,30 +281,49 @@ async fn add<S: Store>(
     }
 }
 
-/// Removes a worktree `git worktree add` was killed while creating: its admin
-/// directory under `<common>/worktrees/` (found by the path it points at) and the
-/// directory itself.
-fn discard_unfinished(repo: &Repo, path: &Path) -> Result<()> {
+/// Removes a worktree `git worktree add` was killed while creating (git's admin
+/// directory for it still says `locked: initializing`): the admin directory under
+/// `<common>/worktrees/`, found by the path it points at (or, killed before git
+/// wrote that, by its name), and the half-made directory. Until this is done even
+/// `git worktree list` can fail on the admin directory's half-written files.
+/// Only for the add that made it (its intent record) under the repository lock.
+/// Returns whether there was one.
+pub fn discard_unfinished(repo: &Repo, path: &Path) -> Result<bool> {
     let admin_root = repo.common_dir()?.join("worktrees");
     let want = path.join(".git");
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut found = false;
     if let Ok(entries) = std::fs::read_dir(&admin_root) {
         for e in entries.flatten() {
-            let points_at = std::fs::read_to_string(e.path().join("gitdir")).unwrap_or_default();
             let locked = std::fs::read_to_string(e.path().join("locked")).unwrap_or_default();
-            if Path::new(points_at.trim()) == want && locked.trim() == "initializing" {
+            if locked.trim() != "initializing" {
+                continue;
+            }
+            let ours = match std::fs::read_to_string(e.path().join("gitdir")) {
+                Ok(points_at) if !points_at.trim().is_empty() => {
+                    Path::new(points_at.trim()) == want
+                }
+                // not written yet: git names the directory after the worktree's
+                _ => e.file_name().to_string_lossy().starts_with(&base),
+            };
+            if ours {
                 std::fs::remove_dir_all(e.path()).map_err(|err| {
                     Error::internal(format!("cannot remove {}: {err}", e.path().display()))
                 })?;
+                found = true;
             }
         }
     }
-    if path.is_dir() {
+    if found && path.is_dir() {
         std::fs::remove_dir_all(path).map_err(|e| {
             Error::internal(format!("cannot remove {}: {e}", path.display()))
                 .with_hint("remove it yourself: git never finished creating it")
         })?;
     }
-    repo.worktree_prune()
+    Ok(found)
 }
 
 fn left_over(e: Error, cleanup: Error, project: &Project) -> Error {
@@ -342,9 +361,9 @@ pub fn undo_add(repo: &Repo, i: &Intent) -> Result<()> {
                 path.as_os_str(),
             ]);
             if removed.is_err() {
-                // too early even for git's own removal (no `.git` file yet): take
-                // away git's admin directory for it and the half-made directory
+                // too early even for git's own removal (no `.git` file yet)
                 discard_unfinished(repo, path)?;
+                repo.worktree_prune()?;
             }
         } else {
             work::remove_dir(repo, path, false)?;

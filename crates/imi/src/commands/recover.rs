@@ -149,6 +149,9 @@ async fn recover_add<S: Store>(
     let i = j.intent.clone();
     let repo = Repo::at(&p.trunk_path);
     let path = Path::new(&i.path);
+    // a `git worktree add` killed before it finished: its half-written admin
+    // directory would even make `git worktree list` fail
+    add::discard_unfinished(&repo, path)?;
     let listed = repo.worktree_list()?;
     let finished = listed.iter().any(|e| {
         e.path == path

@@ -645,7 +645,60 @@ fn init_in_a_linked_worktree_never_moves_the_main_one(w: &World) {
     assert!(!w.root().exists() || std::fs::read_dir(w.root()).unwrap().next().is_none());
 }
 
+/// `git worktree add` killed after it made its admin directory but before it wrote
+/// `commondir`: even `git worktree list` fails. The add's intent record is there;
+/// doctor names it and `imi recover` takes the half-made worktree away.
+fn recover_discards_a_worktree_add_killed_half_way(w: &World) {
+    w.init_project();
+    let path = w.wt("feat-z");
+    let admin = w.trunk().join(".git/worktrees/feat-z");
+    std::fs::create_dir_all(&admin).unwrap();
+    std::fs::create_dir_all(&path).unwrap();
+    w.write(&admin.join("locked"), "initializing\n");
+    w.write(
+        &admin.join("gitdir"),
+        &format!("{}\n", path.join(".git").display()),
+    );
+    w.write(&admin.join("commondir"), "");
+    let listed = std::process::Command::new("git")
+        .args(["-C", w.trunk().to_str().unwrap(), "worktree", "list"])
+        .output()
+        .unwrap();
+    assert!(!listed.status.success(), "git cannot list it either");
+    let (_, projects) = w.imi_json(&w.trunk(), &["list", "--projects"]);
+    let project = &projects["data"]["projects"][0];
+    let id = uuid::Uuid::new_v4();
+    let record = serde_json::json!({
+        "id": id, "op": "add", "pid": 1, "started_at": "2026-01-01T00:00:00Z",
+        "agent_id": "tester", "project_id": project["id"], "project_name": "app",
+        "trunk_path": project["trunk_path"], "worktree": "feat-z", "type_name": "feat",
+        "worktree_id": null, "path": path, "branch": "feat/z",
+    });
+    let ops = w.trunk().join(".git/imi/ops");
+    std::fs::create_dir_all(&ops).unwrap();
+    w.write(&ops.join(format!("{id}.json")), &record.to_string());
+    let (code, doc) = w.imi_json(&w.trunk(), &["doctor"]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("imi recover"),
+        "{doc}"
+    );
+    let (code, doc) = w.imi_json(&w.trunk(), &["recover"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["data"]["operations"][0]["outcome"], "undone", "{doc}");
+    assert!(!path.exists() && !admin.exists());
+    assert_registry_matches_git(w);
+    doctor_ok(w);
+    // and the add works now
+    w.imi(&w.trunk(), &["feat", "z"]).ok();
+    assert_registry_matches_git(w);
+}
+
 both_backends! {
+    recover_discards_a_worktree_add_killed_half_way => recover_discards_a_worktree_add_killed_half_way;
     init_in_a_linked_worktree_never_moves_the_main_one => init_in_a_linked_worktree_never_moves_the_main_one;
     detached_commits_need_force_and_are_rescued => detached_commits_need_force_and_are_rescued;
     prune_force_keeps_a_stray_with_detached_commits => prune_force_keeps_a_stray_with_detached_commits;
