@@ -220,6 +220,38 @@ pub async fn worktree_registration_is_idempotent_and_conflicts_are_named<S: Stor
     let o = s.register_worktree(&elsewhere).await.unwrap();
     assert_eq!(o.host, "other-host");
 
+    // the same name on another host is another checkout (SPEC §3.1): its own row,
+    // idempotent there too, invisible to this host's lookups by name
+    let mut twin = worktree(&p, "feat", "login");
+    twin.host = Some("other-host".into());
+    twin.path = "/other/app/feat-login".into();
+    let t = s.register_worktree(&twin).await.unwrap();
+    assert_ne!(t.id, w.id);
+    assert_eq!(t.host, "other-host");
+    assert_eq!(s.register_worktree(&twin).await.unwrap().id, t.id);
+    let listed: Vec<(String, String)> = s
+        .list_worktrees(&WorktreeFilter {
+            project_id: Some(p.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.name == "feat-login")
+        .map(|x| (x.host, x.path))
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    // removing this host's checkout leaves the other host's row active; registering
+    // again on this host reactivates this host's row
+    s.deactivate_worktree(w.id).await.unwrap();
+    assert!(s.get_worktree(t.id).await.unwrap().active);
+    let back = s
+        .register_worktree(&worktree(&p, "feat", "login"))
+        .await
+        .unwrap();
+    assert_eq!(back.id, w.id);
+    assert!(back.active);
+
     assert_eq!(s.get_worktree_by_path(&w.path).await.unwrap().id, w.id);
     assert_eq!(
         s.get_worktree_by_path(&format!("{}/", w.path))

@@ -52,12 +52,16 @@ pub trait Store: Send + Sync {
 
     // --- worktrees ----------------------------------------------------------------
 
-    /// Idempotent per `(project, name)`; reactivates a removed worktree, clearing its
-    /// merge record, owner and in-flight state.
+    /// Idempotent per `(project, host, name)` (the host: `w.host`, else this store's);
+    /// the same name on another host is another worktree. Reactivates a removed
+    /// worktree, clearing its merge record, owner and in-flight state.
     fn register_worktree(&self, w: &NewWorktree) -> impl Future<Output = Result<Worktree>> + Send;
     fn get_worktree(&self, id: Uuid) -> impl Future<Output = Result<Worktree>> + Send;
     /// Active worktree at `path` on this store's host.
     fn get_worktree_by_path(&self, path: &str) -> impl Future<Output = Result<Worktree>> + Send;
+    /// This store's host's worktree of that name in the project: the active one,
+    /// else the most recently updated removed one. Another host's checkout of the
+    /// same name is never returned (list them with `list_worktrees`).
     fn get_worktree_by_name(
         &self,
         project_id: Uuid,

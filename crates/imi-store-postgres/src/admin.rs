@@ -52,6 +52,7 @@ pub(crate) const IMI_FUNCTIONS: &[&str] = &[
     "imi_worktrees_input_rules",
     "imi_worktree_types_input_rules",
     "imi_activities_input_rules",
+    "imi_caller_host",
 ];
 
 /// Functions that only read: `imi_reader` may call these and no others.
@@ -76,6 +77,7 @@ pub(crate) const READ_ONLY_FUNCTIONS: &[&str] = &[
     "get_inflight_work",
     "get_agent_recent_work",
     "get_registry_stats",
+    "imi_caller_host",
 ];
 
 const ROLES_SQL: &str = r#"

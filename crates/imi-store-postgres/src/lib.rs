@@ -7,8 +7,8 @@
 //! (`imi_core::naming`, `remote`, `metadata`) for clear errors; the database is the
 //! backstop. Every operation on the hot path is one statement, one round trip.
 //!
-//! Each connection carries the store's host name in the `imi.host` setting, which the
-//! SQL functions and the `worktrees.host` default read.
+//! The store's host name is passed as `p_host` in every statement that needs it (never
+//! a session setting, which a transaction-pooling PgBouncer would lose or leak).
 
 mod admin;
 mod error;
@@ -69,23 +69,15 @@ impl PgStore {
                     .with_hint("a URL looks like postgres://user@host:5432/dbname")
             })?
             .application_name("imi");
-        let session_host = host.clone();
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // No ping before every checkout: it doubles each call's round trips. A
             // connection that died is reported by the statement that uses it.
             .test_before_acquire(false)
-            .after_connect(move |conn, _meta| {
-                let h = session_host.clone();
-                Box::pin(async move {
-                    sqlx::query("SELECT set_config('imi.host', $1, false)")
-                        .bind(h)
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            })
+            // No session state (SET, set_config(..., false)): behind a transaction-pooling
+            // PgBouncer the next statement may run on another server connection. The
+            // host is passed in each statement that needs it (p_host).
             .connect_with(options)
             .await
             .map_err(|e| {
@@ -399,19 +391,24 @@ impl Store for PgStore {
     }
 
     async fn get_worktree_by_name(&self, project_id: Uuid, name: &str) -> Result<Worktree> {
+        // this host's checkout of the name: the active one, else the most recent
         let row = sqlx::query(
             "SELECT w.*, t.name AS type_name FROM worktrees w \
-             JOIN worktree_types t ON t.id = w.type_id WHERE w.project_id = $1 AND w.name = $2",
+             JOIN worktree_types t ON t.id = w.type_id \
+             WHERE w.project_id = $1 AND w.name = $2 AND w.host = $3 \
+             ORDER BY w.active DESC, w.updated_at DESC, w.id DESC LIMIT 1",
         )
         .bind(project_id)
         .bind(name)
+        .bind(&self.host)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
         match row {
             Some(r) => rows::worktree(&r),
             None => Err(Error::not_found(format!(
-                "no worktree named {name:?} in project {project_id}"
+                "no worktree named {name:?} in project {project_id} on {}",
+                self.host
             ))
             .with_hint("list worktrees with `imi list`")),
         }

@@ -345,24 +345,30 @@ impl PgStore {
                 .filter(|(_, pl)| pl.is_insert() || pl.is_replace())
                 .map(|(w, _)| w)
                 .collect();
-            let clashes: Vec<(Uuid, Uuid, Uuid, String)> = sqlx::query_as(
-                "SELECT s.id, w.id, w.project_id, w.name \
-                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS s(id, project_id, name) \
-                 JOIN worktrees w ON w.project_id = s.project_id AND w.name = s.name AND w.id <> s.id",
+            // at most one active worktree per (project, host, name)
+            let named: Vec<&&Worktree> = cands.iter().filter(|w| w.active).collect();
+            let clashes: Vec<(Uuid, Uuid, Uuid, String, String)> = sqlx::query_as(
+                "SELECT s.id, w.id, w.project_id, w.host, w.name \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS s(id, project_id, host, name) \
+                 JOIN worktrees w ON w.project_id = s.project_id AND w.host = s.host \
+                  AND w.name = s.name AND w.active AND w.id <> s.id",
             )
-            .bind(cands.iter().map(|w| w.id).collect::<Vec<_>>())
-            .bind(cands.iter().map(|w| w.project_id).collect::<Vec<_>>())
-            .bind(cands.iter().map(|w| w.name.clone()).collect::<Vec<_>>())
+            .bind(named.iter().map(|w| w.id).collect::<Vec<_>>())
+            .bind(named.iter().map(|w| w.project_id).collect::<Vec<_>>())
+            .bind(named.iter().map(|w| w.host.clone()).collect::<Vec<_>>())
+            .bind(named.iter().map(|w| w.name.clone()).collect::<Vec<_>>())
             .fetch_all(&mut *c)
             .await
             .map_err(db_err)?;
             let mut clashing: HashSet<Uuid> = HashSet::new();
-            for (id, other, project, name) in clashes {
+            for (id, other, project, host, name) in clashes {
                 clashing.insert(id);
                 report.conflicts.push(conflict(
                     "worktrees",
                     id,
-                    format!("project {project} already has worktree {other} named {name:?}"),
+                    format!(
+                        "project {project} already has active worktree {other} named {name:?} on {host}"
+                    ),
                 ));
             }
             let active: Vec<&&Worktree> = cands

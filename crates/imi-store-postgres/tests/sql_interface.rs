@@ -40,6 +40,12 @@ async fn every_function_with_named_notation() {
         return;
     };
     let mut c = store.pool().acquire().await.unwrap();
+    // a SQL client on a direct connection names its host for the session
+    sqlx::query("SELECT set_config('imi.host', $1, false)")
+        .bind(HOST)
+        .execute(&mut *c)
+        .await
+        .unwrap();
     let c = &mut *c;
 
     // register_project: idempotent across forms of the remote
@@ -252,7 +258,7 @@ async fn every_function_with_named_notation() {
 
     // get_worktree_by_path (this host, trailing slash ignored)
     let r = sqlx::query(
-        "SELECT id, project_id, project_name, worktree_name, branch_name, type_name, agent_id, active \
+        "SELECT id, project_id, project_name, worktree_name, branch_name, type_name, agent_id, active, host \
          FROM get_worktree_by_path(p_path := '/src/app/feat-login/')",
     )
     .fetch_one(&mut *c)
@@ -261,15 +267,32 @@ async fn every_function_with_named_notation() {
     assert_eq!(r.get::<Uuid, _>("id"), w);
     assert_eq!(r.get::<String, _>("project_name"), "app");
     assert_eq!(r.get::<String, _>("type_name"), "feat");
+    assert_eq!(r.get::<String, _>("host"), HOST);
+    // without p_host: found from any host, the row says which; with p_host: that host only
     sqlx::query("SELECT set_config('imi.host', 'elsewhere', false)")
         .execute(&mut *c)
         .await
         .unwrap();
-    let none = sqlx::query("SELECT * FROM get_worktree_by_path(p_path := '/src/app/feat-login')")
+    let any = sqlx::query("SELECT * FROM get_worktree_by_path(p_path := '/src/app/feat-login')")
         .fetch_all(&mut *c)
         .await
         .unwrap();
+    assert_eq!(any.len(), 1);
+    assert_eq!(any[0].get::<String, _>("host"), HOST);
+    let none = sqlx::query(
+        "SELECT * FROM get_worktree_by_path(p_path := '/src/app/feat-login', p_host := 'elsewhere')",
+    )
+    .fetch_all(&mut *c)
+    .await
+    .unwrap();
     assert!(none.is_empty());
+    let positional: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM get_worktree_by_path('/src/app/feat-login', $1)")
+            .bind(HOST)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    assert_eq!(positional, 1);
     sqlx::query("SELECT set_config('imi.host', $1, false)")
         .bind(HOST)
         .execute(&mut *c)
@@ -557,6 +580,12 @@ async fn views_have_the_contract_columns() {
     let w = common::worktree(&store, &p, "feat", "feat-v").await;
     let w2 = common::worktree(&store, &p, "fix", "fix-v").await;
     let mut c = store.pool().acquire().await.unwrap();
+    // a SQL client on a direct connection names its host for the session
+    sqlx::query("SELECT set_config('imi.host', $1, false)")
+        .bind(HOST)
+        .execute(&mut *c)
+        .await
+        .unwrap();
     let c = &mut *c;
     sqlx::query(
         "SELECT update_worktree_git_state(p_worktree_id := $1, p_ahead := 2, p_behind := 3)",
@@ -711,6 +740,12 @@ async fn triggers_and_constraints() {
     let p = common::project(&store, "trig").await;
     let w = common::worktree(&store, &p, "feat", "feat-t").await;
     let mut c = store.pool().acquire().await.unwrap();
+    // a SQL client on a direct connection names its host for the session
+    sqlx::query("SELECT set_config('imi.host', $1, false)")
+        .bind(HOST)
+        .execute(&mut *c)
+        .await
+        .unwrap();
     let c = &mut *c;
 
     // has_uncommitted_changes follows the count, whatever the statement says
@@ -981,6 +1016,12 @@ async fn canonicalisation_agrees_with_rust() {
         return;
     };
     let mut c = store.pool().acquire().await.unwrap();
+    // a SQL client on a direct connection names its host for the session
+    sqlx::query("SELECT set_config('imi.host', $1, false)")
+        .bind(HOST)
+        .execute(&mut *c)
+        .await
+        .unwrap();
     let c = &mut *c;
     for f in [
         "CREATE FUNCTION pg_temp.try_key(t text) RETURNS text LANGUAGE plpgsql AS $$ \
@@ -1038,6 +1079,12 @@ async fn store_shortcuts_agree_with_sql() {
         return;
     };
     let mut c = store.pool().acquire().await.unwrap();
+    // a SQL client on a direct connection names its host for the session
+    sqlx::query("SELECT set_config('imi.host', $1, false)")
+        .bind(HOST)
+        .execute(&mut *c)
+        .await
+        .unwrap();
     let c = &mut *c;
     for (i, trunk) in [
         "/code/p/trunk-main",

@@ -320,8 +320,16 @@ async fn worktrees() {
             .kind,
         ErrorKind::NotFound
     );
+    // lookups by name are this store's host's: box2's checkout is not found here
     assert_eq!(
-        s.get_worktree_by_name(p.id, "fix-remote").await.unwrap().id,
+        s.get_worktree_by_name(p.id, "fix-remote")
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        s.list_worktrees(&WorktreeFilter::default()).await.unwrap()[1].id,
         w2.id
     );
     assert_eq!(

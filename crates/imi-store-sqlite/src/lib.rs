@@ -698,11 +698,14 @@ impl Store for SqliteStore {
              FROM (SELECT 1) AS one \
              LEFT JOIN worktree_types t ON t.name = ?1 \
              LEFT JOIN projects p ON p.id = ?2 \
-             LEFT JOIN worktrees w ON w.project_id = ?2 AND w.name = ?3",
+             LEFT JOIN worktrees w ON w.id = (SELECT w2.id FROM worktrees w2 \
+               WHERE w2.project_id = ?2 AND w2.name = ?3 AND w2.host = ?4 \
+               ORDER BY w2.active DESC, w2.updated_at DESC, w2.id DESC LIMIT 1)",
         )
         .bind(&w.type_name)
         .bind(&project_id)
         .bind(&w.name)
+        .bind(host)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -732,9 +735,7 @@ impl Store for SqliteStore {
                 let (wt_host, wt_path) = (get("wt_host")?, get("wt_path")?);
                 let wt_host = wt_host.unwrap_or_default();
                 let wt_path = wt_path.unwrap_or_default();
-                if wt_host == host
-                    && strip_trailing_slashes(&wt_path) == strip_trailing_slashes(&w.path)
-                {
+                if strip_trailing_slashes(&wt_path) == strip_trailing_slashes(&w.path) {
                     sqlx::query(concat!(
                         "SELECT ",
                         worktree_cols!(),
@@ -745,7 +746,7 @@ impl Store for SqliteStore {
                     .await
                 } else {
                     return Err(Error::conflict(format!(
-                        "worktree {:?} is already registered in this project at {wt_path} on {wt_host}",
+                        "worktree {:?} is already registered in this project on {wt_host} at {wt_path}",
                         w.name
                     ))
                     .with_hint("choose another name, or remove the existing worktree first"));
@@ -839,16 +840,19 @@ impl Store for SqliteStore {
         let row = sqlx::query(concat!(
             "SELECT ",
             worktree_cols!(),
-            " FROM worktrees WHERE project_id = ?1 AND name = ?2"
+            " FROM worktrees WHERE project_id = ?1 AND name = ?2 AND host = ?3 ",
+            "ORDER BY active DESC, updated_at DESC, id DESC LIMIT 1"
         ))
         .bind(id_text(project_id))
         .bind(name)
+        .bind(&self.host)
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?
         .ok_or_else(|| {
             Error::not_found(format!(
-                "no worktree named {name:?} in project {project_id}"
+                "no worktree named {name:?} in project {project_id} on {}",
+                self.host
             ))
             .with_hint("list the project's worktrees with `imi list`")
         })?;

@@ -295,22 +295,29 @@ impl SqliteStore {
                         .push(conflict("worktrees", w.id, differs_reason(d)))
                 }
                 Plan::Insert | Plan::Replace if before.0[2] > 0 => {
-                    let other: Option<String> = sqlx::query_scalar(
-                        "SELECT id FROM worktrees WHERE project_id = ?1 AND name = ?2 AND id <> ?3",
-                    )
-                    .bind(id_text(w.project_id))
-                    .bind(&w.name)
-                    .bind(&id)
-                    .fetch_optional(&mut *c)
-                    .await
-                    .map_err(db_err)?;
+                    // at most one active worktree per (project, host, name)
+                    let other: Option<String> = if w.active {
+                        sqlx::query_scalar(
+                            "SELECT id FROM worktrees WHERE project_id = ?1 AND host = ?2 \
+                             AND name = ?3 AND active = 1 AND id <> ?4",
+                        )
+                        .bind(id_text(w.project_id))
+                        .bind(&w.host)
+                        .bind(&w.name)
+                        .bind(&id)
+                        .fetch_optional(&mut *c)
+                        .await
+                        .map_err(db_err)?
+                    } else {
+                        None
+                    };
                     if let Some(o) = other {
                         report.conflicts.push(conflict(
                             "worktrees",
                             w.id,
                             format!(
-                                "project {} already has worktree {o} named {:?}",
-                                w.project_id, w.name
+                                "project {} already has active worktree {o} named {:?} on {}",
+                                w.project_id, w.name, w.host
                             ),
                         ));
                     } else if w.active {

@@ -94,8 +94,8 @@ async fn concurrent_metadata_writes_lose_nothing() {
 async fn migrate_twice_changes_nothing() {
     let s = fresh().await;
     let first = s.schema_status().await.unwrap();
-    assert_eq!(first.applied, 2);
-    assert_eq!(first.latest, 2);
+    assert_eq!(first.applied, 4);
+    assert_eq!(first.latest, 4);
     assert!(first.pending.is_empty());
     assert_eq!(first.backend, "sqlite");
     let again = s.migrate().await.unwrap();
@@ -111,7 +111,7 @@ async fn fresh_file_reports_pending() {
         .await
         .unwrap();
     let st = s.schema_status().await.unwrap();
-    assert_eq!((st.applied, st.latest, st.pending), (0, 2, vec![1, 2]));
+    assert_eq!((st.applied, st.latest, st.pending), (0, 4, vec![1, 2, 4]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -136,7 +136,7 @@ async fn concurrent_migrate_on_a_fresh_file() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(n, 3);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut conn)
             .await
@@ -204,9 +204,9 @@ async fn has_uncommitted_trigger_holds_for_raw_sql() {
     assert_eq!(read_state(&mut conn, w.id).await, (false, 0));
     // on insert too
     sqlx::query(
-        "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, \
+        "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, host, \
          uncommitted_files_count, has_uncommitted_changes) \
-         VALUES ('00000000-0000-4000-8000-000000000001', ?1, 1, 'feat-raw', 'feat/raw', '/raw', 2, 0)",
+         VALUES ('00000000-0000-4000-8000-000000000001', ?1, 1, 'feat-raw', 'feat/raw', '/raw', 'raw-host', 2, 0)",
     )
     .bind(p.id.to_string())
     .execute(&mut conn)

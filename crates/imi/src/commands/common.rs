@@ -7,8 +7,10 @@ use super::Ctx;
 use crate::config::Source;
 use crate::context;
 
-/// A worktree of `project` by directory name (`feat-login`), or by bare name
-/// (`login`) when exactly one type's prefix makes it a registered worktree.
+/// A worktree of `project` on this host by directory name (`feat-login`), or by bare
+/// name (`login`) when exactly one type's prefix makes it a registered worktree.
+/// Another host's checkout of the same name is never found: commands that change or
+/// remove a worktree act on this host's rows and disk only.
 pub async fn find_worktree<S: Store>(s: &S, project: &Project, name: &str) -> Result<Worktree> {
     if let Ok(w) = s.get_worktree_by_name(project.id, name).await
         && w.active
@@ -17,6 +19,7 @@ pub async fn find_worktree<S: Store>(s: &S, project: &Project, name: &str) -> Re
     }
     let filter = WorktreeFilter {
         project_id: Some(project.id),
+        host: Some(s.host().to_string()),
         ..Default::default()
     };
     let types = s.list_types().await?;
@@ -36,8 +39,9 @@ pub async fn find_worktree<S: Store>(s: &S, project: &Project, name: &str) -> Re
             .next()
             .ok_or_else(|| Error::internal("empty"))?),
         0 => Err(Error::not_found(format!(
-            "no active worktree {name:?} in project {}",
-            project.name
+            "no active worktree {name:?} in project {} on {}",
+            project.name,
+            s.host()
         ))
         .with_hint("list them with `imi list`")),
         _ => Err(Error::conflict(format!(

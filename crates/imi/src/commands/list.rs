@@ -62,6 +62,9 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
             .map(|p| (p.id, p.name))
             .collect()
     };
+    // Several hosts share the registry: each checkout is its own row, shown with its
+    // host (the column appears once the list spans more than one host).
+    let many_hosts = worktrees.iter().any(|w| w.host != worktrees[0].host);
     let mut rows = vec![];
     for w in &worktrees {
         let mut r = vec![];
@@ -73,8 +76,11 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
             w.type_name.clone(),
             w.branch_name.clone(),
             w.agent_id.clone().unwrap_or_else(|| "-".into()),
-            w.path.clone(),
         ]);
+        if many_hosts {
+            r.push(w.host.clone());
+        }
+        r.push(w.path.clone());
         if args.all {
             r.push(if w.merged_at.is_some() {
                 "merged".into()
@@ -90,7 +96,11 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
     if project.is_none() {
         headers.push("PROJECT");
     }
-    headers.extend(["WORKTREE", "TYPE", "BRANCH", "OWNER", "PATH"]);
+    headers.extend(["WORKTREE", "TYPE", "BRANCH", "OWNER"]);
+    if many_hosts {
+        headers.push("HOST");
+    }
+    headers.push("PATH");
     if args.all {
         headers.push("STATE");
     }

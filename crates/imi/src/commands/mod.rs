@@ -129,6 +129,27 @@ pub fn dispatch_without_runtime(cli: &Cli) -> Option<Result<Output>> {
 /// The project a command acts on: `-p` (UUID, remote in any form, or name), else
 /// the project whose container holds the current directory.
 pub async fn resolve_project<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Project> {
+    let p = resolve_project_row(s, ctx).await?;
+    on_this_host(s, p).await
+}
+
+/// The project as this host sees it: several hosts share one project row, and each
+/// registers its own trunk (SPEC §3.1), so the trunk path (and the container beside
+/// it, where worktrees go) is this host's trunk worktree when it has one.
+pub async fn on_this_host<S: Store>(s: &S, mut p: Project) -> Result<Project> {
+    let filter = imi_core::WorktreeFilter {
+        project_id: Some(p.id),
+        type_name: Some("trunk".into()),
+        host: Some(s.host().to_string()),
+        ..Default::default()
+    };
+    if let Some(t) = s.list_worktrees(&filter).await?.into_iter().next() {
+        p.trunk_path = t.path;
+    }
+    Ok(p)
+}
+
+async fn resolve_project_row<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Project> {
     if let Some(p) = &ctx.global.project {
         return project_by_spec(s, p).await;
     }

@@ -7,6 +7,7 @@
 
 mod crash;
 mod harness;
+mod hosts;
 mod input;
 mod journey;
 mod leaks;

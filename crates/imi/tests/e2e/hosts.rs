@@ -1,0 +1,196 @@
+//! Several hosts on one PostgreSQL registry (SPEC §3.1, §3.4 "Hosts"). Two "hosts"
+//! are two HOMEs with the same layout (`<HOME>/code/app/...`), each running imi with
+//! its own `IMI_HOST` against one database: this does not need namespaces, and
+//! `IMI_HOST` is exactly what imi records as a worktree's host (the name, not the
+//! network, is what the registry compares). PostgreSQL only: a SQLite registry is one
+//! machine's file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::{Backend, Run, World, from_output, git_env};
+
+/// A second machine: its own HOME and checkout of the same origin, the same registry.
+struct Host<'a> {
+    world: &'a World,
+    home: PathBuf,
+    name: &'static str,
+}
+
+impl Host<'_> {
+    fn root(&self) -> PathBuf {
+        self.home.join("code")
+    }
+
+    fn trunk(&self) -> PathBuf {
+        self.root().join("app/trunk-main")
+    }
+
+    fn wt(&self, name: &str) -> PathBuf {
+        self.root().join("app").join(name)
+    }
+
+    fn imi(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_imi"));
+        git_env(&mut c, &self.home);
+        c.env("IMI_HOST", self.name)
+            .env("IMI_ROOT", self.root())
+            .current_dir(dir)
+            .args(args);
+        if let Some(pg) = &self.world.pg {
+            c.env("IMI_DATABASE_URL", &pg.url);
+        }
+        from_output(c.output().unwrap())
+    }
+
+    fn json(&self, dir: &Path, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        self.imi(dir, &all).ok().json()
+    }
+
+    /// Clones the shared origin into this host's `<root>/app/trunk-main`.
+    fn clone_trunk(&self) {
+        std::fs::create_dir_all(self.root().join("app")).unwrap();
+        let origin = self.world.origin();
+        let mut c = Command::new("git");
+        git_env(&mut c, &self.home);
+        let out = c
+            .current_dir(&self.home)
+            .args([
+                "clone",
+                "--quiet",
+                origin.to_str().unwrap(),
+                self.trunk().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+}
+
+/// `(worktree name, host)` pairs of a JSON list of worktree-like rows.
+fn name_hosts(rows: &Value, name_key: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[name_key].as_str().unwrap().to_string(),
+                r["host"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn two_hosts_share_one_registry_and_never_touch_each_other() {
+    let Some(world) = World::new(Backend::Postgres).await else {
+        return;
+    };
+    let a_home = world.path().join("host-a");
+    let b_home = world.path().join("host-b");
+    std::fs::create_dir_all(&a_home).unwrap();
+    std::fs::create_dir_all(&b_home).unwrap();
+    let a = Host {
+        world: &world,
+        home: a_home,
+        name: "host-a",
+    };
+    let b = Host {
+        world: &world,
+        home: b_home,
+        name: "host-b",
+    };
+
+    // each host registers its own trunk of the one project
+    a.clone_trunk();
+    b.clone_trunk();
+    let pa = a.json(&a.trunk(), &["init"]);
+    let pb = b.json(&b.trunk(), &["init"]);
+    let id = |v: &Value| v["data"]["project"]["id"].as_str().unwrap().to_string();
+    assert_eq!(id(&pa), id(&pb), "one project: {pa} / {pb}");
+
+    // the same worktree name on each host
+    a.imi(&a.trunk(), &["feat", "x"]).ok();
+    b.imi(&b.trunk(), &["feat", "x"]).ok();
+    assert!(a.wt("feat-x").is_dir() && b.wt("feat-x").is_dir());
+
+    // both listed, together, with their hosts, from either host
+    for h in [&a, &b] {
+        let l = h.json(&h.trunk(), &["list"]);
+        assert_eq!(
+            name_hosts(&l["data"]["worktrees"], "name"),
+            [
+                ("feat-x".to_string(), "host-a".to_string()),
+                ("feat-x".to_string(), "host-b".to_string()),
+                ("trunk-main".to_string(), "host-a".to_string()),
+                ("trunk-main".to_string(), "host-b".to_string()),
+            ],
+            "{l}"
+        );
+        let human = h.imi(&h.trunk(), &["list"]).ok().stdout;
+        assert!(human.contains("HOST"), "{human}");
+        assert!(
+            human.contains("host-a") && human.contains("host-b"),
+            "{human}"
+        );
+    }
+
+    // both in flight, each synced by its own host; inflight from either shows both
+    std::fs::write(a.wt("feat-x").join("a.txt"), "a\n").unwrap();
+    std::fs::write(b.wt("feat-x").join("b.txt"), "b\n").unwrap();
+    a.imi(&a.trunk(), &["sync"]).ok();
+    b.imi(&b.trunk(), &["sync"]).ok();
+    for h in [&a, &b] {
+        let f = h.json(&h.trunk(), &["inflight"]);
+        assert_eq!(
+            name_hosts(&f["data"]["inflight"], "worktree_name"),
+            [
+                ("feat-x".to_string(), "host-a".to_string()),
+                ("feat-x".to_string(), "host-b".to_string()),
+            ],
+            "{f}"
+        );
+    }
+
+    // removing on host b touches b's row and disk only
+    b.imi(&b.trunk(), &["remove", "feat-x", "--force"]).ok();
+    assert!(!b.wt("feat-x").exists(), "b's checkout removed");
+    assert!(a.wt("feat-x").join("a.txt").is_file(), "a's checkout kept");
+    let la = a.json(&a.trunk(), &["list"]);
+    assert_eq!(
+        name_hosts(&la["data"]["worktrees"], "name"),
+        [
+            ("feat-x".to_string(), "host-a".to_string()),
+            ("trunk-main".to_string(), "host-a".to_string()),
+            ("trunk-main".to_string(), "host-b".to_string()),
+        ],
+        "{la}"
+    );
+    // a's branch is still there, and a's worktree is still its own
+    world.git(&a.trunk(), &["rev-parse", "--verify", "refs/heads/feat/x"]);
+    let fa = a.json(&a.trunk(), &["inflight"]);
+    assert_eq!(
+        name_hosts(&fa["data"]["inflight"], "worktree_name"),
+        [("feat-x".to_string(), "host-a".to_string())]
+    );
+
+    // a name only the other host has is not found here (and nothing is removed)
+    let r = b.imi(&b.trunk(), &["--json", "remove", "feat-x", "--force"]);
+    assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+    assert_eq!(r.json()["error"]["code"], "NOT_FOUND", "{}", r.stdout);
+    assert!(a.wt("feat-x").join("a.txt").is_file());
+    assert_eq!(
+        a.json(&a.trunk(), &["list"])["data"]["worktrees"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
