@@ -358,6 +358,12 @@ impl Repo {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
     }
 
+    /// The content of `path` in commit `rev`, `None` when it has no such file.
+    pub fn blob_bytes(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let out = self.output(["cat-file", "blob", &format!("{rev}:{path}")])?;
+        Ok(out.status.success().then_some(out.stdout))
+    }
+
     pub fn worktree_list(&self) -> Result<Vec<WorktreeEntry>> {
         let out = self.run(["worktree", "list", "--porcelain"])?;
         let mut list = vec![];

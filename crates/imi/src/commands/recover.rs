@@ -275,7 +275,8 @@ pub fn interrupted(repo: &Repo) -> Result<Vec<std::result::Result<Intent, String
 
 /// Completes a fast-forward of trunk from `before` to `to` that was killed half-way.
 /// Refuses (changing nothing) unless every file that differs from `before` is a
-/// path the fast-forward changes and holds `before`'s or `to`'s version of it.
+/// path the fast-forward changes and holds `before`'s or `to`'s version of it, or
+/// the start of `to`'s (git was killed while writing it).
 fn finish_fast_forward(trunk: &Repo, p: &Project, before: &str, to: &str) -> Result<()> {
     let changed: std::collections::HashSet<String> = trunk
         .run(["diff", "--name-only", "-z", "--no-renames", before, to])?
@@ -327,7 +328,14 @@ fn finish_fast_forward(trunk: &Repo, p: &Project, before: &str, to: &str) -> Res
         };
         let blob = |rev: &str| trunk.rev_parse_blob(rev, path);
         if on_disk != blob(before)? && on_disk != blob(to)? {
-            return Err(refuse(format!("{path} holds neither version")));
+            // killed while git wrote it: what is there is the start of `to`'s version
+            let partial = match (std::fs::read(&file), trunk.blob_bytes(to, path)?) {
+                (Ok(have), Some(want)) => want.starts_with(&have),
+                _ => false,
+            };
+            if !partial {
+                return Err(refuse(format!("{path} holds neither version")));
+            }
         }
     }
     let files_to: Vec<&String> = changed.iter().collect();
