@@ -281,3 +281,23 @@ pub fn single_named(name: &str, found: Vec<Project>) -> Result<Project> {
         .with_hint("use the project's UUID or its remote instead of its name")),
     }
 }
+
+/// The answer of `get_project_by_origin` from the project a store found for the key of
+/// `remote` (the active one, else the most recently updated inactive one): only an
+/// active project is returned, like the SQL function `get_project_by_origin`; an
+/// inactive one is `NOT_FOUND` saying it is deactivated and how to reactivate it.
+pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project> {
+    let shown = crate::remote::sanitize(remote).unwrap_or_else(|_| remote.trim().to_string());
+    match found {
+        Some(p) if p.active => Ok(p),
+        Some(p) => Err(crate::Error::not_found(format!(
+            "project {:?} ({}) registered for {shown} is deactivated",
+            p.name, p.id
+        ))
+        .with_hint("run `imi init` in its trunk to reactivate it")),
+        None => Err(crate::Error::not_found(format!(
+            "no project registered for {shown}"
+        ))
+        .with_hint("register it with `imi init` in its repository")),
+    }
+}
