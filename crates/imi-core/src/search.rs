@@ -124,7 +124,10 @@ mod tests {
     fn remote_parts_match() {
         let r = relevance("app", Some("git@gitlab.com:Acme/Tools/app.git"), "acme");
         assert_eq!(r, 0.4);
-        assert_eq!(relevance("app", Some("https://gitlab.com/x/y"), "GITLAB"), 0.4);
+        assert_eq!(
+            relevance("app", Some("https://gitlab.com/x/y"), "GITLAB"),
+            0.4
+        );
         assert_eq!(relevance("billing", None, "bill"), 0.5);
         assert!(relevance("app", None, "zzz") < MIN_RELEVANCE);
     }

@@ -295,9 +295,9 @@ pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project>
             p.name, p.id
         ))
         .with_hint("run `imi init` in its trunk to reactivate it")),
-        None => Err(crate::Error::not_found(format!(
-            "no project registered for {shown}"
-        ))
-        .with_hint("register it with `imi init` in its repository")),
+        None => Err(
+            crate::Error::not_found(format!("no project registered for {shown}"))
+                .with_hint("register it with `imi init` in its repository"),
+        ),
     }
 }

@@ -116,7 +116,10 @@ async fn uuid(c: &mut PgConnection, sql: &str) -> Uuid {
 }
 
 async fn text(c: &mut PgConnection, sql: &str) -> String {
-    match sqlx::query_scalar::<_, String>(sql).fetch_one(&mut *c).await {
+    match sqlx::query_scalar::<_, String>(sql)
+        .fetch_one(&mut *c)
+        .await
+    {
         Ok(v) => v,
         Err(e) => panic!("{sql}: {e}"),
     }
@@ -143,7 +146,9 @@ async fn pick(c: &mut PgConnection, sql: &str, keep: &[&str]) -> Value {
             .map(|r| {
                 let mut o = serde_json::Map::new();
                 for k in keep {
-                    let v = r.get(*k).unwrap_or_else(|| panic!("{sql}: no column {k} in {r}"));
+                    let v = r
+                        .get(*k)
+                        .unwrap_or_else(|| panic!("{sql}: no column {k} in {r}"));
                     o.insert((*k).to_string(), v.clone());
                 }
                 Value::Object(o)
@@ -189,7 +194,11 @@ async fn the_seeds_clients_run_against_imi() {
         .await
         .unwrap();
         assert!(cols.len() > seed.len(), "{view}: {cols:?}");
-        assert_eq!(&cols[..seed.len()], *seed, "{view} starts with the seed's columns");
+        assert_eq!(
+            &cols[..seed.len()],
+            *seed,
+            "{view} starts with the seed's columns"
+        );
     }
 
     // ---- the registration script: positional, then named calls ----------------------
@@ -200,8 +209,19 @@ async fn the_seeds_clients_run_against_imi() {
     .await;
     // no home setting: the seed's rule /home/<session user>, never `~`
     assert_eq!(
-        pick(c, "SELECT * FROM get_project_by_origin('git@github.com:delorenj/iMi.git')",
-             &["id", "name", "remote_origin", "default_branch", "trunk_path", "active"]).await,
+        pick(
+            c,
+            "SELECT * FROM get_project_by_origin('git@github.com:delorenj/iMi.git')",
+            &[
+                "id",
+                "name",
+                "remote_origin",
+                "default_branch",
+                "trunk_path",
+                "active"
+            ]
+        )
+        .await,
         json!([{"id": imi, "name": "iMi", "remote_origin": "git@github.com:delorenj/iMi.git",
                 "default_branch": "main",
                 "trunk_path": format!("/home/{session_user}/code/iMi/trunk-main"), "active": true}])
@@ -251,8 +271,21 @@ async fn the_seeds_clients_run_against_imi() {
     )
     .await;
     assert_eq!(
-        pick(c, "SELECT * FROM get_worktree_by_path('/home/delorenj/code/iMi/feat-project-registry')",
-             &["id", "project_id", "project_name", "worktree_name", "branch_name", "type_name", "agent_id", "active"]).await,
+        pick(
+            c,
+            "SELECT * FROM get_worktree_by_path('/home/delorenj/code/iMi/feat-project-registry')",
+            &[
+                "id",
+                "project_id",
+                "project_name",
+                "worktree_name",
+                "branch_name",
+                "type_name",
+                "agent_id",
+                "active"
+            ]
+        )
+        .await,
         json!([{"id": wt, "project_id": imi, "project_name": "iMi", "worktree_name": "feat-project-registry",
                 "branch_name": "feat/project-registry", "type_name": "feat", "agent_id": null, "active": true}])
     );
@@ -263,9 +296,20 @@ async fn the_seeds_clients_run_against_imi() {
     let seed_inflight = pick(
         c,
         "SELECT * FROM v_inflight_work",
-        &["id", "worktree_id", "project_id", "project_name", "worktree_name", "branch_name",
-          "agent_id", "has_uncommitted_changes", "uncommitted_files_count", "ahead_of_trunk",
-          "behind_trunk", "status"],
+        &[
+            "id",
+            "worktree_id",
+            "project_id",
+            "project_name",
+            "worktree_name",
+            "branch_name",
+            "agent_id",
+            "has_uncommitted_changes",
+            "uncommitted_files_count",
+            "ahead_of_trunk",
+            "behind_trunk",
+            "status",
+        ],
     )
     .await;
     assert_eq!(
@@ -277,8 +321,18 @@ async fn the_seeds_clients_run_against_imi() {
     );
     assert!(inflight[0]["last_sync_at"].is_string());
     assert_eq!(
-        pick(c, "SELECT * FROM v_projects_summary ORDER BY name COLLATE \"C\"",
-             &["id", "name", "active_worktrees_count", "uncommitted_worktrees_count", "unmerged_worktrees_count"]).await,
+        pick(
+            c,
+            "SELECT * FROM v_projects_summary ORDER BY name COLLATE \"C\"",
+            &[
+                "id",
+                "name",
+                "active_worktrees_count",
+                "uncommitted_worktrees_count",
+                "unmerged_worktrees_count"
+            ]
+        )
+        .await,
         json!([
             {"id": flume, "name": "Flume", "active_worktrees_count": 0, "uncommitted_worktrees_count": 0, "unmerged_worktrees_count": 0},
             {"id": yi, "name": "Yi", "active_worktrees_count": 0, "uncommitted_worktrees_count": 0, "unmerged_worktrees_count": 0},
@@ -286,9 +340,26 @@ async fn the_seeds_clients_run_against_imi() {
         ])
     );
     assert_eq!(
-        pick(c, "SELECT * FROM v_worktrees_detail",
-             &["id", "project_name", "remote_origin", "worktree_name", "path", "type_name", "branch_prefix",
-               "worktree_prefix", "type_color", "type_icon", "uncommitted_files_count", "merged_at", "active"]).await,
+        pick(
+            c,
+            "SELECT * FROM v_worktrees_detail",
+            &[
+                "id",
+                "project_name",
+                "remote_origin",
+                "worktree_name",
+                "path",
+                "type_name",
+                "branch_prefix",
+                "worktree_prefix",
+                "type_color",
+                "type_icon",
+                "uncommitted_files_count",
+                "merged_at",
+                "active"
+            ]
+        )
+        .await,
         json!([{"id": wt, "project_name": "iMi", "remote_origin": "https://github.com/delorenj/imi",
                 "worktree_name": "feat-project-registry",
                 "path": "/home/delorenj/code/iMi/feat-project-registry", "type_name": "feat",
@@ -314,8 +385,19 @@ async fn the_seeds_clients_run_against_imi() {
     )
     .await;
     assert_eq!(
-        pick(c, "SELECT * FROM agent_activities ORDER BY agent_id",
-             &["id", "agent_id", "worktree_id", "project_id", "project_name", "worktree_name"]).await,
+        pick(
+            c,
+            "SELECT * FROM agent_activities ORDER BY agent_id",
+            &[
+                "id",
+                "agent_id",
+                "worktree_id",
+                "project_id",
+                "project_name",
+                "worktree_name"
+            ]
+        )
+        .await,
         json!([
             {"id": logged, "agent_id": "claude", "worktree_id": wt, "project_id": imi, "project_name": "iMi", "worktree_name": "feat-project-registry"},
             {"id": act, "agent_id": "file-monitor", "worktree_id": wt, "project_id": imi, "project_name": "iMi", "worktree_name": "feat-project-registry"},
@@ -323,9 +405,16 @@ async fn the_seeds_clients_run_against_imi() {
     );
     // a plain INSERT naming an unknown worktree is refused by the foreign key
     assert_eq!(
-        fails(c, &format!(
-            "INSERT INTO agent_activities (agent_id, worktree_id, activity_type, description) \
-             VALUES ('m', '{}', 'other', 'x')", Uuid::new_v4())).await.0,
+        fails(
+            c,
+            &format!(
+                "INSERT INTO agent_activities (agent_id, worktree_id, activity_type, description) \
+             VALUES ('m', '{}', 'other', 'x')",
+                Uuid::new_v4()
+            )
+        )
+        .await
+        .0,
         "23503"
     );
 
@@ -374,9 +463,17 @@ async fn the_seeds_clients_run_against_imi() {
     );
 
     // pruning keeps the activities readable
-    exec(c, &format!("SELECT mark_worktree_merged('{wt}', 'claude', 'abc1234')")).await;
+    exec(
+        c,
+        &format!("SELECT mark_worktree_merged('{wt}', 'claude', 'abc1234')"),
+    )
+    .await;
     assert!(rows(c, "SELECT * FROM v_inflight_work").await.is_empty());
-    exec(c, "UPDATE worktrees SET updated_at = now() - interval '40 days' WHERE NOT active").await;
+    exec(
+        c,
+        "UPDATE worktrees SET updated_at = now() - interval '40 days' WHERE NOT active",
+    )
+    .await;
     assert_eq!(
         sqlx::query_scalar::<_, i32>("SELECT prune_inactive_worktrees()")
             .fetch_one(&mut *c)
@@ -385,8 +482,22 @@ async fn the_seeds_clients_run_against_imi() {
         1
     );
     assert_eq!(
-        pick(c, "SELECT * FROM v_recent_agent_activity",
-             &["id", "agent_id", "activity_type", "description", "file_path", "worktree_name", "project_name", "worktree_type", "worktree_id"]).await,
+        pick(
+            c,
+            "SELECT * FROM v_recent_agent_activity",
+            &[
+                "id",
+                "agent_id",
+                "activity_type",
+                "description",
+                "file_path",
+                "worktree_name",
+                "project_name",
+                "worktree_type",
+                "worktree_id"
+            ]
+        )
+        .await,
         json!([
             {"id": logged, "agent_id": "claude", "activity_type": "committed", "description": "Add registry",
              "file_path": null, "worktree_name": "feat-project-registry", "project_name": "iMi",
@@ -419,7 +530,11 @@ async fn the_seeds_clients_run_against_imi() {
              &["note", "has_uncommitted_changes", "kept"]).await,
         json!([{"note": "a", "has_uncommitted_changes": true, "kept": true}])
     );
-    exec(c, "UPDATE agent_sessions SET note = 'b', uncommitted_files_count = 0").await;
+    exec(
+        c,
+        "UPDATE agent_sessions SET note = 'b', uncommitted_files_count = 0",
+    )
+    .await;
     assert_eq!(
         pick(c, "SELECT note, has_uncommitted_changes, updated_at > now() - interval '1 hour' AS touched FROM agent_sessions",
              &["note", "has_uncommitted_changes", "touched"]).await,
@@ -428,8 +543,12 @@ async fn the_seeds_clients_run_against_imi() {
 
     // ---- item 1: the type colour default and maintenance_vacuum ------------------------
     assert_eq!(
-        text(c, "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description) \
-                 VALUES ('spike', 'spike/', 'spike-', 'Experiments') RETURNING color").await,
+        text(
+            c,
+            "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description) \
+                 VALUES ('spike', 'spike/', 'spike-', 'Experiments') RETURNING color"
+        )
+        .await,
         "#6B7280"
     );
     let (state, msg, hint) = fails(c, "SELECT maintenance_vacuum()").await;
@@ -440,9 +559,20 @@ async fn the_seeds_clients_run_against_imi() {
     // ---- item 4: lookups -----------------------------------------------------------------
     // get_project_by_origin: active projects only
     exec(c, &format!("SELECT deactivate_project('{flume}')")).await;
-    assert!(rows(c, "SELECT * FROM get_project_by_origin('git@github.com:33GOD/Flume.git')").await.is_empty());
+    assert!(
+        rows(
+            c,
+            "SELECT * FROM get_project_by_origin('git@github.com:33GOD/Flume.git')"
+        )
+        .await
+        .is_empty()
+    );
     assert_eq!(
-        uuid(c, "SELECT register_project('Flume', 'git@github.com:33GOD/Flume.git')").await,
+        uuid(
+            c,
+            "SELECT register_project('Flume', 'git@github.com:33GOD/Flume.git')"
+        )
+        .await,
         flume,
         "re-registering reactivates"
     );
@@ -451,33 +581,75 @@ async fn the_seeds_clients_run_against_imi() {
              &["id", "active"]).await,
         json!([{"id": flume, "active": true}])
     );
-    exec(c, &format!("SELECT deactivate_project(p_project_id := '{flume}')")).await;
+    exec(
+        c,
+        &format!("SELECT deactivate_project(p_project_id := '{flume}')"),
+    )
+    .await;
 
     // search_projects: parts of the remote (owner, group, host), typos, an empty query
     let names = |v: Vec<Value>| -> Vec<String> {
-        v.into_iter().map(|r| r["name"].as_str().unwrap().to_string()).collect()
+        v.into_iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
     };
-    assert_eq!(names(rows(c, "SELECT * FROM search_projects('33god')").await), ["Yi", "bloodbank", "scratch"]);
-    assert_eq!(names(rows(c, "SELECT * FROM search_projects(p_query := 'agents')").await), ["Yi"]);
-    assert_eq!(names(rows(c, "SELECT * FROM search_projects('GitLab')").await), ["Yi"]);
-    assert_eq!(names(rows(c, "SELECT * FROM search_projects('delorenj')").await), ["iMi"]);
-    assert_eq!(names(rows(c, "SELECT * FROM search_projects('bloodbnak')").await), ["bloodbank"]);
-    let relevance: Vec<Value> = rows(c, "SELECT name, relevance FROM search_projects('33god') WHERE name = 'Yi'").await;
+    assert_eq!(
+        names(rows(c, "SELECT * FROM search_projects('33god')").await),
+        ["Yi", "bloodbank", "scratch"]
+    );
+    assert_eq!(
+        names(rows(c, "SELECT * FROM search_projects(p_query := 'agents')").await),
+        ["Yi"]
+    );
+    assert_eq!(
+        names(rows(c, "SELECT * FROM search_projects('GitLab')").await),
+        ["Yi"]
+    );
+    assert_eq!(
+        names(rows(c, "SELECT * FROM search_projects('delorenj')").await),
+        ["iMi"]
+    );
+    assert_eq!(
+        names(rows(c, "SELECT * FROM search_projects('bloodbnak')").await),
+        ["bloodbank"]
+    );
+    let relevance: Vec<Value> = rows(
+        c,
+        "SELECT name, relevance FROM search_projects('33god') WHERE name = 'Yi'",
+    )
+    .await;
     assert_eq!(relevance, [json!({"name": "Yi", "relevance": 0.4})]);
     // empty: the active projects (Flume is deactivated), most recently updated first
-    exec(c, "UPDATE projects SET description = 'touched' WHERE name = 'scratch'").await;
+    exec(
+        c,
+        "UPDATE projects SET description = 'touched' WHERE name = 'scratch'",
+    )
+    .await;
     assert_eq!(
         names(rows(c, "SELECT * FROM search_projects('')").await),
         ["scratch", "bloodbank", "Yi", "iMi"]
     );
-    assert!(rows(c, "SELECT * FROM search_projects('') WHERE relevance <> 0").await.is_empty());
+    assert!(
+        rows(c, "SELECT * FROM search_projects('') WHERE relevance <> 0")
+            .await
+            .is_empty()
+    );
     // bounded at 20
     exec(c, "SELECT register_project('bulk-' || i, 'git@example.org:bulk/p' || i, 'main', '/b/' || i || '/trunk-main') \
              FROM generate_series(1, 25) i").await;
     let all = rows(c, "SELECT * FROM search_projects('')").await;
     assert_eq!(all.len(), 20);
-    assert!(all.iter().all(|r| r["name"].as_str().unwrap().starts_with("bulk-")), "newest first");
-    assert_eq!(rows(c, "SELECT * FROM search_projects('example.org')").await.len(), 20);
+    assert!(
+        all.iter()
+            .all(|r| r["name"].as_str().unwrap().starts_with("bulk-")),
+        "newest first"
+    );
+    assert_eq!(
+        rows(c, "SELECT * FROM search_projects('example.org')")
+            .await
+            .len(),
+        20
+    );
 
     // read functions see the writes of the same statement (VOLATILE)
     assert_eq!(
