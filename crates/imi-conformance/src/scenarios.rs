@@ -3,7 +3,7 @@
 use futures::future::join_all;
 use imi_core::{
     Error, ErrorKind, GitState, MetadataTarget, NewActivity, NewProject, NewWorktree,
-    NewWorktreeType, Project, Store, WorkStatus, Worktree, WorktreeFilter,
+    NewWorktreeType, Project, ProjectMatch, Store, WorkStatus, Worktree, WorktreeFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -626,7 +626,109 @@ pub async fn search_finds_a_project_from_a_typo<S: Store>(s: &S) {
         assert!(hits.windows(2).all(|w| w[0].relevance >= w[1].relevance));
     }
     assert!(s.search_projects("zzzzqqq").await.unwrap().is_empty());
-    assert_kind(s.search_projects("  ").await, ErrorKind::Validation);
+}
+
+/// Search also matches parts of the remote (owner, group, host); an empty query
+/// lists the active projects, most recently updated first, at most 20.
+pub async fn search_matches_remote_parts_and_lists_on_empty<S: Store>(s: &S) {
+    for (name, remote) in [
+        ("api", "git@gitlab.com:acme/platform/api.git"),
+        ("web", "https://github.com/acme/web"),
+        ("tool", "https://example.org/solo/tool"),
+        ("gone", "https://github.com/acme/gone"),
+    ] {
+        s.register_project(&project(name, Some(remote)))
+            .await
+            .unwrap();
+    }
+    let gone = s
+        .get_project_by_origin("https://github.com/acme/gone")
+        .await
+        .unwrap();
+    s.deactivate_project(gone.id).await.unwrap();
+    let names = |v: Vec<ProjectMatch>| v.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.search_projects("acme").await.unwrap()),
+        ["api", "web"]
+    );
+    assert_eq!(names(s.search_projects("Platform").await.unwrap()), ["api"]);
+    assert_eq!(
+        names(s.search_projects("example.org").await.unwrap()),
+        ["tool"]
+    );
+    let hit = &s.search_projects("solo").await.unwrap()[0];
+    assert_eq!((hit.name.as_str(), hit.relevance), ("tool", 0.4));
+    s.register_project(&project("web", Some("https://github.com/acme/web")))
+        .await
+        .unwrap();
+    for q in ["", "  "] {
+        let all = s.search_projects(q).await.unwrap();
+        let mut listed = names(all.clone());
+        listed.sort();
+        assert_eq!(
+            listed,
+            ["api", "tool", "web"],
+            "{q:?}: active projects only"
+        );
+        assert!(all.iter().all(|m| m.relevance == 0.0));
+        assert_newest_first(s, &all).await;
+    }
+    for i in 0..22 {
+        s.register_project(&project(
+            &format!("bulk{i}"),
+            Some(&format!("https://x.org/b/bulk{i}")),
+        ))
+        .await
+        .unwrap();
+    }
+    let all = s.search_projects("").await.unwrap();
+    assert_eq!(all.len(), 20);
+    assert!(all.iter().all(|m| m.name.starts_with("bulk")), "{all:?}");
+    assert_newest_first(s, &all).await;
+}
+
+/// Most recently updated first, ties by name.
+async fn assert_newest_first<S: Store>(s: &S, found: &[ProjectMatch]) {
+    let mut keys = Vec::new();
+    for m in found {
+        keys.push((
+            s.get_project(m.id).await.unwrap().updated_at,
+            m.name.clone(),
+        ));
+    }
+    assert!(
+        keys.windows(2)
+            .all(|w| w[0].0 > w[1].0 || (w[0].0 == w[1].0 && w[0].1 <= w[1].1)),
+        "{keys:?}"
+    );
+}
+
+/// Lookup by remote finds active projects only (like the SQL get_project_by_origin);
+/// a deactivated one is NOT_FOUND saying so, until it is registered again.
+pub async fn lookup_by_origin_finds_active_projects_only<S: Store>(s: &S) {
+    let (p, _) = setup(s).await;
+    s.deactivate_project(p.id).await.unwrap();
+    let e = assert_kind(
+        s.get_project_by_origin("https://github.com/acme/app").await,
+        ErrorKind::NotFound,
+    );
+    assert!(e.message.contains("deactivated"), "{}", e.message);
+    assert!(
+        e.hint.as_deref().unwrap_or("").contains("imi init"),
+        "{e:?}"
+    );
+    // by id it is still there, inactive
+    assert!(!s.get_project(p.id).await.unwrap().active);
+    let again = s
+        .register_project(&project("app", Some("git@github.com:acme/app.git")))
+        .await
+        .unwrap();
+    assert_eq!(again.id, p.id);
+    let found = s
+        .get_project_by_origin("ssh://git@github.com/Acme/App.git")
+        .await
+        .unwrap();
+    assert_eq!((found.id, found.active), (p.id, true));
 }
 
 pub async fn stats<S: Store>(s: &S) {

@@ -40,6 +40,8 @@ conformance!(
     lookups_by_id_origin_and_name,
     list_worktrees_with_filters,
     search_finds_a_project_from_a_typo,
+    search_matches_remote_parts_and_lists_on_empty,
+    lookup_by_origin_finds_active_projects_only,
     stats,
     activities_are_logged_and_listed_newest_first,
     retention_cleanup_deletes_only_old_activities,

@@ -65,6 +65,30 @@ pub fn similarity(a: &str, b: &str) -> f32 {
     common as f32 / union as f32
 }
 
+/// The relevance of a project to a non-empty, trimmed search `query`, as
+/// `search_projects` computes it on PostgreSQL: the best of the trigram similarity of
+/// the name and of the remote to the query, 0.5 when the name contains the query and
+/// 0.4 when the remote does (owner, group, host), case-insensitively. Projects with a
+/// relevance of at least [`MIN_RELEVANCE`] match.
+pub fn relevance(name: &str, remote: Option<&str>, query: &str) -> f32 {
+    let remote = remote.unwrap_or("");
+    let q = query.to_lowercase();
+    let mut r = similarity(name, query).max(similarity(remote, query));
+    if name.to_lowercase().contains(&q) {
+        r = r.max(0.5);
+    }
+    if remote.to_lowercase().contains(&q) {
+        r = r.max(0.4);
+    }
+    r
+}
+
+/// The least relevance that matches a search.
+pub const MIN_RELEVANCE: f32 = 0.2;
+
+/// At most this many projects are returned by a search.
+pub const MAX_RESULTS: usize = 20;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +118,18 @@ mod tests {
             assert_eq!(got, *want, "similarity({a:?}, {b:?})");
             assert_eq!(similarity(b, a), got, "symmetric for {a:?}, {b:?}");
         }
+    }
+
+    #[test]
+    fn remote_parts_match() {
+        let r = relevance("app", Some("git@gitlab.com:Acme/Tools/app.git"), "acme");
+        assert_eq!(r, 0.4);
+        assert_eq!(
+            relevance("app", Some("https://gitlab.com/x/y"), "GITLAB"),
+            0.4
+        );
+        assert_eq!(relevance("billing", None, "bill"), 0.5);
+        assert!(relevance("app", None, "zzz") < MIN_RELEVANCE);
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub trait Store: Send + Sync {
     /// concurrent calls. Reactivates a deactivated project and applies given values.
     fn register_project(&self, p: &NewProject) -> impl Future<Output = Result<Project>> + Send;
     fn get_project(&self, id: Uuid) -> impl Future<Output = Result<Project>> + Send;
-    /// Any form of the remote (or, for a project without one, its trunk path).
+    /// Any form of the remote (or, for a project without one, its trunk path). Active
+    /// projects only: a deactivated one is `NOT_FOUND` saying so ([`active_by_origin`]).
     fn get_project_by_origin(&self, remote: &str) -> impl Future<Output = Result<Project>> + Send;
     /// Active project by exact name; a name shared by two projects is a `CONFLICT`.
     fn get_project_by_name(&self, name: &str) -> impl Future<Output = Result<Project>> + Send;
@@ -42,7 +43,9 @@ pub trait Store: Send + Sync {
         &self,
         include_inactive: bool,
     ) -> impl Future<Output = Result<Vec<Project>>> + Send;
-    /// Fuzzy search over name and remote, best first, at most 20.
+    /// Fuzzy search of active projects over name and remote (also parts of the remote:
+    /// owner, group, host), best first, at most 20; an empty query lists active
+    /// projects, most recently updated first ([`crate::search::relevance`]).
     fn search_projects(
         &self,
         query: &str,
@@ -283,5 +286,25 @@ pub fn single_named(name: &str, found: Vec<Project>) -> Result<Project> {
             "several active projects are named {name:?}"
         ))
         .with_hint("use the project's UUID or its remote instead of its name")),
+    }
+}
+
+/// The answer of `get_project_by_origin` from the project a store found for the key of
+/// `remote` (the active one, else the most recently updated inactive one): only an
+/// active project is returned, like the SQL function `get_project_by_origin`; an
+/// inactive one is `NOT_FOUND` saying it is deactivated and how to reactivate it.
+pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project> {
+    let shown = crate::remote::sanitize(remote).unwrap_or_else(|_| remote.trim().to_string());
+    match found {
+        Some(p) if p.active => Ok(p),
+        Some(p) => Err(crate::Error::not_found(format!(
+            "project {:?} ({}) registered for {shown} is deactivated",
+            p.name, p.id
+        ))
+        .with_hint("run `imi init` in its trunk to reactivate it")),
+        None => Err(
+            crate::Error::not_found(format!("no project registered for {shown}"))
+                .with_hint("register it with `imi init` in its repository"),
+        ),
     }
 }

@@ -198,7 +198,7 @@ DROP FUNCTION get_worktree_by_path(text);
 CREATE FUNCTION get_worktree_by_path(p_path text, p_host text DEFAULT NULL)
 RETURNS TABLE (id uuid, project_id uuid, project_name text, worktree_name text, branch_name text,
                type_name text, agent_id text, active boolean, host text)
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE  -- as 0004 made the read functions: sees writes of the same statement
 AS $$
   SELECT w.id, w.project_id, p.name, w.name, w.branch_name, t.name, w.agent_id, w.active, w.host
   FROM imi_worktree_by_path(p_path, p_host) w

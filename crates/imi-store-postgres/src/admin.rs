@@ -53,6 +53,12 @@ pub(crate) const IMI_FUNCTIONS: &[&str] = &[
     "imi_worktree_types_input_rules",
     "imi_activities_input_rules",
     "imi_caller_host",
+    "update_updated_at_column",
+    "sync_uncommitted_changes",
+    "maintenance_vacuum",
+    "imi_projects_identity",
+    "imi_activities_names",
+    "imi_default_trunk_path",
 ];
 
 /// Functions that only read: `imi_reader` may call these and no others.
@@ -78,6 +84,7 @@ pub(crate) const READ_ONLY_FUNCTIONS: &[&str] = &[
     "get_agent_recent_work",
     "get_registry_stats",
     "imi_caller_host",
+    "imi_default_trunk_path",
 ];
 
 const ROLES_SQL: &str = r#"

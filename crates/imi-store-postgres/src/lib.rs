@@ -265,19 +265,15 @@ impl Store for PgStore {
 
     async fn get_project_by_origin(&self, remote_origin: &str) -> Result<Project> {
         remote::origin_key(remote_origin)?;
+        // the active project with this key, else the most recently updated inactive one
+        // (reported as deactivated)
         let row = sqlx::query("SELECT * FROM imi_project_by_origin(p_remote_origin := $1)")
             .bind(remote_origin)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        match row {
-            Some(r) => rows::project(&r),
-            None => Err(Error::not_found(format!(
-                "no project registered for {}",
-                remote::sanitize(remote_origin)?
-            ))
-            .with_hint("register it with `imi init`")),
-        }
+        let found = row.as_ref().map(rows::project).transpose()?;
+        imi_core::store::active_by_origin(remote_origin, found)
     }
 
     async fn get_project_by_name(&self, name: &str) -> Result<Project> {
@@ -306,10 +302,7 @@ impl Store for PgStore {
     }
 
     async fn search_projects(&self, query: &str) -> Result<Vec<ProjectMatch>> {
-        if query.trim().is_empty() {
-            return Err(Error::validation("search query is empty")
-                .with_hint("give part of a project name or remote"));
-        }
+        // an empty query lists active projects, most recently updated first
         let found = sqlx::query("SELECT * FROM search_projects(p_query := $1)")
             .bind(query)
             .fetch_all(&self.pool)

@@ -206,3 +206,71 @@ async fn create_roles_is_idempotent_and_concurrent_across_databases() {
         s.ping().await.unwrap();
     }
 }
+
+/// A registry with roles, upgraded across 0004 (which re-creates the four views and
+/// adds functions): the views keep their grants and the new functions are not
+/// PUBLIC, without running `imi db roles` again.
+#[tokio::test]
+async fn upgrading_across_0004_keeps_the_roles_boundaries() {
+    let Some(db) = imi_testkit::PgTestDb::create().await else {
+        return;
+    };
+    let store = PgStore::connect(&db.url, common::HOST).await.unwrap();
+    let before_0004 = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            imi_store_postgres::MIGRATOR
+                .iter()
+                .filter(|m| m.version < 4)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before_0004.run(store.pool()).await.unwrap();
+    store.create_roles().await.unwrap();
+    store.migrate().await.unwrap();
+    let p = common::project(&store, "upgraded").await;
+    let w = common::worktree(&store, &p, "feat", "feat-u").await;
+
+    let mut c = store.pool().acquire().await.unwrap();
+    let c = &mut *c;
+    sqlx::query("SET ROLE imi_reader")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    for sql in READS.iter().chain(READ_FUNCTIONS) {
+        ok(c, sql, w.id).await;
+    }
+    for sql in [
+        "SELECT maintenance_vacuum() WHERE $1::uuid IS NOT NULL",
+        "INSERT INTO projects (name, remote_origin, trunk_path) SELECT 'r', 'git@h:o/r', '/r' WHERE $1::uuid IS NOT NULL",
+    ] {
+        denied(c, sql, w.id).await;
+    }
+    sqlx::query("SET ROLE imi_writer")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    // the plain-INSERT triggers run for the writer
+    ok(
+        c,
+        "INSERT INTO projects (name, remote_origin, trunk_path) SELECT 'r', 'git@h:o/r', '/r' WHERE $1::uuid IS NOT NULL",
+        w.id,
+    )
+    .await;
+    ok(
+        c,
+        "INSERT INTO agent_activities (agent_id, worktree_id, activity_type) VALUES ('m', $1, 'other')",
+        w.id,
+    )
+    .await;
+    ok(c, "SELECT * FROM v_inflight_work WHERE id = $1", w.id).await;
+    sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
+    let (key, name): (String, String) = sqlx::query_as(
+        "SELECT p.origin_key, a.worktree_name FROM projects p, agent_activities a WHERE p.name = 'r' AND a.agent_id = 'm'",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!((key.as_str(), name.as_str()), ("h/o/r", "feat-u"));
+}

@@ -557,12 +557,9 @@ impl Store for SqliteStore {
         .bind(&key)
         .fetch_optional(&self.reader)
         .await
-        .map_err(db_err)?
-        .ok_or_else(|| {
-            Error::not_found(format!("no project registered for {key}"))
-                .with_hint("register it with `imi init` in its repository")
-        })?;
-        rows::project(&row)
+        .map_err(db_err)?;
+        let found = row.as_ref().map(rows::project).transpose()?;
+        imi_core::store::active_by_origin(remote_origin, found)
     }
 
     async fn get_project_by_name(&self, name: &str) -> Result<Project> {
@@ -607,44 +604,47 @@ impl Store for SqliteStore {
 
     async fn search_projects(&self, query: &str) -> Result<Vec<ProjectMatch>> {
         let q = query.trim();
-        if q.is_empty() {
-            return Err(Error::validation("search query is empty")
-                .with_hint("give part of a project name or remote"));
-        }
-        let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
-            "SELECT id, name, remote_origin, trunk_path FROM projects WHERE active = 1",
+        let rows: Vec<(String, String, Option<String>, String, String)> = sqlx::query_as(
+            "SELECT id, name, remote_origin, trunk_path, updated_at FROM projects WHERE active = 1",
         )
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let q_lower = q.to_lowercase();
+        // (match, updated_at): an empty query lists every active project, most recently
+        // updated first; else the relevant ones, best first (search_projects on PostgreSQL)
         let mut matches = Vec::new();
-        for (id, name, remote_origin, trunk_path) in rows {
-            let mut relevance = search::similarity(&name, q).max(search::similarity(
-                remote_origin.as_deref().unwrap_or(""),
-                q,
-            ));
-            if name.to_lowercase().contains(&q_lower) {
-                relevance = relevance.max(0.5);
-            }
-            if relevance >= 0.2 {
-                matches.push(ProjectMatch {
+        for (id, name, remote_origin, trunk_path, updated_at) in rows {
+            let relevance = if q.is_empty() {
+                0.0
+            } else {
+                search::relevance(&name, remote_origin.as_deref(), q)
+            };
+            if q.is_empty() || relevance >= search::MIN_RELEVANCE {
+                let m = ProjectMatch {
                     id: rows::parse_uuid(&id)?,
                     name,
                     remote_origin,
                     trunk_path,
                     relevance,
-                });
+                };
+                matches.push((m, rows::parse_ts(&updated_at)?));
             }
         }
-        matches.sort_by(|a, b| {
+        matches.sort_by(|(a, a_updated), (b, b_updated)| {
             b.relevance
                 .total_cmp(&a.relevance)
+                .then_with(|| {
+                    if q.is_empty() {
+                        b_updated.cmp(a_updated)
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
                 .then_with(|| a.name.cmp(&b.name))
                 .then_with(|| a.id.cmp(&b.id))
         });
-        matches.truncate(20);
-        Ok(matches)
+        matches.truncate(search::MAX_RESULTS);
+        Ok(matches.into_iter().map(|(m, _)| m).collect())
     }
 
     async fn deactivate_project(&self, id: Uuid) -> Result<()> {
