@@ -61,6 +61,7 @@ DECLARE
   v_row     worktrees;
   v_wname   text;
   v_pname   text;
+  v_same    boolean;
 BEGIN
   IF NOT coalesce(p_name_checked, false) THEN
     PERFORM imi_check_worktree_name(p_name);
@@ -110,12 +111,16 @@ BEGIN
         USING ERRCODE = '23505', HINT = 'remove it first (imi remove), or choose another name';
     END IF;
 
-    SELECT w.name, p.name INTO v_wname, v_pname
+    SELECT w.name, p.name, (w.project_id = p_project_id AND w.name = p_name)
+      INTO v_wname, v_pname, v_same
       FROM worktrees w JOIN projects p ON p.id = w.project_id
      WHERE w.host = v_host AND w.path = p_path AND w.active
        AND w.id IS DISTINCT FROM v_row.id
      LIMIT 1;
-    IF FOUND THEN
+    IF FOUND AND v_same THEN
+      -- another session registered this very worktree since our first look
+      CONTINUE;
+    ELSIF FOUND THEN
       RAISE EXCEPTION 'path % on host % is already registered to worktree "%" of project "%"',
         p_path, v_host, v_wname, v_pname
         USING ERRCODE = '23505', HINT = 'remove that worktree first, or choose another path';
