@@ -12,7 +12,7 @@ use imi_git::Repo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ctx, common, recover};
+use super::{Ctx, common, on_this_host_all, recover};
 use crate::context::{self, ProjectFile};
 use crate::registry::{AnyStore, with_store};
 use crate::ui::Output;
@@ -147,7 +147,7 @@ async fn doctor<S: Store>(s: &S, mut checks: Vec<Check>) -> Result<Output> {
             return Ok(report(checks, ErrorKind::Unavailable));
         }
     }
-    let projects = s.list_projects(false).await?;
+    let projects = on_this_host_all(s, s.list_projects(false).await?).await?;
     let filter = WorktreeFilter {
         host: Some(s.host().to_string()),
         ..Default::default()

@@ -129,6 +129,14 @@ pub fn dispatch_without_runtime(cli: &Cli) -> Option<Result<Output>> {
 /// The project a command acts on: `-p` (UUID, remote in any form, or name), else
 /// the project whose container holds the current directory.
 pub async fn resolve_project<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Project> {
+    if ctx.global.project.is_none()
+        && let Some(loc) = context::locate(&ctx.cwd)?
+    {
+        // this host's `imi init` wrote the file: its trunk is this host's trunk
+        let mut p = project_of_file(s, &loc).await?;
+        p.trunk_path = loc.project.trunk_path;
+        return Ok(p);
+    }
     let p = resolve_project_row(s, ctx).await?;
     on_this_host(s, p).await
 }
@@ -136,41 +144,66 @@ pub async fn resolve_project<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Project> 
 /// The project as this host sees it: several hosts share one project row, and each
 /// registers its own trunk (SPEC §3.1), so the trunk path (and the container beside
 /// it, where worktrees go) is this host's trunk worktree when it has one.
-pub async fn on_this_host<S: Store>(s: &S, mut p: Project) -> Result<Project> {
+pub async fn on_this_host<S: Store>(s: &S, p: Project) -> Result<Project> {
+    let id = p.id;
+    let mut all = with_host_trunks(s, vec![p], Some(id)).await?;
+    all.pop()
+        .ok_or_else(|| Error::internal("a project went missing while reading its trunk"))
+}
+
+/// [`on_this_host`] for many projects, with one query.
+pub async fn on_this_host_all<S: Store>(s: &S, projects: Vec<Project>) -> Result<Vec<Project>> {
+    with_host_trunks(s, projects, None).await
+}
+
+async fn with_host_trunks<S: Store>(
+    s: &S,
+    mut projects: Vec<Project>,
+    project_id: Option<uuid::Uuid>,
+) -> Result<Vec<Project>> {
     let filter = imi_core::WorktreeFilter {
-        project_id: Some(p.id),
+        project_id,
         type_name: Some("trunk".into()),
         host: Some(s.host().to_string()),
         ..Default::default()
     };
-    if let Some(t) = s.list_worktrees(&filter).await?.into_iter().next() {
-        p.trunk_path = t.path;
+    let mut trunks: std::collections::HashMap<uuid::Uuid, String> = s
+        .list_worktrees(&filter)
+        .await?
+        .into_iter()
+        .map(|w| (w.project_id, w.path))
+        .collect();
+    for p in &mut projects {
+        if let Some(t) = trunks.remove(&p.id) {
+            p.trunk_path = t;
+        }
     }
-    Ok(p)
+    Ok(projects)
+}
+
+async fn project_of_file<S: Store>(s: &S, loc: &context::Location) -> Result<Project> {
+    s.get_project(loc.project.project_id).await.map_err(|e| {
+        Error::new(
+            e.kind,
+            format!(
+                "{} names project {} but the registry does not know it",
+                context::project_file_path(&loc.container).display(),
+                loc.project.project_id
+            ),
+        )
+        .with_hint("run `imi init` in the trunk to register it again")
+    })
 }
 
 async fn resolve_project_row<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Project> {
-    if let Some(p) = &ctx.global.project {
-        return project_by_spec(s, p).await;
+    match &ctx.global.project {
+        Some(p) => project_by_spec(s, p).await,
+        None => Err(Error::not_found(format!(
+            "{} is not inside an imi project",
+            ctx.cwd.display()
+        ))
+        .with_hint("run `imi init` in a git repository, or pass -p <name|uuid|remote>")),
     }
-    if let Some(loc) = context::locate(&ctx.cwd)? {
-        return s.get_project(loc.project.project_id).await.map_err(|e| {
-            Error::new(
-                e.kind,
-                format!(
-                    "{} names project {} but the registry does not know it",
-                    context::project_file_path(&loc.container).display(),
-                    loc.project.project_id
-                ),
-            )
-            .with_hint("run `imi init` in the trunk to register it again")
-        });
-    }
-    Err(Error::not_found(format!(
-        "{} is not inside an imi project",
-        ctx.cwd.display()
-    ))
-    .with_hint("run `imi init` in a git repository, or pass -p <name|uuid|remote>"))
 }
 
 /// `-p` value: a UUID, a remote (anything with `:` or `/`), else a name.

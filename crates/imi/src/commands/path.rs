@@ -61,15 +61,21 @@ pub async fn cmd_path(ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
 }
 
 async fn registry_path<S: Store>(s: &S, ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
+    // this host's trunk, and the same rule as `from_files` and `Store::working_path`
     let project = resolve_project(s, ctx).await?;
-    let path = s
-        .working_path(project.id, worktree)
-        .await
-        .map_err(|e| match e.hint {
-            Some(_) => e,
-            None => e.with_hint("run `imi list --projects` to see the registered projects"),
-        })?;
-    Ok(output(&path))
+    if !project.active {
+        return Err(
+            imi_core::Error::not_found(format!("project {} is inactive", project.id))
+                .with_hint("register the project again to reactivate it"),
+        );
+    }
+    Ok(match worktree {
+        None => output(&project.trunk_path),
+        Some(name) => {
+            naming::validate_worktree_name(name)?;
+            output(&beside_trunk(&project.trunk_path, name))
+        }
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use imi_core::{Result, Store, Worktree, WorktreeFilter};
 use serde_json::json;
 
-use super::{Ctx, resolve_project};
+use super::{Ctx, on_this_host_all, resolve_project};
 use crate::cli::StatusArgs;
 use crate::context;
 use crate::gitstate;
@@ -30,7 +30,7 @@ async fn status<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
     let projects = if inside {
         vec![resolve_project(s, ctx).await?]
     } else {
-        s.list_projects(false).await?
+        on_this_host_all(s, s.list_projects(false).await?).await?
     };
     let mut rows = vec![];
     let mut jobs = vec![];

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Ctx, common, project_by_spec};
+use super::{Ctx, common, on_this_host_all, project_by_spec};
 use crate::cli::SyncArgs;
 use crate::context::{self, WorktreeFile};
 use crate::gitstate::{self, Job, Read};
@@ -36,10 +36,11 @@ pub async fn cmd_sync(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Output> {
 
 /// The projects a sync covers: `-p`, else every active project.
 pub async fn scope<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Vec<Project>> {
-    match &ctx.global.project {
-        Some(spec) => Ok(vec![project_by_spec(s, spec).await?]),
-        None => s.list_projects(false).await,
-    }
+    let projects = match &ctx.global.project {
+        Some(spec) => vec![project_by_spec(s, spec).await?],
+        None => s.list_projects(false).await?,
+    };
+    on_this_host_all(s, projects).await
 }
 
 /// The active worktrees of this host in the given projects, each with its job.

@@ -142,6 +142,16 @@ async fn two_hosts_share_one_registry_and_never_touch_each_other() {
         );
     }
 
+    // each host's doctor, and `-p` from outside the project, see its own trunk
+    for h in [&a, &b] {
+        let d = h.json(&h.trunk(), &["doctor"]);
+        assert_eq!(d["data"]["ok"], true, "{d}");
+        let p = h.json(&h.home, &["-p", &id(&pa), "path"]);
+        assert_eq!(p["data"]["path"], h.trunk().to_str().unwrap(), "{p}");
+        let p = h.json(&h.home, &["-p", &id(&pa), "path", "feat-x"]);
+        assert_eq!(p["data"]["path"], h.wt("feat-x").to_str().unwrap(), "{p}");
+    }
+
     // both in flight, each synced by its own host; inflight from either shows both
     std::fs::write(a.wt("feat-x").join("a.txt"), "a\n").unwrap();
     std::fs::write(b.wt("feat-x").join("b.txt"), "b\n").unwrap();
