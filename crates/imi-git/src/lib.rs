@@ -531,7 +531,8 @@ impl Repo {
         Ok(MergePlan::Advance { from: head, to })
     }
 
-    fn rev_parse_tree(&self, rev: &str) -> Result<String> {
+    /// The tree of commit `rev`.
+    pub fn rev_parse_tree(&self, rev: &str) -> Result<String> {
         self.run([
             "rev-parse",
             "--verify",

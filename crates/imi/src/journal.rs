@@ -56,11 +56,9 @@ pub struct Intent {
     pub worktree_id: Option<Uuid>,
     pub path: String,
     pub branch: String,
-    /// add: this operation created `branch` at `start`.
+    /// add: this operation created `branch`.
     #[serde(default)]
     pub created_branch: bool,
-    #[serde(default)]
-    pub start: Option<String>,
     /// remove / close: `--force` was given; delete the merged branch afterwards.
     #[serde(default)]
     pub force: bool,
@@ -108,7 +106,6 @@ impl Intent {
             path: path.to_string(),
             branch: branch.to_string(),
             created_branch: false,
-            start: None,
             force: false,
             delete_branch: false,
             trunk_before: None,
@@ -199,10 +196,8 @@ impl Journal {
     }
 }
 
+/// The file itself was synced by `atomic::write`; its new name lives in the directory.
 fn sync_dir(file: &Path) {
-    if let Ok(f) = std::fs::File::open(file) {
-        let _ = f.sync_all();
-    }
     if let Some(dir) = file.parent()
         && let Ok(d) = std::fs::File::open(dir)
     {

@@ -214,10 +214,6 @@ async fn add<S: Store>(
         &branch,
     );
     intent.created_branch = start.is_some() || fetch_review.is_some();
-    intent.start = match &start {
-        Some(st) => Some(repo.rev_parse(st)?),
-        None => None,
-    };
     let journal = Journal::begin(&repo, intent)?;
     let git_steps = (|| -> Result<()> {
         if let Some(r) = &fetch_review

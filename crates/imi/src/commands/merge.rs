@@ -272,7 +272,7 @@ pub async fn finish<S: Store>(
         // squash) a branch whose merge into trunk would change nothing
         let integrated = trunk.is_ancestor(&tip, "HEAD")?
             || match trunk.merge_tree("HEAD", &tip)? {
-                MergeTree::Clean { tree } => tree == trunk.run(["rev-parse", "HEAD^{tree}"])?,
+                MergeTree::Clean { tree } => tree == trunk.rev_parse_tree("HEAD")?,
                 MergeTree::Conflict { .. } => false,
             };
         if integrated {

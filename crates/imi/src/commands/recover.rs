@@ -338,21 +338,22 @@ fn finish_fast_forward(trunk: &Repo, p: &Project, before: &str, to: &str) -> Res
             }
         }
     }
-    let files_to: Vec<&String> = changed.iter().collect();
-    for path in files_to {
-        match trunk.rev_parse_blob(to, path)? {
-            Some(_) => {
-                trunk.run(["checkout", to, "--", path.as_str()])?;
-            }
-            None => {
-                let file = Path::new(&p.trunk_path).join(path);
-                if file.symlink_metadata().is_ok() {
-                    std::fs::remove_file(&file).map_err(|e| {
-                        imi_core::Error::internal(format!("cannot remove {}: {e}", file.display()))
-                    })?;
-                }
+    // every changed path to `to`'s version, in one checkout; paths `to` lacks go
+    let mut checkout: Vec<&str> = vec!["checkout", to, "--"];
+    for path in &changed {
+        if trunk.rev_parse_blob(to, path)?.is_some() {
+            checkout.push(path);
+        } else {
+            let file = Path::new(&p.trunk_path).join(path);
+            if file.symlink_metadata().is_ok() {
+                std::fs::remove_file(&file).map_err(|e| {
+                    imi_core::Error::internal(format!("cannot remove {}: {e}", file.display()))
+                })?;
             }
         }
+    }
+    if checkout.len() > 3 {
+        trunk.run(&checkout)?;
     }
     trunk.run([
         "update-ref",
