@@ -73,6 +73,7 @@ impl Harness for PgStore {
     async fn backdate(&self, table: &'static str, id: Uuid, days: i64) {
         let mut tx = self.pool().begin().await.unwrap();
         sqlx::query("SET LOCAL session_replication_role = replica")
+            .persistent(false) // may run through PgBouncer: no named statement
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -83,6 +84,7 @@ impl Harness for PgStore {
         let r = sqlx::query(&sql)
             .bind(days as i32)
             .bind(id)
+            .persistent(false) // may run through PgBouncer: no named statement
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -94,6 +96,7 @@ impl Harness for PgStore {
         let mut tx = self.pool().begin().await.unwrap();
         // replica role: no triggers, like a registry written before migration 3
         sqlx::query("SET LOCAL session_replication_role = replica")
+            .persistent(false) // may run through PgBouncer: no named statement
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -102,6 +105,7 @@ impl Harness for PgStore {
         ))
         .bind(json)
         .bind(id)
+        .persistent(false) // may run through PgBouncer: no named statement
         .execute(&mut *tx)
         .await
         .unwrap();
@@ -127,4 +131,21 @@ pub async fn postgres_store() -> Option<(PgStore, imi_testkit::PgTestDb)> {
     let store = PgStore::connect(&db.url, TEST_HOST).await.unwrap();
     imi_core::store::ensure_schema(&store).await.unwrap();
     Some((store, db))
+}
+
+/// A registry reached through a transaction-pooling PgBouncer (`?pgbouncer=true`):
+/// migrated directly first (migrations need a direct connection), then opened through
+/// the pooler. Drop the store before the guards.
+pub async fn pgbouncer_store() -> Option<(PgStore, imi_testkit::PgBouncer, imi_testkit::PgTestDb)> {
+    let db = imi_testkit::PgTestDb::create().await?;
+    let direct = PgStore::connect(&db.url, TEST_HOST).await.unwrap();
+    imi_core::store::ensure_schema(&direct).await.unwrap();
+    direct.pool().close().await;
+    let bouncer = imi_testkit::PgBouncer::start()?;
+    let store = PgStore::connect(&bouncer.url(&db.name), TEST_HOST)
+        .await
+        .unwrap();
+    assert_eq!(store.pooling(), imi_store_postgres::Pooling::Transaction);
+    imi_core::store::ensure_schema(&store).await.unwrap();
+    Some((store, bouncer, db))
 }

@@ -23,6 +23,16 @@ macro_rules! conformance {
                 }
             )*
         }
+        /// The same through a transaction-pooling PgBouncer (two server connections).
+        mod pgbouncer {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((store, _bouncer, _db)) = imi_conformance::pgbouncer_store().await else { return };
+                    imi_conformance::scenarios::$name(&store).await;
+                }
+            )*
+        }
     };
 }
 

@@ -179,7 +179,7 @@ impl PgStore {
         let applied: Vec<i64> = match sqlx::query_scalar(
             "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         {
             Ok(v) => v,
@@ -213,6 +213,20 @@ impl PgStore {
         if status.pending.is_empty() {
             return Ok(status);
         }
+        if self.pooling == crate::Pooling::Transaction {
+            // sqlx's migrator holds a session-level advisory lock across statements: a
+            // transaction pooler would run the unlock on another server connection and
+            // leave the lock held
+            return Err(Error::unavailable(format!(
+                "the registry needs migrations {:?}, which cannot run through a \
+                 transaction-pooling PgBouncer",
+                status.pending
+            ))
+            .with_hint(
+                "run `imi db migrate` once with a URL that reaches PostgreSQL directly \
+                 (without ?pgbouncer=true), then use the PgBouncer URL again",
+            ));
+        }
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         if let Err(e) = MIGRATOR.run_direct(&mut *conn).await {
             // a failed run may leave the advisory lock held: never reuse this connection
@@ -240,50 +254,50 @@ impl PgStore {
     /// roles; run it again after upgrading imi so new functions get their grants.
     pub async fn create_roles(&self) -> Result<()> {
         sqlx::raw_sql(ROLES_SQL)
-            .execute(&self.pool)
+            .execute(self.db())
             .await
             .map_err(db_err)?;
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.db().begin().await?;
         sqlx::raw_sql(GRANTS_FN)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         sqlx::query(GRANTS_SQL)
             .bind(IMI_FUNCTIONS)
             .bind(READ_ONLY_FUNCTIONS)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         sqlx::raw_sql("DROP FUNCTION pg_temp.imi_grant_roles_tmp(text[], text[])")
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     /// Drops every imi object of the current schema: views, tables (with their data),
     /// functions and the `_sqlx_migrations` table. Leaves the pg_trgm extension and the
     /// roles. For test set-ups (`imi db reset --yes`); never implicit.
     pub async fn reset(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.db().begin().await?;
         sqlx::raw_sql(RESET_SQL)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         let functions: Vec<String> = sqlx::query_scalar(DROP_FUNCTIONS_SQL)
             .bind(IMI_FUNCTIONS)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(db_err)?;
         for f in functions {
             // `f` is a regprocedure rendered by PostgreSQL itself (quoted as needed),
             // not user input.
             sqlx::raw_sql(&format!("DROP FUNCTION IF EXISTS {f} CASCADE"))
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     /// Routine maintenance that cannot run inside a function: `VACUUM (ANALYZE)` of the

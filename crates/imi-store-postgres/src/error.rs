@@ -129,6 +129,17 @@ fn classify(
         }
         c if c.starts_with("22") => (ErrorKind::Validation, message, None),
         "P0002" => (ErrorKind::NotFound, message, None),
+        // duplicate_prepared_statement, invalid_sql_statement_name: another client's
+        // statement of the same name, or ours gone: a transaction pooler in between
+        "42P05" | "26000" => (
+            ErrorKind::Unavailable,
+            format!("the connection lost its prepared statements ({message})"),
+            Some(
+                "this looks like a transaction-pooling PgBouncer: add ?pgbouncer=true to the \
+                 database URL (or connect to PostgreSQL directly)"
+                    .to_string(),
+            ),
+        ),
         "42P01" | "42883" | "3F000" => (
             ErrorKind::Unavailable,
             format!("the registry schema is missing or incomplete: {message}"),

@@ -13,6 +13,7 @@
 mod admin;
 mod error;
 mod rows;
+mod session;
 mod snapshot;
 
 use std::str::FromStr;
@@ -32,6 +33,8 @@ use uuid::Uuid;
 pub use admin::MIGRATOR;
 use error::db_err;
 pub use imi_core::redact as redact_url;
+use session::Db;
+pub use session::Pooling;
 
 /// Connections per store: enough for parallel sync and the API, small enough for
 /// many agents sharing one server.
@@ -41,6 +44,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    pooling: Pooling,
     host: String,
 }
 
@@ -49,6 +53,7 @@ impl std::fmt::Debug for PgStore {
         // never the connect options: they hold the password
         f.debug_struct("PgStore")
             .field("host", &self.host)
+            .field("pooling", &self.pooling)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +73,11 @@ impl PgStore {
                 Error::validation(format!("invalid PostgreSQL URL {}", redact_url(url)))
                     .with_hint("a URL looks like postgres://user@host:5432/dbname")
             })?
-            .application_name("imi");
+            .application_name("imi")
+            // a startup parameter PgBouncer refuses unless configured to ignore it;
+            // it only changes floats sent as text, and imi reads results as binary
+            .extra_float_digits(None);
+        let pooling = session::pooling_of(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -102,7 +111,11 @@ impl PgStore {
                      (and PGPASSWORD or ~/.pgpass) are right",
                 )
             })?;
-        Ok(PgStore { pool, host })
+        Ok(PgStore {
+            pool,
+            pooling,
+            host,
+        })
     }
 
     /// The connection pool, for administration commands and tests.
@@ -110,10 +123,23 @@ impl PgStore {
         &self.pool
     }
 
+    /// Where a statement outside imi's own transactions runs (see [`Pooling`]).
+    fn db(&self) -> Db<'_> {
+        Db {
+            pool: &self.pool,
+            pooling: self.pooling,
+        }
+    }
+
+    /// Whether this store reaches PostgreSQL through a transaction-pooling PgBouncer.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
     async fn worktree_from(&self, sql: &'static str, id: Uuid) -> Result<Worktree> {
         let row = sqlx::query(sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await
             .map_err(db_err)?;
         match row {
@@ -219,7 +245,7 @@ impl Store for PgStore {
 
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(self.db())
             .await
             .map_err(db_err)?;
         Ok(())
@@ -245,7 +271,7 @@ impl Store for PgStore {
         .bind(p.description.as_deref())
         .bind(&origin_key)
         .bind(sanitized.as_deref())
-        .fetch_one(&self.pool)
+        .fetch_one(self.db())
         .await
         .map_err(db_err)?;
         rows::project(&row)
@@ -254,7 +280,7 @@ impl Store for PgStore {
     async fn get_project(&self, id: Uuid) -> Result<Project> {
         let row = sqlx::query("SELECT * FROM projects WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await
             .map_err(db_err)?;
         match row {
@@ -269,7 +295,7 @@ impl Store for PgStore {
         // (reported as deactivated)
         let row = sqlx::query("SELECT * FROM imi_project_by_origin(p_remote_origin := $1)")
             .bind(remote_origin)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await
             .map_err(db_err)?;
         let found = row.as_ref().map(rows::project).transpose()?;
@@ -280,7 +306,7 @@ impl Store for PgStore {
         let found =
             sqlx::query("SELECT * FROM projects WHERE name = $1 AND active ORDER BY id LIMIT 2")
                 .bind(name)
-                .fetch_all(&self.pool)
+                .fetch_all(self.db())
                 .await
                 .map_err(db_err)?;
         let found = found
@@ -295,7 +321,7 @@ impl Store for PgStore {
             "SELECT * FROM projects WHERE active OR $1 ORDER BY name COLLATE \"C\", id",
         )
         .bind(include_inactive)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         .map_err(db_err)?;
         many(found, rows::project)
@@ -305,7 +331,7 @@ impl Store for PgStore {
         // an empty query lists active projects, most recently updated first
         let found = sqlx::query("SELECT * FROM search_projects(p_query := $1)")
             .bind(query)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await
             .map_err(db_err)?;
         found
@@ -326,7 +352,7 @@ impl Store for PgStore {
     async fn deactivate_project(&self, id: Uuid) -> Result<()> {
         sqlx::query("SELECT deactivate_project(p_project_id := $1)")
             .bind(id)
-            .execute(&self.pool)
+            .execute(self.db())
             .await
             .map_err(db_err)?;
         Ok(())
@@ -351,7 +377,7 @@ impl Store for PgStore {
         .bind(w.agent_id.as_deref())
         .bind(Json(&w.metadata))
         .bind(host)
-        .fetch_one(&self.pool)
+        .fetch_one(self.db())
         .await
         .map_err(db_err)?;
         rows::worktree(&row)
@@ -370,7 +396,7 @@ impl Store for PgStore {
         )
         .bind(path)
         .bind(&self.host)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await
         .map_err(db_err)?;
         match row {
@@ -394,7 +420,7 @@ impl Store for PgStore {
         .bind(project_id)
         .bind(name)
         .bind(&self.host)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await
         .map_err(db_err)?;
         match row {
@@ -423,7 +449,7 @@ impl Store for PgStore {
         .bind(filter.agent_id.as_deref())
         .bind(filter.host.as_deref())
         .bind(filter.include_inactive)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         .map_err(db_err)?;
         many(found, rows::worktree)
@@ -443,7 +469,7 @@ impl Store for PgStore {
         .bind(state.behind)
         .bind(state.last_commit_hash.as_deref())
         .bind(state.last_commit_message.as_deref())
-        .fetch_one(&self.pool)
+        .fetch_one(self.db())
         .await
         .map_err(db_err)?;
         rows::worktree(&row)
@@ -483,7 +509,7 @@ impl Store for PgStore {
         .bind(behind)
         .bind(hashes)
         .bind(messages)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         .map_err(db_err)?;
         Ok(())
@@ -504,7 +530,7 @@ impl Store for PgStore {
         .bind(id)
         .bind(merged_by)
         .bind(merge_commit_hash)
-        .fetch_one(&self.pool)
+        .fetch_one(self.db())
         .await
         .map_err(db_err)?;
         rows::worktree(&row)
@@ -516,7 +542,7 @@ impl Store for PgStore {
              SELECT EXISTS (SELECT 1 FROM u) OR EXISTS (SELECT 1 FROM worktrees WHERE id = $1)",
         )
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(self.db())
         .await
         .map_err(db_err)?;
         if exists {
@@ -530,7 +556,7 @@ impl Store for PgStore {
 
     async fn list_types(&self) -> Result<Vec<WorktreeType>> {
         let found = sqlx::query("SELECT * FROM worktree_types ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(self.db())
             .await
             .map_err(db_err)?;
         many(found, rows::worktree_type)
@@ -548,7 +574,7 @@ impl Store for PgStore {
         .bind(t.description.as_deref())
         .bind(t.color.as_deref())
         .bind(t.icon.as_deref())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db())
         .await
         .map_err(db_err)?;
         match row {
@@ -561,13 +587,13 @@ impl Store for PgStore {
     }
 
     async fn remove_type(&self, name: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.db().begin().await?;
         // FOR UPDATE: a worktree being registered with this type (its foreign key
         // check locks the type row) either finishes first and is counted, or waits.
         let found: Option<(i32, bool)> =
             sqlx::query_as("SELECT id, is_builtin FROM worktree_types WHERE name = $1 FOR UPDATE")
                 .bind(name)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await
                 .map_err(db_err)?;
         let Some((id, builtin)) = found else {
@@ -584,7 +610,7 @@ impl Store for PgStore {
              FROM worktrees WHERE type_id = $1",
         )
         .bind(id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(db_err)?;
         if active + inactive > 0 {
@@ -597,10 +623,10 @@ impl Store for PgStore {
         }
         sqlx::query("DELETE FROM worktree_types WHERE id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     // --- metadata -----------------------------------------------------------------
@@ -613,10 +639,10 @@ impl Store for PgStore {
     ) -> Result<Metadata> {
         metadata::parse_key(key)?;
         let sql = meta_sql(target);
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.db().begin().await?;
         let row = sqlx::query(sql.lock)
             .bind(sql.id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(db_err)?
             .ok_or_else(|| (sql.missing)(sql.id))?;
@@ -627,10 +653,10 @@ impl Store for PgStore {
         sqlx::query(sql.write)
             .bind(sql.id)
             .bind(text)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(doc)
     }
 
@@ -645,7 +671,7 @@ impl Store for PgStore {
         let sql = meta_sql(target);
         let row = sqlx::query(sql.read)
             .bind(sql.id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db())
             .await
             .map_err(db_err)?
             .ok_or_else(|| (sql.missing)(sql.id))?;
@@ -659,10 +685,10 @@ impl Store for PgStore {
     async fn metadata_unset(&self, target: MetadataTarget, key: &str) -> Result<bool> {
         metadata::parse_key(key)?;
         let sql = meta_sql(target);
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.db().begin().await?;
         let row = sqlx::query(sql.lock)
             .bind(sql.id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(db_err)?
             .ok_or_else(|| (sql.missing)(sql.id))?;
@@ -672,11 +698,11 @@ impl Store for PgStore {
             sqlx::query(sql.write)
                 .bind(sql.id)
                 .bind(t)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(new_text.is_some())
     }
 
@@ -694,7 +720,7 @@ impl Store for PgStore {
         .bind(a.description.as_deref())
         .bind(a.file_path.as_deref())
         .bind(Json(&a.metadata))
-        .fetch_one(&self.pool)
+        .fetch_one(self.db())
         .await
         .map_err(db_err)?;
         rows::activity(&row)
@@ -712,7 +738,7 @@ impl Store for PgStore {
         )
         .bind(agent_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         .map_err(db_err)?;
         many(found, rows::activity)
@@ -724,7 +750,7 @@ impl Store for PgStore {
             "SELECT * FROM agent_activities ORDER BY created_at DESC, id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db())
         .await
         .map_err(db_err)?;
         many(found, rows::activity)
@@ -736,7 +762,7 @@ impl Store for PgStore {
         let found = match project_id {
             None => {
                 sqlx::query("SELECT * FROM v_inflight_work ORDER BY updated_at DESC, worktree_id")
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.db())
                     .await
             }
             Some(id) => {
@@ -745,7 +771,7 @@ impl Store for PgStore {
                      ORDER BY updated_at DESC, worktree_id",
                 )
                 .bind(id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.db())
                 .await
             }
         }
@@ -761,7 +787,7 @@ impl Store for PgStore {
         let found: Option<(String, bool)> =
             sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = $1")
                 .bind(project_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db())
                 .await
                 .map_err(db_err)?;
         let (trunk, active) = found.ok_or_else(|| project_not_found(project_id))?;
@@ -779,7 +805,7 @@ impl Store for PgStore {
 
     async fn stats(&self) -> Result<RegistryStats> {
         let row = sqlx::query("SELECT * FROM get_registry_stats()")
-            .fetch_one(&self.pool)
+            .fetch_one(self.db())
             .await
             .map_err(db_err)?;
         rows::stats(&row)
@@ -791,7 +817,7 @@ impl Store for PgStore {
         naming::validate_days("retention days", retention_days)?;
         let n: i32 = sqlx::query_scalar("SELECT cleanup_old_activities(p_retention_days := $1)")
             .bind(retention_days)
-            .fetch_one(&self.pool)
+            .fetch_one(self.db())
             .await
             .map_err(db_err)?;
         Ok(i64::from(n))
@@ -801,7 +827,7 @@ impl Store for PgStore {
         naming::validate_days("inactive days", inactive_days)?;
         let n: i32 = sqlx::query_scalar("SELECT prune_inactive_worktrees(p_inactive_days := $1)")
             .bind(inactive_days)
-            .fetch_one(&self.pool)
+            .fetch_one(self.db())
             .await
             .map_err(db_err)?;
         Ok(i64::from(n))

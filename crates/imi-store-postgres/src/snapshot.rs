@@ -10,10 +10,10 @@ use imi_core::snapshot::{
     project_diff, type_diff, worktree_diff,
 };
 use imi_core::{Activity, Error, Metadata, Project, Result, Worktree, WorktreeType};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::db_err;
+use crate::session::Tx;
 use crate::{PgStore, rows};
 
 const BATCH: usize = 5_000;
@@ -84,7 +84,7 @@ fn pick<'a, T>(rows: &'a [T], plans: &[Plan], f: fn(&Plan) -> bool) -> Vec<&'a T
         .collect()
 }
 
-async fn counts(c: &mut PgConnection) -> Result<[i64; 4]> {
+async fn counts(c: &mut Tx) -> Result<[i64; 4]> {
     let (p, t, w, a): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM worktree_types), \
          (SELECT count(*) FROM worktrees), (SELECT count(*) FROM agent_activities)",
@@ -115,11 +115,7 @@ fn verify(before: [i64; 4], after: [i64; 4], inserted: [u64; 4]) -> Result<()> {
 }
 
 /// Ids of `ids` that exist in `table` (a constant name).
-async fn existing_ids(
-    c: &mut PgConnection,
-    sql: &'static str,
-    ids: Vec<Uuid>,
-) -> Result<HashSet<Uuid>> {
+async fn existing_ids(c: &mut Tx, sql: &'static str, ids: Vec<Uuid>) -> Result<HashSet<Uuid>> {
     let found: Vec<Uuid> = sqlx::query_scalar(sql)
         .bind(ids)
         .fetch_all(&mut *c)
@@ -130,41 +126,41 @@ async fn existing_ids(
 
 impl PgStore {
     pub(crate) async fn export_snapshot_impl(&self) -> Result<RegistrySnapshot> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.db().begin().await?;
         // One consistent view of all four tables.
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_err)?;
         let projects = sqlx::query("SELECT * FROM projects")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(db_err)?
             .iter()
             .map(rows::project)
             .collect::<Result<Vec<_>>>()?;
         let worktree_types = sqlx::query("SELECT * FROM worktree_types")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(db_err)?
             .iter()
             .map(rows::worktree_type)
             .collect::<Result<Vec<_>>>()?;
         let worktrees = sqlx::query(WORKTREE_SELECT)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(db_err)?
             .iter()
             .map(rows::worktree)
             .collect::<Result<Vec<_>>>()?;
         let activities = sqlx::query("SELECT * FROM agent_activities")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .map_err(db_err)?
             .iter()
             .map(rows::activity)
             .collect::<Result<Vec<_>>>()?;
-        tx.rollback().await.map_err(db_err)?;
+        tx.rollback().await?;
         let mut s = RegistrySnapshot {
             projects,
             worktree_types,
@@ -189,8 +185,8 @@ impl PgStore {
             ..Default::default()
         };
         let mode = opts.mode;
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let c: &mut PgConnection = &mut tx;
+        let mut tx = self.db().begin().await?;
+        let c: &mut Tx = &mut tx;
         // Writers of the same registry wait for this import (reads go on).
         sqlx::query(
             "LOCK TABLE projects, worktree_types, worktrees, agent_activities IN SHARE ROW EXCLUSIVE MODE",
@@ -422,10 +418,10 @@ impl PgStore {
         }
 
         if !report.conflicts.is_empty() {
-            tx.rollback().await.map_err(db_err)?;
+            tx.rollback().await?;
             return Err(conflicts_error(&report.conflicts));
         }
-        let c: &mut PgConnection = &mut tx;
+        let c: &mut Tx = &mut tx;
 
         // --- writes: types
         let mut max_explicit = None;
@@ -721,9 +717,9 @@ impl PgStore {
         )?;
         report.verified = true;
         if opts.dry_run {
-            tx.rollback().await.map_err(db_err)?;
+            tx.rollback().await?;
         } else {
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
         }
         Ok(report)
     }

@@ -12,7 +12,9 @@
 use sqlx::{Connection, Executor, PgConnection};
 
 mod disk;
+mod pgbouncer;
 pub use disk::SmallDisk;
+pub use pgbouncer::PgBouncer;
 
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -183,6 +183,10 @@ async fn with_host_trunks<S: Store>(
 
 async fn project_of_file<S: Store>(s: &S, loc: &context::Location) -> Result<Project> {
     s.get_project(loc.project.project_id).await.map_err(|e| {
+        if e.kind != imi_core::ErrorKind::NotFound {
+            // the registry failed, not the file: its own message says what to do
+            return e;
+        }
         Error::new(
             e.kind,
             format!(

@@ -10,11 +10,15 @@ use serde_json::Value;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL through a transaction-pooling PgBouncer (`?pgbouncer=true`).
+    PgBouncer,
 }
 
 pub struct World {
     pub home: tempfile::TempDir,
     pub pg: Option<imi_testkit::PgTestDb>,
+    /// Set for [`Backend::PgBouncer`]: imi reaches `pg` through it.
+    pub bouncer: Option<imi_testkit::PgBouncer>,
 }
 
 pub struct Run {
@@ -72,12 +76,28 @@ impl World {
     pub async fn new(backend: Backend) -> Option<World> {
         let pg = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(imi_testkit::PgTestDb::create().await?),
+            Backend::Postgres | Backend::PgBouncer => Some(imi_testkit::PgTestDb::create().await?),
+        };
+        let bouncer = match backend {
+            Backend::PgBouncer => Some(imi_testkit::PgBouncer::start()?),
+            _ => None,
         };
         let w = World {
             home: tempfile::tempdir().unwrap(),
             pg,
+            bouncer,
         };
+        if let (Some(pg), Some(_)) = (&w.pg, &w.bouncer) {
+            // migrations need a direct connection (a pooler would lose their lock)
+            let mut c = Command::new(env!("CARGO_BIN_EXE_imi"));
+            git_env(&mut c, w.path());
+            let out = c
+                .env("IMI_DATABASE_URL", &pg.url)
+                .args(["db", "migrate"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "imi db migrate: {out:?}");
+        }
         // a bare origin with one commit on main
         std::fs::create_dir_all(w.path().join("remotes")).unwrap();
         w.git(
@@ -147,8 +167,14 @@ impl World {
         let mut c = Command::new(env!("CARGO_BIN_EXE_imi"));
         git_env(&mut c, self.path());
         c.env("IMI_ROOT", self.root()).current_dir(dir).args(args);
-        if let Some(pg) = &self.pg {
-            c.env("IMI_DATABASE_URL", &pg.url);
+        match (&self.pg, &self.bouncer) {
+            (Some(pg), Some(b)) => {
+                c.env("IMI_DATABASE_URL", b.url(&pg.name));
+            }
+            (Some(pg), None) => {
+                c.env("IMI_DATABASE_URL", &pg.url);
+            }
+            _ => {}
         }
         c
     }
@@ -219,7 +245,25 @@ fn replace_re(s: &str, pred: impl Fn(&str) -> bool, with: &str) -> String {
     out
 }
 
-/// Runs `$body(world)` once per backend, as `sqlite::$name` and `postgres::$name`.
+/// Runs `$body(world)` once per backend, as `sqlite::$name` and `postgres::$name`,
+/// and, for `all_backends!`, `pgbouncer::$name` (PostgreSQL through a
+/// transaction-pooling PgBouncer).
+#[macro_export]
+macro_rules! all_backends {
+    ($($name:ident => $body:ident;)*) => {
+        $crate::both_backends! { $($name => $body;)* }
+        mod pgbouncer {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(w) = $crate::harness::World::new($crate::harness::Backend::PgBouncer).await else { return };
+                    tokio::task::spawn_blocking(move || super::$body(&w)).await.unwrap();
+                }
+            )*
+        }
+    };
+}
+
 #[macro_export]
 macro_rules! both_backends {
     ($($name:ident => $body:ident;)*) => {

@@ -1,7 +1,7 @@
 //! A new user's journey, start to finish (the acceptance scenario), with
 //! snapshots of what people and programs see. Both backends must print the same.
 
-use crate::both_backends;
+use crate::all_backends;
 use crate::harness::World;
 
 fn journey(w: &World) {
@@ -160,7 +160,7 @@ fn project_found_from_anywhere_and_by_p(w: &World) {
     assert!(r.stderr.contains("hint:"), "{}", r.stderr);
 }
 
-both_backends! {
+all_backends! {
     new_user_journey => journey;
     project_is_found_from_any_directory_and_by_p => project_found_from_anywhere_and_by_p;
 }

@@ -41,7 +41,7 @@ fn set_agent_in_registry(w: &World, backend: Backend, worktree: &str, agent: &st
                 assert_eq!(n.rows_affected(), 1);
                 pool.close().await;
             }
-            Backend::Postgres => {
+            Backend::Postgres | Backend::PgBouncer => {
                 let pool = sqlx::PgPool::connect(&w.pg.as_ref().unwrap().url)
                     .await
                     .unwrap();

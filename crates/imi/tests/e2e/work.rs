@@ -704,15 +704,23 @@ both_backends! {
     prune_force_keeps_a_stray_with_detached_commits => prune_force_keeps_a_stray_with_detached_commits;
     merge_refuses_to_overwrite_an_ignored_file_in_trunk => merge_refuses_to_overwrite_an_ignored_file_in_trunk;
     remove_keeps_stashes => remove_keeps_stashes;
-    twenty_parallel_adds_of_one_name_all_print_its_path => twenty_parallel_adds_of_one_name_all_print_its_path;
-    ten_concurrent_squash_merges_5_rounds => ten_concurrent_squash_merges_5_rounds;
-    ten_concurrent_merge_commits_5_rounds => ten_concurrent_merge_commits_5_rounds;
     merge_push_failure_still_finishes_the_merge => merge_push_failure_still_finishes_the_merge;
     init_after_a_remote_change_leaves_no_second_project => init_after_a_remote_change_leaves_no_second_project;
-    parallel_init_of_one_url_leaves_one_clone => parallel_init_of_one_url_leaves_one_clone;
     review_while_offline_is_a_git_error => review_while_offline_is_a_git_error;
     init_yes_hint_names_the_real_problem => init_yes_hint_names_the_real_problem;
 
     registry_failure_after_the_disk_step_says_what_is_left => registry_failure_after_the_disk_step_says_what_is_left;
     add_undone_when_the_registry_fails_leaves_no_row => add_undone_when_the_registry_fails_leaves_no_row;
+}
+
+/// The concurrency tests also run through a transaction-pooling PgBouncer.
+mod pooled {
+    use super::*;
+    use crate::all_backends;
+    all_backends! {
+        twenty_parallel_adds_of_one_name_all_print_its_path => twenty_parallel_adds_of_one_name_all_print_its_path;
+        ten_concurrent_squash_merges_5_rounds => ten_concurrent_squash_merges_5_rounds;
+        ten_concurrent_merge_commits_5_rounds => ten_concurrent_merge_commits_5_rounds;
+        parallel_init_of_one_url_leaves_one_clone => parallel_init_of_one_url_leaves_one_clone;
+    }
 }

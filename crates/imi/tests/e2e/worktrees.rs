@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use crate::both_backends;
+use crate::all_backends;
 use crate::harness::World;
 
 fn review_from_pull_ref(w: &World) {
@@ -237,7 +237,7 @@ fn init_clone_and_no_remote(w: &World) {
     );
 }
 
-both_backends! {
+all_backends! {
     review_worktree_from_refs_pull => review_from_pull_ref;
     eight_concurrent_adds_match_git_worktree_list => eight_concurrent_adds;
     an_existing_branch_is_reused_not_recreated => existing_branch_is_reused;
