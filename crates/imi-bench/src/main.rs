@@ -1,4 +1,4 @@
-//! `cargo run --release -p imi-bench [-- --iterations N] [--backend sqlite|postgres]`
+//! `cargo run --release -p imi-bench [-- --iterations N] [--backend sqlite|postgres|pgbouncer]`
 //!
 //! Fills each backend with the SPEC §8 reference workload (1,000 projects, 5,000
 //! worktrees, 100,000 activities), then times, through the `Store` API on loopback,
@@ -41,20 +41,6 @@ impl Sample {
         let i = ((v.len() as f64 - 1.0) * p).round() as usize;
         v[i].as_secs_f64() * 1000.0
     }
-}
-
-async fn time<F, Fut>(n: usize, mut f: F) -> Sample
-where
-    F: FnMut(usize) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let t = Instant::now();
-        f(i).await;
-        out.push(t.elapsed());
-    }
-    Sample(out)
 }
 
 fn new_project(i: usize, tag: &str) -> NewProject {
@@ -141,72 +127,74 @@ FROM g, c JOIN w ON w.rn = g.n % c.k JOIN projects p ON p.id = w.project_id";
 const SELECT1: &str = "SELECT 1";
 const INSERT1: &str = "INSERT commit (1 row)";
 
-async fn measure<S, F, Fut>(
+async fn measure<S, F, Fut, G, Gut>(
     s: &S,
     projects: &[Project],
     n: usize,
+    select_floor: G,
     insert_floor: F,
 ) -> Vec<(String, Sample)>
 where
     S: Store,
     F: Fn(usize) -> Fut,
     Fut: Future<Output = ()>,
+    G: Fn() -> Gut,
+    Gut: Future<Output = ()>,
 {
-    let mut out = vec![];
     // warm up every statement once
-    s.ping().await.unwrap();
+    select_floor().await;
     insert_floor(0).await;
     s.inflight(Some(projects[0].id)).await.unwrap();
     s.working_path(projects[0].id, Some("feat-task-0"))
         .await
         .unwrap();
 
-    out.push((
-        SELECT1.into(),
-        time(n, |_| async { s.ping().await.unwrap() }).await,
-    ));
-    out.push((INSERT1.into(), time(n, &insert_floor).await));
-    out.push((
-        "project registration".into(),
-        time(n, |i| async move {
-            s.register_project(&new_project(i, "new")).await.unwrap();
-        })
-        .await,
-    ));
-    out.push((
-        "worktree registration".into(),
-        time(n, |i| async move {
-            let p = &projects[(i * 7919) % projects.len()];
-            s.register_worktree(&new_worktree(p, TYPES[i % 4], &format!("bench-{i}")))
-                .await
-                .unwrap();
-        })
-        .await,
-    ));
-    out.push((
-        "in-flight query".into(),
-        time(n, |i| async move {
-            let p = &projects[(i * 7919) % projects.len()];
-            s.inflight(Some(p.id)).await.unwrap();
-        })
-        .await,
-    ));
-    out.push((
-        "path resolution".into(),
-        time(n, |i| async move {
-            let p = &projects[(i * 7919) % projects.len()];
-            s.working_path(p.id, Some("feat-task-0")).await.unwrap();
-        })
-        .await,
-    ));
-    out.push((
-        "in-flight query, all projects".into(),
-        time(n / 20, |_| async {
+    // Interleaved: iteration i runs every operation once, so a floor and the
+    // operations it is compared with see the same machine load (other processes,
+    // the WAL writer, a checkpoint) instead of one phase each.
+    let names = [
+        SELECT1,
+        INSERT1,
+        "project registration",
+        "worktree registration",
+        "in-flight query",
+        "path resolution",
+        "in-flight query, all projects",
+    ];
+    let mut samples: Vec<Vec<Duration>> = names.iter().map(|_| Vec::with_capacity(n)).collect();
+    for i in 0..n {
+        let p = &projects[(i * 7919) % projects.len()];
+        let t = Instant::now();
+        select_floor().await;
+        samples[0].push(t.elapsed());
+        let t = Instant::now();
+        insert_floor(i).await;
+        samples[1].push(t.elapsed());
+        let t = Instant::now();
+        s.register_project(&new_project(i, "new")).await.unwrap();
+        samples[2].push(t.elapsed());
+        let t = Instant::now();
+        s.register_worktree(&new_worktree(p, TYPES[i % 4], &format!("bench-{i}")))
+            .await
+            .unwrap();
+        samples[3].push(t.elapsed());
+        let t = Instant::now();
+        s.inflight(Some(p.id)).await.unwrap();
+        samples[4].push(t.elapsed());
+        let t = Instant::now();
+        s.working_path(p.id, Some("feat-task-0")).await.unwrap();
+        samples[5].push(t.elapsed());
+        if i % 20 == 0 {
+            let t = Instant::now();
             s.inflight(None).await.unwrap();
-        })
-        .await,
-    ));
-    out
+            samples[6].push(t.elapsed());
+        }
+    }
+    names
+        .iter()
+        .zip(samples)
+        .map(|(n, v)| (n.to_string(), Sample(v)))
+        .collect()
 }
 
 fn report(backend: &str, rows: &[(String, Sample)], inflight_rows: usize) {
@@ -251,16 +239,19 @@ fn report(backend: &str, rows: &[(String, Sample)], inflight_rows: usize) {
     }
 }
 
-async fn run<S, F, Fut>(
+async fn run<S, F, Fut, G, Gut>(
     backend: &str,
     s: &S,
     bulk: impl Future<Output = ()>,
     n: usize,
+    select_floor: G,
     insert_floor: F,
 ) where
     S: Store,
     F: Fn(usize) -> Fut,
     Fut: Future<Output = ()>,
+    G: Fn() -> Gut,
+    Gut: Future<Output = ()>,
 {
     let t = Instant::now();
     imi_core::store::ensure_schema(s).await.unwrap();
@@ -268,7 +259,7 @@ async fn run<S, F, Fut>(
     bulk.await;
     eprintln!("{backend}: filled in {:.1} s", t.elapsed().as_secs_f64());
     let inflight = s.inflight(None).await.unwrap().len();
-    let rows = measure(s, &projects, n, insert_floor).await;
+    let rows = measure(s, &projects, n, select_floor, insert_floor).await;
     report(backend, &rows, inflight);
 }
 
@@ -315,7 +306,15 @@ async fn main() {
                     .unwrap();
             }
         };
-        run("sqlite", &s, bulk, n, insert_floor).await;
+        run(
+            "sqlite",
+            &s,
+            bulk,
+            n,
+            || async { s.ping().await.unwrap() },
+            insert_floor,
+        )
+        .await;
     }
     if only.as_deref().is_none_or(|b| b == "postgres") {
         let db = imi_testkit::PgTestDb::create()
@@ -345,8 +344,61 @@ async fn main() {
                     .unwrap();
             }
         };
-        run("postgres", &s, bulk, n, insert_floor).await;
+        run(
+            "postgres",
+            &s,
+            bulk,
+            n,
+            || async { s.ping().await.unwrap() },
+            insert_floor,
+        )
+        .await;
         drop(s);
+        drop(db);
+    }
+    if only.as_deref().is_none_or(|b| b == "pgbouncer") {
+        // the same through Debian's PgBouncer in transaction pooling mode (started
+        // here on a loopback port); floors in the simple protocol, one round trip each:
+        // the least any client can send through the pooler
+        let db = imi_testkit::PgTestDb::create()
+            .await
+            .expect("PostgreSQL unreachable: set IMI_TEST_DATABASE_URL");
+        let direct = PgStore::connect(&db.url, "bench-host").await.unwrap();
+        imi_core::store::ensure_schema(&direct).await.unwrap();
+        let bouncer = imi_testkit::PgBouncer::start().expect("pgbouncer is not installed");
+        let s = PgStore::connect(&bouncer.url(&db.name), "bench-host")
+            .await
+            .unwrap();
+        let bulk = async {
+            sqlx::query(PG_ACTIVITIES)
+                .bind(ACTIVITIES as i32)
+                .execute(direct.pool())
+                .await
+                .unwrap();
+            sqlx::query("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, v text)")
+                .execute(direct.pool())
+                .await
+                .unwrap();
+            sqlx::query("ANALYZE").execute(direct.pool()).await.unwrap();
+        };
+        let pool = s.pool().clone();
+        let select_floor = || {
+            let pool = pool.clone();
+            async move {
+                sqlx::raw_sql("SELECT 1").execute(&pool).await.unwrap();
+            }
+        };
+        let insert_floor = |i: usize| {
+            let pool = pool.clone();
+            async move {
+                let sql = format!("INSERT INTO bench_floor (v) VALUES ('floor-{i}')");
+                sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            }
+        };
+        run("pgbouncer", &s, bulk, n, select_floor, insert_floor).await;
+        drop(s);
+        drop(direct);
+        drop(bouncer);
         drop(db);
     }
 }
