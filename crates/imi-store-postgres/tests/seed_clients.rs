@@ -1,4 +1,5 @@
-//! The seed's SQL clients against imi's schema (issue 9, items 1, 2 and 4).
+//! The seed's SQL clients against imi's schema (issue 9, items 1 to 4; item 3 also
+//! through a transaction-pooling PgBouncer).
 //!
 //! A script in the style of the programs written for the seed registry (its examples
 //! file, README snippets, registration script, file monitor and CSV import): one plain
@@ -12,7 +13,7 @@ mod common;
 
 use serde_json::{Value, json};
 use sqlx::postgres::PgDatabaseError;
-use sqlx::{Column, Connection, PgConnection};
+use sqlx::{Column, Connection, PgConnection, Row};
 use uuid::Uuid;
 
 /// The seed's columns of each view, in its order (its 001_create_schema.sql).
@@ -109,18 +110,18 @@ async fn exec(c: &mut PgConnection, sql: &str) {
 }
 
 async fn uuid(c: &mut PgConnection, sql: &str) -> Uuid {
-    match sqlx::query_scalar::<_, Uuid>(sql).fetch_one(&mut *c).await {
-        Ok(v) => v,
-        Err(e) => panic!("{sql}: {e}"),
-    }
+    one(c, sql).await.try_get::<Uuid, _>(0).unwrap()
 }
 
 async fn text(c: &mut PgConnection, sql: &str) -> String {
-    match sqlx::query_scalar::<_, String>(sql)
-        .fetch_one(&mut *c)
-        .await
-    {
-        Ok(v) => v,
+    one(c, sql).await.try_get::<String, _>(0).unwrap()
+}
+
+/// The one row of `sql`, sent as psql sends it: the simple protocol, no prepared
+/// statement (so the same script also runs through a transaction pooler).
+async fn one(c: &mut PgConnection, sql: &str) -> sqlx::postgres::PgRow {
+    match sqlx::raw_sql(sql).fetch_one(&mut *c).await {
+        Ok(r) => r,
         Err(e) => panic!("{sql}: {e}"),
     }
 }
@@ -128,10 +129,7 @@ async fn text(c: &mut PgConnection, sql: &str) -> String {
 /// The rows of a query (a SELECT, or a WITH around a write) as JSON objects.
 async fn rows(c: &mut PgConnection, sql: &str) -> Vec<Value> {
     let wrapped = format!("SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM ({sql}) t");
-    match sqlx::query_scalar::<_, Value>(&wrapped)
-        .fetch_one(&mut *c)
-        .await
-    {
+    match one(c, &wrapped).await.try_get::<Value, _>(0) {
         Ok(Value::Array(v)) => v,
         Ok(other) => panic!("{sql}: not an array: {other}"),
         Err(e) => panic!("{sql}: {e}"),
@@ -714,4 +712,117 @@ async fn seed_columns_come_back_from_select_star() {
         let names: Vec<&str> = stmt.columns().iter().map(|col| col.name()).collect();
         assert_eq!(&names[..seed.len()], *seed, "{view}");
     }
+}
+
+/// Item 3 in SQL: two hosts register the same worktree name through plain SQL, each
+/// naming itself per transaction (`SET LOCAL imi.host`), once straight to PostgreSQL
+/// and once through a transaction-pooling PgBouncer (where a per-transaction setting
+/// is the only kind that survives). Path lookup without a host finds the checkout on
+/// any host and says which; the views show both; an unnamed caller is its address.
+async fn two_hosts_in_sql(c: &mut PgConnection, via: &str) {
+    let pid = uuid(
+        c,
+        "SELECT register_project(p_name := 'shared', \
+         p_remote_origin := 'git@github.com:acme/shared.git', p_trunk_path := '/srv/a/shared/trunk-main')",
+    )
+    .await;
+    for (host, root) in [("host-a", "/srv/a"), ("host-b", "/srv/b")] {
+        // one simple-protocol message: BEGIN .. COMMIT reach one server connection
+        exec(
+            c,
+            &format!(
+                "BEGIN; SET LOCAL imi.host = '{host}'; \
+                 SELECT register_worktree('{pid}', 'feat', 'feat-x', 'feat/x', '{root}/shared/feat-x'); \
+                 COMMIT;"
+            ),
+        )
+        .await;
+    }
+    assert_eq!(
+        pick(
+            c,
+            "SELECT * FROM v_worktrees_detail WHERE worktree_name = 'feat-x' ORDER BY host",
+            &["worktree_name", "host", "path"],
+        )
+        .await,
+        json!([
+            {"worktree_name": "feat-x", "host": "host-a", "path": "/srv/a/shared/feat-x"},
+            {"worktree_name": "feat-x", "host": "host-b", "path": "/srv/b/shared/feat-x"},
+        ]),
+        "{via}"
+    );
+    assert_eq!(
+        pick(
+            c,
+            "SELECT * FROM get_worktree_by_path(p_path := '/srv/b/shared/feat-x')",
+            &["worktree_name", "host"],
+        )
+        .await,
+        json!([{"worktree_name": "feat-x", "host": "host-b"}]),
+        "{via}"
+    );
+    assert_eq!(
+        rows(
+            c,
+            "SELECT * FROM get_worktree_by_path('/srv/b/shared/feat-x', 'host-a')"
+        )
+        .await
+        .len(),
+        0,
+        "{via}: another host's path is not this host's"
+    );
+    // the same name twice on one host is still refused
+    let (code, ..) = fails(
+        c,
+        &format!(
+            "BEGIN; SET LOCAL imi.host = 'host-a'; \
+             SELECT register_worktree('{pid}', 'feat', 'feat-x', 'feat/x', '/srv/a/shared/other'); COMMIT;"
+        ),
+    )
+    .await;
+    exec(c, "ROLLBACK").await;
+    assert_eq!(code, "23505", "{via}");
+    // no imi.host: the caller's address (TCP on loopback here), never 'localhost'
+    exec(
+        c,
+        &format!(
+            "SELECT register_worktree('{pid}', 'fix', 'fix-y', 'fix/y', '/srv/c/shared/fix-y')"
+        ),
+    )
+    .await;
+    assert_eq!(
+        text(c, "SELECT host FROM worktrees WHERE name = 'fix-y'").await,
+        "127.0.0.1",
+        "{via}"
+    );
+}
+
+#[tokio::test]
+async fn two_hosts_name_themselves_per_transaction() {
+    let Some((_db, mut conn)) = client().await else {
+        return;
+    };
+    two_hosts_in_sql(&mut conn, "direct").await;
+}
+
+#[tokio::test]
+async fn two_hosts_name_themselves_per_transaction_through_pgbouncer() {
+    let Some((db, direct)) = client().await else {
+        return;
+    };
+    drop(direct);
+    let Some(bouncer) = imi_testkit::PgBouncer::start() else {
+        return;
+    };
+    // a plain client through the pooler, in the simple protocol as psql speaks it
+    let mut c = PgConnection::connect_with(
+        &bouncer
+            .unmarked_url(&db.name)
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .unwrap()
+            .extra_float_digits(None),
+    )
+    .await
+    .unwrap();
+    two_hosts_in_sql(&mut c, "pgbouncer").await;
 }
