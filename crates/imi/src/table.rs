@@ -1,7 +1,10 @@
 //! Aligned plain-text tables for human output.
 
+use unicode_width::UnicodeWidthStr as _;
+
 /// Renders `rows` under `headers`, columns separated by two spaces, the last column
-/// not padded (no trailing blanks). Cells hold text from the registry, `.iMi` files
+/// not padded (no trailing blanks). Widths are display columns (`unicode-width`): a
+/// CJK character or an emoji takes two, a combining mark none. Cells hold text from the registry, `.iMi` files
 /// and git: their control characters are escaped (one cell, one line).
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows
@@ -14,10 +17,10 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
         .collect();
     let rows = &rows;
     let n = headers.len();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate().take(n) {
-            widths[i] = widths[i].max(c.chars().count());
+            widths[i] = widths[i].max(c.width());
         }
     }
     let mut out = String::new();
@@ -26,7 +29,7 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
         for (i, c) in cells.enumerate() {
             if i + 1 < n {
                 s.push_str(c);
-                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+                s.push_str(&" ".repeat(widths[i] - c.width() + 2));
             } else {
                 s.push_str(c);
             }
@@ -50,5 +53,18 @@ mod tests {
             &[vec!["xyz".into(), "1".into()], vec!["q".into(), "".into()]],
         );
         assert_eq!(t, "a    bb\nxyz  1\nq\n");
+    }
+
+    #[test]
+    fn wide_and_combining_characters_align_by_display_width() {
+        let t = super::render(
+            &["name", "n"],
+            &[
+                vec!["日本".into(), "1".into()],
+                vec!["e\u{301}x".into(), "2".into()],
+                vec!["🚀".into(), "3".into()],
+            ],
+        );
+        assert_eq!(t, "name  n\n日本  1\ne\u{301}x    2\n🚀    3\n");
     }
 }
