@@ -13,11 +13,12 @@ use imi_core::{
 use imi_git::Repo;
 use serde_json::json;
 
+use super::Ctx;
 use super::work;
-use super::{Ctx, common, resolve_project};
 use crate::cli::{ReviewArgs, ShorthandArgs};
 use crate::context::{self, WorktreeFile};
 use crate::journal::{Intent, Journal, Op};
+use crate::ops::common;
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -58,7 +59,8 @@ async fn add<S: Store>(
     src: Source<'_>,
 ) -> Result<Output> {
     naming::validate_worktree_name(name)?;
-    let project = resolve_project(s, ctx).await?;
+    let project =
+        crate::ops::common::resolve_project(s, &ctx.env, ctx.global.project.as_deref()).await?;
     let types = s.list_types().await?;
     let Some(t) = types.iter().find(|t| t.name == type_name) else {
         return Err(
@@ -205,7 +207,7 @@ async fn add<S: Store>(
     };
     let mut intent = Intent::new(
         Op::Add,
-        &ctx.settings.agent_id,
+        &ctx.env.settings.agent_id,
         &project,
         &dir,
         t.name.as_str(),
@@ -387,7 +389,7 @@ pub async fn register<S: Store>(
     path: &str,
     log_created: bool,
 ) -> Result<(Worktree, bool)> {
-    let agent = common::explicit_agent(ctx);
+    let agent = common::explicit_agent(&ctx.env);
     let existing = s
         .get_worktree_by_name(project.id, dir)
         .await
@@ -421,7 +423,7 @@ pub async fn register<S: Store>(
     )?;
     if log_created {
         s.log_activity(&NewActivity {
-            agent_id: ctx.settings.agent_id.clone(),
+            agent_id: ctx.env.settings.agent_id.clone(),
             worktree_id: Some(w.id),
             activity_type: "created".into(),
             description: Some(format!("created worktree {dir} on {branch}")),

@@ -12,8 +12,9 @@ use imi_git::Repo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ctx, common, on_this_host_all, recover};
+use super::{Ctx, recover};
 use crate::context::{self, ProjectFile};
+use crate::ops::common::{self, on_this_host_all};
 use crate::registry::{AnyStore, with_store};
 use crate::ui::Output;
 
@@ -46,8 +47,8 @@ fn problem(check: &'static str, message: impl Into<String>, fix: impl Into<Strin
 
 pub async fn cmd_doctor(ctx: &Ctx<'_>) -> Result<Output> {
     let mut checks = vec![];
-    let target = ctx.settings.database.display();
-    let store = match AnyStore::connect(&ctx.settings).await {
+    let target = ctx.env.settings.database.display();
+    let store = match AnyStore::connect(&ctx.env.settings).await {
         Ok(s) => s,
         Err(e) => {
             checks.push(problem(

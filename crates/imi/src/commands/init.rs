@@ -65,7 +65,7 @@ fn confirm(question: &str) -> bool {
 /// Clones `url` into `<root>/<name>/trunk-<branch>`, or finds an earlier clone.
 fn clone_into_layout(ctx: &Ctx<'_>, url: &str) -> Result<PathBuf> {
     let name = project_name(Some(url), Path::new(url))?;
-    let container = ctx.settings.root.join(&name);
+    let container = ctx.env.settings.root.join(&name);
     if let Some(loc) = context::locate(&container)?
         && loc.container == container
         && Path::new(&loc.project.trunk_path).is_dir()
@@ -143,7 +143,7 @@ async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output>
             clone_into_layout(ctx, url)?
         }
         None => {
-            let repo = Repo::at(&ctx.cwd);
+            let repo = Repo::at(&ctx.env.cwd);
             let top = repo.toplevel()?;
             let common = repo.common_dir()?;
             // the main worktree, even when run from a linked one
@@ -182,7 +182,7 @@ async fn init<S: Store>(s: &S, ctx: &Ctx<'_>, args: &InitArgs) -> Result<Output>
         start
     } else {
         let name = project_name(remote_url.as_deref(), &start)?;
-        let target = ctx.settings.root.join(&name).join(&trunk_name);
+        let target = ctx.env.settings.root.join(&name).join(&trunk_name);
         if let Some(here) = &run_from {
             // never move a directory the user is not in: the main worktree of this
             // linked one holds other people's checkouts and build trees

@@ -18,9 +18,10 @@ use imi_git::{MergeMode, MergePlan, MergeTree, Repo};
 use serde_json::json;
 
 use super::work::{self, Work};
-use super::{Ctx, common, remove, resolve_project};
+use super::{Ctx, remove};
 use crate::cli::MergeArgs;
 use crate::journal::{Intent, Journal, Op};
+use crate::ops::common;
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -34,8 +35,9 @@ fn unsafe_err(msg: String, hint: String) -> Error {
 }
 
 async fn merge<S: Store>(s: &S, ctx: &Ctx<'_>, args: &MergeArgs) -> Result<Output> {
-    let project = resolve_project(s, ctx).await?;
-    let w = common::worktree_here_or_named(s, ctx, &project, args.name.as_deref()).await?;
+    let project =
+        crate::ops::common::resolve_project(s, &ctx.env, ctx.global.project.as_deref()).await?;
+    let w = common::worktree_here_or_named(s, &ctx.env, &project, args.name.as_deref()).await?;
     if w.type_name == "trunk" {
         return Err(Error::validation("the trunk cannot be merged into itself")
             .with_hint("name the worktree to merge"));
@@ -155,7 +157,7 @@ async fn merge<S: Store>(s: &S, ctx: &Ctx<'_>, args: &MergeArgs) -> Result<Outpu
             (from, to)
         }
     };
-    let mut intent = Intent::for_worktree(Op::Merge, &ctx.settings.agent_id, &project, &w);
+    let mut intent = Intent::for_worktree(Op::Merge, &ctx.env.settings.agent_id, &project, &w);
     intent.trunk_before = Some(before.clone());
     intent.merge_commit = Some(commit.clone());
     intent.squash = mode == MergeMode::Squash;

@@ -16,10 +16,10 @@ use imi_core::{NewActivity, Result, Store, WorktreeFilter};
 use imi_git::Repo;
 use serde_json::{Value, json};
 
-use super::sync::scope;
-use super::{Ctx, common};
+use super::Ctx;
 use crate::cli::PruneArgs;
 use crate::context;
+use crate::ops::common;
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -34,7 +34,7 @@ fn canon(p: &Path) -> PathBuf {
 
 async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Output> {
     let dry = args.dry_run;
-    let projects = scope(s, ctx).await?;
+    let projects = crate::ops::common::scope(s, ctx.global.project.as_deref()).await?;
     let types = s.list_types().await?;
     let mut git_pruned: Vec<Value> = vec![];
     let mut forgotten: Vec<Value> = vec![];
@@ -86,7 +86,7 @@ async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Outpu
         }
         s.deactivate_worktree(w.id).await?;
         s.log_activity(&NewActivity {
-            agent_id: ctx.settings.agent_id.clone(),
+            agent_id: ctx.env.settings.agent_id.clone(),
             worktree_id: Some(w.id),
             activity_type: "removed".into(),
             description: Some(format!(

@@ -14,7 +14,6 @@ use imi_git::Repo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::sync::scope;
 use super::{Ctx, add, merge, remove};
 use crate::journal::{self, Intent, Journal, Op};
 use crate::registry::with_store;
@@ -36,7 +35,7 @@ pub async fn cmd_recover(ctx: &Ctx<'_>) -> Result<Output> {
 }
 
 async fn recover<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
-    let projects = scope(s, ctx).await?;
+    let projects = crate::ops::common::scope(s, ctx.global.project.as_deref()).await?;
     let mut done: Vec<Recovered> = vec![];
     for p in &projects {
         if !Path::new(&p.trunk_path).is_dir() {

@@ -10,11 +10,12 @@ use imi_core::{Error, ErrorKind, NewActivity, Project, Result, Store, Worktree};
 use imi_git::Repo;
 use serde_json::json;
 
+use super::Ctx;
 use super::work::{self, Work};
-use super::{Ctx, common, resolve_project};
 use crate::cli::{CloseArgs, RemoveArgs};
 use crate::context;
 use crate::journal::{Intent, Journal, Op};
+use crate::ops::common;
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -53,7 +54,8 @@ fn unsafe_err(msg: String, hint: &str) -> Error {
 }
 
 async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<Output> {
-    let project = resolve_project(s, ctx).await?;
+    let project =
+        crate::ops::common::resolve_project(s, &ctx.env, ctx.global.project.as_deref()).await?;
     let w = common::find_worktree(s, &project, name).await?;
     if w.type_name == "trunk" {
         return Err(
@@ -94,7 +96,7 @@ async fn remove<S: Store>(s: &S, ctx: &Ctx<'_>, name: &str, o: Opts) -> Result<O
         } else {
             Op::Remove
         },
-        &ctx.settings.agent_id,
+        &ctx.env.settings.agent_id,
         &project,
         &w,
     );
@@ -215,7 +217,7 @@ pub async fn finish<S: Store>(
     let file = context::worktree_file_path(&common::container(project), &w.name);
     let _ = std::fs::remove_file(file);
     s.log_activity(&NewActivity {
-        agent_id: ctx.settings.agent_id.clone(),
+        agent_id: ctx.env.settings.agent_id.clone(),
         worktree_id: Some(w.id),
         activity_type: "removed".into(),
         description: Some(format!("{verb} worktree {}", w.name)),

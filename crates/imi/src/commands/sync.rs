@@ -14,14 +14,14 @@ use imi_core::{
     naming,
 };
 use imi_git::{Repo, WorktreeEntry};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Ctx, common, on_this_host_all, project_by_spec};
+use super::Ctx;
 use crate::cli::SyncArgs;
 use crate::context::{self, WorktreeFile};
 use crate::gitstate::{self, Job, Read};
+use crate::ops::common;
 use crate::registry::with_store;
 use crate::table;
 use crate::ui::Output;
@@ -32,15 +32,6 @@ pub async fn cmd_sync(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Output> {
         return with_store!(&store, s => super::watch::watch(s, ctx, args).await);
     }
     with_store!(&store, s => sync(s, ctx, args).await)
-}
-
-/// The projects a sync covers: `-p`, else every active project.
-pub async fn scope<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Vec<Project>> {
-    let projects = match &ctx.global.project {
-        Some(spec) => vec![project_by_spec(s, spec).await?],
-        None => s.list_projects(false).await?,
-    };
-    on_this_host_all(s, projects).await
 }
 
 /// The active worktrees of this host in the given projects, each with its job.
@@ -66,17 +57,6 @@ pub async fn targets<S: Store>(s: &S, projects: &[Project]) -> Result<Vec<(Workt
             Some((w, job))
         })
         .collect())
-}
-
-fn progress(ctx: &Ctx<'_>, n: usize) -> ProgressBar {
-    if ctx.global.json || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(n as u64);
-    if let Ok(style) = ProgressStyle::with_template("syncing [{bar:40}] {pos}/{len} ({elapsed})") {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb
 }
 
 fn norm(p: &str) -> String {
@@ -218,7 +198,7 @@ async fn register_unknown<S: Store>(
                     name: name.clone(),
                     branch_name: branch.clone(),
                     path: path.clone(),
-                    agent_id: common::explicit_agent(ctx),
+                    agent_id: common::explicit_agent(&ctx.env),
                     ..Default::default()
                 })
                 .await?;
@@ -236,7 +216,7 @@ async fn register_unknown<S: Store>(
                 )?;
             }
             s.log_activity(&NewActivity {
-                agent_id: ctx.settings.agent_id.clone(),
+                agent_id: ctx.env.settings.agent_id.clone(),
                 worktree_id: Some(w.id),
                 activity_type: "created".into(),
                 description: Some(format!(
@@ -277,7 +257,7 @@ fn row_json(w: &Worktree, project: &str, state: &str, changed: bool) -> Value {
 }
 
 pub(super) async fn sync<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Output> {
-    let projects = scope(s, ctx).await?;
+    let projects = crate::ops::common::scope(s, ctx.global.project.as_deref()).await?;
     let names: HashMap<Uuid, String> = projects.iter().map(|p| (p.id, p.name.clone())).collect();
     let mut targets = targets(s, &projects).await?;
     let known: Vec<Worktree> = targets.iter().map(|(w, _)| w.clone()).collect();
@@ -295,9 +275,10 @@ pub(super) async fn sync<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Res
     }
 
     let jobs: Vec<Job> = targets.iter().map(|(_, j)| j.clone()).collect();
-    let pb = progress(ctx, jobs.len());
-    let reads = gitstate::read_all(&jobs, || pb.inc(1));
-    pb.finish_and_clear();
+    let observer = ctx.env.observer();
+    observer.begin("syncing", jobs.len());
+    let reads = gitstate::read_all(&jobs, || observer.step());
+    observer.end();
 
     let mut updates: Vec<(Uuid, GitState)> = vec![];
     let mut rows = vec![];

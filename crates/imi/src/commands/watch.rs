@@ -22,7 +22,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Ctx;
-use super::sync::{scope, targets};
+use super::sync::targets;
 use crate::cli::SyncArgs;
 use crate::gitstate::{self, Job, Read};
 use crate::ui::Output;
@@ -44,7 +44,7 @@ struct Target {
 }
 
 async fn load<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Vec<Target>> {
-    let projects = scope(s, ctx).await?;
+    let projects = crate::ops::common::scope(s, ctx.global.project.as_deref()).await?;
     let list = targets(s, &projects).await?;
     Ok(list
         .into_iter()
@@ -189,11 +189,11 @@ async fn write_each<S: Store>(
         let Some(st) = pending.get(&id) else { continue };
         match s.update_git_state(id, st).await {
             Ok(_) => {
-                ctx.ui.note(&format!("synced {}", name(&id)));
+                ctx.env.observer().note(&format!("synced {}", name(&id)));
                 pending.remove(&id);
             }
             Err(e) if refused(&e) => {
-                ctx.ui.note(&format!(
+                ctx.env.observer().note(&format!(
                     "dropping the update of {}: the registry refuses it ({})",
                     name(&id),
                     e.message
@@ -207,7 +207,8 @@ async fn write_each<S: Store>(
 
 pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Output> {
     let first = super::sync::sync(s, ctx, args).await?;
-    ctx.ui
+    ctx.env
+        .observer()
         .note(first.human.lines().last().unwrap_or("synced").trim());
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
@@ -228,7 +229,7 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
     let mut targets = load(s, ctx).await?;
     let mut watched = HashSet::new();
     add_watches(&mut watcher, &targets, &mut watched);
-    ctx.ui.note(&format!(
+    ctx.env.observer().note(&format!(
         "watching {} worktree(s); Ctrl-C to stop",
         watched.len()
     ));
@@ -270,7 +271,10 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
                         pending.insert(targets[i].id, st);
                     }
                     Read::Missing => {}
-                    Read::Failed(e) => ctx.ui.note(&format!("{}: {}", targets[i].name, e.message)),
+                    Read::Failed(e) => ctx
+                        .env
+                        .observer()
+                        .note(&format!("{}: {}", targets[i].name, e.message)),
                 }
             }
         }
@@ -285,12 +289,14 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
                     .filter(|t| pending.contains_key(&t.id))
                     .map(|t| t.name.as_str())
                     .collect();
-                ctx.ui.note(&format!("synced {}", names.join(", ")));
+                ctx.env
+                    .observer()
+                    .note(&format!("synced {}", names.join(", ")));
                 pending.clear();
                 backoff = DEBOUNCE;
             }
             Err(e) if e.kind == ErrorKind::Unavailable => {
-                ctx.ui.note(&format!(
+                ctx.env.observer().note(&format!(
                     "registry unavailable ({}); keeping {} update(s), retrying in {} ms{}",
                     e.message,
                     pending.len(),
@@ -301,7 +307,7 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             }
             Err(e) if refused(&e) => {
                 // e.g. a worktree removed meanwhile: reload, keep what is still known
-                ctx.ui.note(&format!(
+                ctx.env.observer().note(&format!(
                     "cannot write: {}; reloading the worktree list",
                     e.message
                 ));
@@ -324,7 +330,7 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             Err(e) => {
                 // Anything else may pass on (a registry fault worded as another kind):
                 // the states are kept and written once writing works again.
-                ctx.ui.note(&format!(
+                ctx.env.observer().note(&format!(
                     "cannot write ({}); keeping {} update(s), retrying in {} ms",
                     e.message,
                     pending.len(),
