@@ -14,11 +14,11 @@ use imi_git::Repo;
 use serde_json::json;
 
 use super::Ctx;
-use super::work;
 use crate::cli::{ReviewArgs, ShorthandArgs};
 use crate::context::{self, WorktreeFile};
 use crate::journal::{Intent, Journal, Op};
 use crate::ops::common;
+use crate::ops::work;
 use crate::registry::with_store;
 use crate::ui::Output;
 

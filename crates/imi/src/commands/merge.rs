@@ -17,11 +17,12 @@ use imi_core::{Error, ErrorKind, NewActivity, Project, Result, Store, Worktree};
 use imi_git::{MergeMode, MergePlan, MergeTree, Repo};
 use serde_json::json;
 
-use super::work::{self, Work};
-use super::{Ctx, remove};
+use super::Ctx;
 use crate::cli::MergeArgs;
 use crate::journal::{Intent, Journal, Op};
 use crate::ops::common;
+use crate::ops::remove;
+use crate::ops::work::{self, Work};
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -283,7 +284,7 @@ pub async fn finish<S: Store>(
                 .map_err(|e| left(e, "deleting the merged branch"))?;
         }
     }
-    remove::finish(s, ctx, project, w, "merged")
+    remove::finish(s, &ctx.env, project, w, "merged")
         .await
         .map_err(|e| left(e, "updating the registry"))?;
     let push_error = if i.push {

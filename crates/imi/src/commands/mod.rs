@@ -24,7 +24,6 @@ mod status;
 mod sync;
 mod types;
 mod watch;
-mod work;
 
 use imi_core::{Error, Result};
 

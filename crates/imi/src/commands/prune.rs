@@ -149,7 +149,9 @@ async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Outpu
             let empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
             // commits on a detached HEAD that no ref holds are work too
             let unreferenced = if is_git_worktree && uncommitted == Some(0) {
-                super::work::Work::read(&dir).map(|w| w.unreferenced).ok()
+                crate::ops::work::Work::read(&dir)
+                    .map(|w| w.unreferenced)
+                    .ok()
             } else {
                 None
             };
@@ -178,7 +180,7 @@ async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Outpu
                     if is_git_worktree {
                         // decide again under the lock: nothing may have changed since
                         let _lock = trunk.lock()?;
-                        let now = super::work::Work::read(&dir)?;
+                        let now = crate::ops::work::Work::read(&dir)?;
                         if now.uncommitted > 0 || now.unreferenced > 0 {
                             strays.push(json!({
                                 "project": p.name,

@@ -14,8 +14,9 @@ use imi_git::Repo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ctx, add, merge, remove};
+use super::{Ctx, add, merge};
 use crate::journal::{self, Intent, Journal, Op};
+use crate::ops::remove;
 use crate::registry::with_store;
 use crate::ui::Output;
 
@@ -201,7 +202,7 @@ async fn recover_remove<S: Store>(
         .worktree_id
         .ok_or_else(|| imi_core::Error::internal("a remove record without its worktree id"))?;
     let w = s.get_worktree(id).await?;
-    remove::apply(s, ctx, p, &w, j).await?;
+    remove::apply(s, &ctx.env, p, &w, j).await?;
     Ok(("completed", format!("removed {}", i.path)))
 }
 

@@ -14,8 +14,10 @@ pub mod common;
 pub mod inflight;
 pub mod log;
 pub mod metadata;
+pub mod remove;
 pub mod status;
 pub mod types;
+pub mod work;
 
 use std::path::PathBuf;
 
