@@ -14,8 +14,9 @@ use imi_git::Repo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ctx, add, merge};
+use super::{Ctx, merge};
 use crate::journal::{self, Intent, Journal, Op};
+use crate::ops::add;
 use crate::ops::remove;
 use crate::registry::with_store;
 use crate::ui::Output;
@@ -162,7 +163,7 @@ async fn recover_add<S: Store>(
     if finished {
         add::register(
             s,
-            ctx,
+            &ctx.env,
             p,
             &i.type_name,
             &i.worktree,

@@ -10,6 +10,7 @@
 //! and progress go to the [`Observer`] of the environment, which the front end
 //! chooses (the CLI prints them on stderr; a server can collect or drop them).
 
+pub mod add;
 pub mod common;
 pub mod inflight;
 pub mod log;
