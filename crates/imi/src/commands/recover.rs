@@ -14,9 +14,10 @@ use imi_git::Repo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ctx, merge};
+use super::Ctx;
 use crate::journal::{self, Intent, Journal, Op};
 use crate::ops::add;
+use crate::ops::merge;
 use crate::ops::remove;
 use crate::registry::with_store;
 use crate::ui::Output;
@@ -227,7 +228,7 @@ async fn recover_merge<S: Store>(
     let head = trunk.rev_parse("HEAD")?;
     if head == commit || trunk.is_ancestor(&commit, &head)? {
         let w = s.get_worktree(id).await?;
-        let f = merge::finish(s, ctx, p, &w, j).await?;
+        let f = merge::finish(s, &ctx.env, p, &w, j).await?;
         let mut m = format!(
             "trunk has the merge ({commit}): recorded it, removed {} and its branch",
             i.worktree
@@ -243,7 +244,7 @@ async fn recover_merge<S: Store>(
         // commits' versions (then nothing in trunk is anyone's work but theirs).
         finish_fast_forward(&trunk, p, &before, &commit)?;
         let w = s.get_worktree(id).await?;
-        merge::finish(s, ctx, p, &w, j).await?;
+        merge::finish(s, &ctx.env, p, &w, j).await?;
         return Ok((
             "completed",
             format!(

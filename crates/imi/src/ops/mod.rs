@@ -14,6 +14,7 @@ pub mod add;
 pub mod common;
 pub mod inflight;
 pub mod log;
+pub mod merge;
 pub mod metadata;
 pub mod remove;
 pub mod status;
