@@ -13,6 +13,7 @@
 pub mod add;
 pub mod common;
 pub mod inflight;
+pub mod init;
 pub mod log;
 pub mod merge;
 pub mod metadata;
