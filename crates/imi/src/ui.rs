@@ -36,11 +36,6 @@ impl Output {
         }
     }
 
-    pub fn failing(mut self, e: Error) -> Self {
-        self.failure = Some(e);
-        self
-    }
-
     /// An operation's report: the JSON `data` is the report itself, `human` the
     /// text rendered from it; a report that carries a failure fails the command.
     pub fn report<R: Report>(report: &R, human: impl Into<String>) -> Result<Self> {

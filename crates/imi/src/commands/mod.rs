@@ -23,7 +23,6 @@ mod shell_init;
 mod status;
 mod sync;
 mod types;
-mod watch;
 
 use imi_core::{Error, Result};
 

@@ -12,14 +12,19 @@
 
 pub mod add;
 pub mod common;
+pub mod doctor;
 pub mod inflight;
 pub mod init;
 pub mod log;
 pub mod merge;
 pub mod metadata;
+pub mod prune;
+pub mod recover;
 pub mod remove;
 pub mod status;
+pub mod sync;
 pub mod types;
+pub mod watch;
 pub mod work;
 
 use std::path::PathBuf;
