@@ -23,6 +23,8 @@ pub mod recover;
 pub mod remove;
 pub mod status;
 pub mod sync;
+#[cfg(test)]
+mod tests;
 pub mod types;
 pub mod watch;
 pub mod work;
@@ -34,7 +36,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::config::Settings;
-use crate::registry::{AnyStore, with_store};
+use crate::registry::AnyStore;
 
 /// Where progress and remarks of an operation go. Every method has a default that
 /// drops what it is given, so an implementation keeps only what it shows.
@@ -102,9 +104,7 @@ impl Env {
     pub async fn store(&self) -> Result<&AnyStore> {
         let store = self.connected().await?;
         self.schema_checked
-            .get_or_try_init(|| async {
-                with_store!(store, s => imi_core::store::ensure_schema(s).await)
-            })
+            .get_or_try_init(|| store.ensure_schema())
             .await?;
         Ok(store)
     }
