@@ -3,7 +3,7 @@
 //! `<git common dir>/imi/ops/<id>.json`, and deletes the record once every step is
 //! done (or undone). A record left behind by a process that is gone (killed,
 //! crashed, power loss) is an interrupted operation: `imi doctor` names it and
-//! `imi recover` completes or undoes it (see `commands/recover.rs`).
+//! `imi recover` completes or undoes it (see `ops/recover.rs`).
 //!
 //! An operation holds the repository lock ([`imi_git::Repo::lock`]) from before it
 //! writes its record until after it deletes it, so a record found while the lock

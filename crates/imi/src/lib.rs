@@ -1,5 +1,6 @@
 //! The `imi` command line: argument parsing, configuration, output, and one module
-//! per command. `main.rs` only calls [`run`].
+//! per command (`commands/`) over the operations layer (`ops/`), which does the work
+//! for every front end. `main.rs` only calls [`run`].
 
 mod atomic;
 mod cli;
@@ -9,6 +10,7 @@ mod context;
 mod dburl;
 mod gitstate;
 mod journal;
+mod ops;
 mod registry;
 mod table;
 mod ui;

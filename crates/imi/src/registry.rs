@@ -1,5 +1,5 @@
-//! The registry chosen at run time from the database URL. Commands are generic over
-//! `Store`; [`with_store!`] hands them the concrete backend, so both are always
+//! The registry chosen at run time from the database URL. Operations are generic
+//! over `Store`; [`with_store!`] hands them the concrete backend, so both are always
 //! built and there is no feature matrix (the atuin pattern).
 
 use imi_core::Result;
@@ -42,7 +42,12 @@ impl AnyStore {
     /// schema is refused).
     pub async fn open(settings: &Settings) -> Result<AnyStore> {
         let store = AnyStore::connect(settings).await?;
-        with_store!(&store, s => imi_core::store::ensure_schema(s).await)?;
+        store.ensure_schema().await?;
         Ok(store)
+    }
+
+    /// Brings the schema up to date (see [`imi_core::store::ensure_schema`]).
+    pub async fn ensure_schema(&self) -> Result<imi_core::SchemaStatus> {
+        with_store!(self, s => imi_core::store::ensure_schema(s).await)
     }
 }

@@ -9,8 +9,13 @@
 
 use std::io::{IsTerminal, Write};
 
-use imi_core::Error;
+use std::sync::Mutex;
+
+use imi_core::{Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
+
+use crate::ops::{Observer, Report};
 
 /// What a command produced: the JSON `data` and the same thing for people.
 pub struct Output {
@@ -31,12 +36,20 @@ impl Output {
         }
     }
 
-    pub fn failing(mut self, e: Error) -> Self {
-        self.failure = Some(e);
-        self
+    /// An operation's report: the JSON `data` is the report itself, `human` the
+    /// text rendered from it; a report that carries a failure fails the command.
+    pub fn report<R: Report>(report: &R, human: impl Into<String>) -> Result<Self> {
+        let data = serde_json::to_value(report)
+            .map_err(|e| Error::internal(format!("cannot encode the result as JSON: {e}")))?;
+        Ok(Output {
+            data,
+            human: human.into(),
+            failure: report.failure().cloned(),
+        })
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct Ui {
     json: bool,
     color_stderr: bool,
@@ -85,6 +98,15 @@ impl Ui {
         let _ = stdout.flush();
     }
 
+    /// Where operations send their remarks and progress: notes on stderr, a
+    /// progress bar when stderr is a terminal (neither under `--json`).
+    pub fn observer(&self) -> UiObserver {
+        UiObserver {
+            ui: *self,
+            bar: Mutex::new(None),
+        }
+    }
+
     /// A remark for people, on stderr (never under `--json`): stdout stays the result.
     pub fn note(&self, message: &str) {
         if self.json {
@@ -124,6 +146,49 @@ impl Ui {
                 "{yellow}hint:{reset} {}",
                 imi_core::display::escape_text(h)
             );
+        }
+    }
+}
+
+/// The CLI's [`Observer`]: what [`Ui::note`] prints, and a progress bar.
+pub struct UiObserver {
+    ui: Ui,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Observer for UiObserver {
+    fn note(&self, message: &str) {
+        self.ui.note(message);
+    }
+
+    fn begin(&self, what: &str, total: usize) {
+        if self.ui.json || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let pb = ProgressBar::new(total as u64);
+        if let Ok(style) = ProgressStyle::with_template(&format!(
+            "{what} [{{bar:40}}] {{pos}}/{{len}} ({{elapsed}})"
+        )) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        if let Ok(mut bar) = self.bar.lock() {
+            *bar = Some(pb);
+        }
+    }
+
+    fn step(&self) {
+        if let Ok(bar) = self.bar.lock()
+            && let Some(pb) = bar.as_ref()
+        {
+            pb.inc(1);
+        }
+    }
+
+    fn end(&self) {
+        if let Ok(mut bar) = self.bar.lock()
+            && let Some(pb) = bar.take()
+        {
+            pb.finish_and_clear();
         }
     }
 }

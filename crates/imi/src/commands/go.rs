@@ -224,7 +224,7 @@ fn chosen(c: &Candidate, ranked: &[Candidate], ambiguous: bool) -> Output {
 
 pub async fn cmd_go(ctx: &Ctx<'_>, query: Option<&str>) -> Result<Output> {
     let query = query.map(str::trim).filter(|q| !q.is_empty());
-    let here = context::locate(&ctx.cwd).ok().flatten();
+    let here = context::locate(&ctx.env.cwd).ok().flatten();
     let trunk_of = |project: &str, trunk: String| {
         Output::new(
             json!({"path": trunk, "project": project, "worktree": null,
@@ -237,11 +237,12 @@ pub async fn cmd_go(ctx: &Ctx<'_>, query: Option<&str>) -> Result<Output> {
     }
     let store = ctx.store().await?;
     if let (None, Some(spec)) = (query, &ctx.global.project) {
-        let p = with_store!(&store, s => super::project_by_spec(s, spec).await)?;
+        let p = with_store!(&store, s => crate::ops::common::project_by_spec(s, spec).await)?;
         return Ok(trunk_of(&p.name, p.trunk_path.clone()));
     }
     let here_id = here.as_ref().map(|l| l.project.project_id);
-    let ranked = with_store!(&store, s => candidates(s, &ctx.settings.host, query, here_id).await)?;
+    let ranked =
+        with_store!(&store, s => candidates(s, &ctx.env.settings.host, query, here_id).await)?;
     let json_wanted = ctx.global.json;
     let Some(best) = ranked.first() else {
         return Err(match query {

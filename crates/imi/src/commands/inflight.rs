@@ -2,31 +2,40 @@
 //! most recently changed first, with the age of each worktree's last sync.
 //! `imi stats`: the registry's counts.
 
-use chrono::{DateTime, Utc};
-use imi_core::{Result, Store};
-use serde_json::json;
+use imi_core::Result;
 
-use super::{Ctx, project_by_spec};
-use crate::registry::with_store;
+use super::Ctx;
+use crate::ops::inflight::{self, Args, Inflight, Stats};
 use crate::table;
 use crate::ui::Output;
 
 pub async fn cmd_inflight(ctx: &Ctx<'_>) -> Result<Output> {
-    let store = ctx.store().await?;
-    with_store!(&store, s => inflight(s, ctx).await)
+    let r = inflight::inflight(
+        &ctx.env,
+        &Args {
+            project: ctx.project(),
+        },
+    )
+    .await?;
+    Output::report(&r, render(&r))
 }
 
 pub async fn cmd_stats(ctx: &Ctx<'_>) -> Result<Output> {
-    let store = ctx.store().await?;
-    with_store!(&store, s => stats(s).await)
+    let r = inflight::stats(&ctx.env).await?;
+    Output::report(&r, render_stats(&r))
 }
 
-/// `42s`, `5m`, `3h`, `2d`; `never` for no sync yet.
-pub fn age(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(t) = t else {
+/// [`age_of`] of a sync at `t`, seen at `now`.
+#[cfg(test)]
+fn age(t: Option<chrono::DateTime<chrono::Utc>>, now: chrono::DateTime<chrono::Utc>) -> String {
+    age_of(t.map(|t| (now - t).num_seconds().max(0)))
+}
+
+/// `42s`, `5m`, `3h`, `2d` (seconds since the last sync); `never` for no sync yet.
+fn age_of(secs: Option<i64>) -> String {
+    let Some(secs) = secs else {
         return "never".into();
     };
-    let secs = (now - t).num_seconds().max(0);
     match secs {
         0..60 => format!("{secs}s ago"),
         60..3600 => format!("{}m ago", secs / 60),
@@ -35,61 +44,44 @@ pub fn age(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     }
 }
 
-async fn inflight<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Output> {
-    let project = match &ctx.global.project {
-        Some(spec) => Some(project_by_spec(s, spec).await?),
-        None => None,
-    };
-    let rows = s.inflight(project.as_ref().map(|p| p.id)).await?;
-    let now = Utc::now();
-    let table_rows: Vec<Vec<String>> = rows
+fn render(r: &Inflight) -> String {
+    if r.inflight.is_empty() {
+        return "No work in flight: every worktree is clean and level with trunk (as of its last `imi sync`).".to_string();
+    }
+    let rows: Vec<Vec<String>> = r
+        .inflight
         .iter()
-        .map(|r| {
+        .map(|e| {
+            let w = &e.work;
             vec![
-                r.project_name.clone(),
-                r.worktree_name.clone(),
-                r.status.as_str().to_string(),
-                r.uncommitted_count.to_string(),
-                format!("+{} -{}", r.ahead, r.behind),
-                r.agent_id.clone().unwrap_or_else(|| "-".into()),
-                r.host.clone(),
-                age(r.last_sync_at, now),
+                w.project_name.clone(),
+                w.worktree_name.clone(),
+                w.status.as_str().to_string(),
+                w.uncommitted_count.to_string(),
+                format!("+{} -{}", w.ahead, w.behind),
+                w.agent_id.clone().unwrap_or_else(|| "-".into()),
+                w.host.clone(),
+                age_of(e.sync_age_seconds),
             ]
         })
         .collect();
-    let human = if rows.is_empty() {
-        "No work in flight: every worktree is clean and level with trunk (as of its last `imi sync`).".to_string()
-    } else {
-        table::render(
-            &[
-                "PROJECT",
-                "WORKTREE",
-                "STATUS",
-                "DIRTY",
-                "AHEAD/BEHIND",
-                "OWNER",
-                "HOST",
-                "SYNCED",
-            ],
-            &table_rows,
-        )
-    };
-    let data: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            let mut v = json!(r);
-            v["sync_age_seconds"] = json!(r.last_sync_at.map(|t| (now - t).num_seconds().max(0)));
-            v
-        })
-        .collect();
-    Ok(Output::new(
-        json!({"project": project.map(|p| p.name), "inflight": data}),
-        human,
-    ))
+    table::render(
+        &[
+            "PROJECT",
+            "WORKTREE",
+            "STATUS",
+            "DIRTY",
+            "AHEAD/BEHIND",
+            "OWNER",
+            "HOST",
+            "SYNCED",
+        ],
+        &rows,
+    )
 }
 
-async fn stats<S: Store>(s: &S) -> Result<Output> {
-    let st = s.stats().await?;
+fn render_stats(r: &Stats) -> String {
+    let st = &r.stats;
     let rows = vec![
         vec![
             "projects".to_string(),
@@ -112,16 +104,13 @@ async fn stats<S: Store>(s: &S) -> Result<Output> {
             st.total_activities.to_string(),
         ],
     ];
-    let human = table::render(&["", "ACTIVE", "TOTAL"], &rows);
-    Ok(Output::new(
-        json!({"stats": st, "backend": s.backend()}),
-        human,
-    ))
+    table::render(&["", "ACTIVE", "TOTAL"], &rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     #[test]
     fn ages_read_naturally() {

@@ -4,7 +4,7 @@
 use imi_core::{Result, Store, WorktreeFilter};
 use serde_json::json;
 
-use super::{Ctx, resolve_project};
+use super::Ctx;
 use crate::cli::ListArgs;
 use crate::context;
 use crate::registry::with_store;
@@ -41,9 +41,9 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
         };
         return Ok(Output::new(json!({"projects": projects}), human));
     }
-    let inside = ctx.global.project.is_some() || context::locate(&ctx.cwd)?.is_some();
+    let inside = ctx.global.project.is_some() || context::locate(&ctx.env.cwd)?.is_some();
     let project = if inside {
-        Some(resolve_project(s, ctx).await?)
+        Some(crate::ops::common::resolve_project(s, &ctx.env, ctx.global.project.as_deref()).await?)
     } else {
         None
     };

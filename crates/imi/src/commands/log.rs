@@ -1,20 +1,14 @@
 //! `imi log [--agent ID]`: the activity log, newest first; `imi log add` appends.
 
-use imi_core::{NewActivity, Result, Store};
-use serde_json::json;
+use imi_core::Result;
 
-use super::{Ctx, common, resolve_project};
+use super::Ctx;
 use crate::cli::{LogArgs, LogCommand};
-use crate::registry::with_store;
+use crate::ops::log::{self, ActivityLog, AddArgs, ListArgs};
 use crate::table;
 use crate::ui::Output;
 
 pub async fn cmd_log(ctx: &Ctx<'_>, args: &LogArgs) -> Result<Output> {
-    let store = ctx.store().await?;
-    with_store!(&store, s => log(s, ctx, args).await)
-}
-
-async fn log<S: Store>(s: &S, ctx: &Ctx<'_>, args: &LogArgs) -> Result<Output> {
     if let Some(LogCommand::Add {
         activity_type,
         description,
@@ -22,33 +16,31 @@ async fn log<S: Store>(s: &S, ctx: &Ctx<'_>, args: &LogArgs) -> Result<Output> {
         file,
     }) = &args.add
     {
-        let worktree_id = match worktree {
-            Some(name) => {
-                let project = resolve_project(s, ctx).await?;
-                Some(common::find_worktree(s, &project, name).await?.id)
-            }
-            None => None,
+        let add = AddArgs {
+            project: ctx.project(),
+            activity_type: activity_type.clone(),
+            description: description.clone(),
+            worktree: worktree.clone(),
+            file: file.clone(),
         };
-        let a = s
-            .log_activity(&NewActivity {
-                agent_id: ctx.settings.agent_id.clone(),
-                worktree_id,
-                activity_type: activity_type.clone(),
-                description: Some(description.clone()),
-                file_path: file.clone(),
-                ..Default::default()
-            })
-            .await?;
-        return Ok(Output::new(
-            json!({"activity": a}),
-            format!("Logged {} by {}", a.activity_type, a.agent_id),
-        ));
+        let r = log::add(&ctx.env, &add).await?;
+        let human = format!(
+            "Logged {} by {}",
+            r.activity.activity_type, r.activity.agent_id
+        );
+        return Output::report(&r, human);
     }
-    let list = match &ctx.global.agent {
-        Some(agent) => s.recent_activities_by_agent(agent, args.limit).await?,
-        None => s.recent_activities(args.limit).await?,
+    let list = ListArgs {
+        agent: ctx.global.agent.clone(),
+        limit: args.limit,
     };
-    let rows: Vec<Vec<String>> = list
+    let r = log::list(&ctx.env, &list).await?;
+    Output::report(&r, render(&r))
+}
+
+fn render(r: &ActivityLog) -> String {
+    let rows: Vec<Vec<String>> = r
+        .activities
         .iter()
         .map(|a| {
             vec![
@@ -66,10 +58,9 @@ async fn log<S: Store>(s: &S, ctx: &Ctx<'_>, args: &LogArgs) -> Result<Output> {
             ]
         })
         .collect();
-    let human = if rows.is_empty() {
+    if rows.is_empty() {
         "No activity yet.".to_string()
     } else {
         table::render(&["WHEN", "AGENT", "TYPE", "WHERE", "WHAT"], &rows)
-    };
-    Ok(Output::new(json!({"activities": list}), human))
+    }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use imi_core::{Result, Store, naming};
 use serde_json::json;
 
-use super::{Ctx, resolve_project};
+use super::Ctx;
 use crate::context;
 use crate::registry::with_store;
 use crate::ui::Output;
@@ -53,7 +53,7 @@ pub fn from_files(
 }
 
 pub async fn cmd_path(ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
-    if let Some(out) = from_files(ctx.global.project.as_deref(), &ctx.cwd, worktree) {
+    if let Some(out) = from_files(ctx.global.project.as_deref(), &ctx.env.cwd, worktree) {
         return out;
     }
     let store = ctx.store().await?;
@@ -62,7 +62,8 @@ pub async fn cmd_path(ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
 
 async fn registry_path<S: Store>(s: &S, ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
     // this host's trunk, and the same rule as `from_files` and `Store::working_path`
-    let project = resolve_project(s, ctx).await?;
+    let project =
+        crate::ops::common::resolve_project(s, &ctx.env, ctx.global.project.as_deref()).await?;
     if !project.active {
         return Err(
             imi_core::Error::not_found(format!("project {} is inactive", project.id))

@@ -1,219 +1,25 @@
-//! `imi prune [--dry-run] [--force]`: reconcile the registry and the disk.
-//! 1. `git worktree prune` in each project (the entries it drops are listed first);
-//! 2. registry rows of this host whose directories are gone are forgotten
-//!    (deactivated, activity `removed`; their history stays);
-//! 3. worktree-like directories in each project's container that no active row
-//!    points at are listed. With `--force` a stray that is a clean git worktree is
-//!    removed with `git worktree remove` (git's safe form, which refuses a dirty
-//!    one too), an empty directory is removed; anything else is kept (SPEC §9).
-//!
-//! `--dry-run` changes nothing at all: it reports what would happen.
+//! `imi prune [--dry-run] [--force]`: reconcile the registry and the disk (see
+//! `ops::prune`).
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use imi_core::Result;
 
-use imi_core::{NewActivity, Result, Store, WorktreeFilter};
-use imi_git::Repo;
-use serde_json::{Value, json};
-
-use super::sync::scope;
-use super::{Ctx, common};
-use crate::cli::PruneArgs;
-use crate::context;
-use crate::registry::with_store;
+use super::Ctx;
+use crate::cli;
+use crate::ops::prune::{self, PruneArgs, Pruned};
 use crate::ui::Output;
 
-pub async fn cmd_prune(ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Output> {
-    let store = ctx.store().await?;
-    with_store!(&store, s => prune(s, ctx, args).await)
+pub async fn cmd_prune(ctx: &Ctx<'_>, args: &cli::PruneArgs) -> Result<Output> {
+    let args = PruneArgs {
+        project: ctx.project(),
+        dry_run: args.dry_run,
+        force: args.force,
+    };
+    let r = prune::prune(&ctx.env, &args).await?;
+    Output::report(&r, render(&r))
 }
 
-fn canon(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Output> {
-    let dry = args.dry_run;
-    let projects = scope(s, ctx).await?;
-    let types = s.list_types().await?;
-    let mut git_pruned: Vec<Value> = vec![];
-    let mut forgotten: Vec<Value> = vec![];
-    let mut strays: Vec<Value> = vec![];
-
-    // 1. git's own stale entries
-    for p in &projects {
-        if !Path::new(&p.trunk_path).is_dir() {
-            continue;
-        }
-        let repo = Repo::at(&p.trunk_path);
-        let stale: Vec<_> = repo
-            .worktree_list()?
-            .into_iter()
-            .filter(|e| e.prunable)
-            .collect();
-        if stale.is_empty() {
-            continue;
-        }
-        if !dry {
-            repo.locked(|| repo.worktree_prune())?;
-        }
-        git_pruned.extend(
-            stale
-                .iter()
-                .map(|e| json!({"project": p.name, "path": e.path, "branch": e.branch})),
-        );
-    }
-
-    // 2. registry rows whose directories are gone
-    let ids: HashSet<uuid::Uuid> = projects.iter().map(|p| p.id).collect();
-    let all = s.list_worktrees(&WorktreeFilter::default()).await?;
-    let host = s.host().to_string();
-    let mut live_paths: HashSet<PathBuf> = HashSet::new();
-    for w in &all {
-        let here = w.host == host && ids.contains(&w.project_id);
-        if !here || Path::new(&w.path).is_dir() {
-            live_paths.insert(canon(Path::new(&w.path)));
-            continue;
-        }
-        let project = projects.iter().find(|p| p.id == w.project_id);
-        forgotten.push(json!({
-            "project": project.map(|p| p.name.clone()),
-            "name": w.name,
-            "path": w.path,
-        }));
-        if dry {
-            continue;
-        }
-        s.deactivate_worktree(w.id).await?;
-        s.log_activity(&NewActivity {
-            agent_id: ctx.settings.agent_id.clone(),
-            worktree_id: Some(w.id),
-            activity_type: "removed".into(),
-            description: Some(format!(
-                "forgotten by imi prune: directory {} is gone",
-                w.path
-            )),
-            ..Default::default()
-        })
-        .await?;
-        if let Some(p) = project {
-            let file = context::worktree_file_path(&common::container(p), &w.name);
-            let _ = std::fs::remove_file(file);
-        }
-    }
-
-    // 3. stray worktree-like directories
-    for p in &projects {
-        let container = common::container(p);
-        let Ok(entries) = std::fs::read_dir(&container) else {
-            continue;
-        };
-        let trunk = Repo::at(&p.trunk_path);
-        let git_paths: HashSet<PathBuf> = if Path::new(&p.trunk_path).is_dir() {
-            trunk
-                .worktree_list()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|e| canon(&e.path))
-                .collect()
-        } else {
-            HashSet::new()
-        };
-        let mut dirs: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.path())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name.starts_with('.') || live_paths.contains(&canon(&dir)) {
-                continue;
-            }
-            let has_git = dir.join(".git").exists();
-            let prefixed = types.iter().any(|t| {
-                name.len() > t.worktree_prefix.len() && name.starts_with(&t.worktree_prefix)
-            });
-            if !has_git && !prefixed {
-                continue;
-            }
-            let is_git_worktree = git_paths.contains(&canon(&dir));
-            let uncommitted = if has_git {
-                Repo::at(&dir).uncommitted_count().ok()
-            } else {
-                None
-            };
-            let empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
-            // commits on a detached HEAD that no ref holds are work too
-            let unreferenced = if is_git_worktree && uncommitted == Some(0) {
-                super::work::Work::read(&dir).map(|w| w.unreferenced).ok()
-            } else {
-                None
-            };
-            let deletable =
-                (is_git_worktree && uncommitted == Some(0) && unreferenced == Some(0)) || empty;
-            let reason = if deletable {
-                None
-            } else if let Some(n) = uncommitted.filter(|n| *n > 0) {
-                Some(format!("dirty: {n} uncommitted file(s)"))
-            } else if let Some(n) = unreferenced.filter(|n| *n > 0) {
-                Some(format!(
-                    "holds {n} commit(s) on no branch: `git -C {} switch -c <branch>` keeps them",
-                    dir.display()
-                ))
-            } else if !is_git_worktree {
-                Some(format!(
-                    "not a git worktree of {}: check it and delete it yourself",
-                    p.name
-                ))
-            } else {
-                Some("git cannot read it".to_string())
-            };
-            let action = match (deletable, args.force, dry) {
-                (true, true, true) => "would delete",
-                (true, true, false) => {
-                    if is_git_worktree {
-                        // decide again under the lock: nothing may have changed since
-                        let _lock = trunk.lock()?;
-                        let now = super::work::Work::read(&dir)?;
-                        if now.uncommitted > 0 || now.unreferenced > 0 {
-                            strays.push(json!({
-                                "project": p.name,
-                                "path": dir,
-                                "git_worktree": true,
-                                "uncommitted_files_count": now.uncommitted,
-                                "action": "kept",
-                                "reason": "changed while imi prune ran",
-                            }));
-                            continue;
-                        }
-                        trunk.worktree_remove(&dir, false)?;
-                    } else {
-                        std::fs::remove_dir(&dir).map_err(|e| {
-                            imi_core::Error::internal(format!(
-                                "cannot remove {}: {e}",
-                                dir.display()
-                            ))
-                        })?;
-                    }
-                    "deleted"
-                }
-                _ => "kept",
-            };
-            strays.push(json!({
-                "project": p.name,
-                "path": dir,
-                "git_worktree": is_git_worktree,
-                "uncommitted_files_count": uncommitted,
-                "action": action,
-                "reason": reason,
-            }));
-        }
-    }
-
+fn render(r: &Pruned) -> String {
+    let dry = r.dry_run;
     let mut human = String::new();
     if dry {
         human.push_str("dry run: nothing was changed\n");
@@ -231,48 +37,36 @@ async fn prune<S: Store>(s: &S, ctx: &Ctx<'_>, args: &PruneArgs) -> Result<Outpu
             "git worktree prune: removed",
             "git worktree prune would remove"
         ),
-        git_pruned.len(),
-        if git_pruned.len() == 1 { "y" } else { "ies" }
+        r.git_pruned.len(),
+        if r.git_pruned.len() == 1 { "y" } else { "ies" }
     ));
-    for g in &git_pruned {
-        human.push_str(&format!("  {}\n", g["path"].as_str().unwrap_or_default()));
+    for g in &r.git_pruned {
+        human.push_str(&format!("  {}\n", g.path.display()));
     }
     human.push_str(&format!(
         "{} {} worktree(s) whose directories are gone\n",
         verb("forgot", "would forget"),
-        forgotten.len()
+        r.forgotten.len()
     ));
-    for f in &forgotten {
-        human.push_str(&format!(
-            "  {} ({})\n",
-            f["name"].as_str().unwrap_or_default(),
-            f["path"].as_str().unwrap_or_default()
-        ));
+    for f in &r.forgotten {
+        human.push_str(&format!("  {} ({})\n", f.name, f.path));
     }
-    if !strays.is_empty() {
-        human.push_str(&format!("{} stray director(ies):\n", strays.len()));
-        for st in &strays {
+    if !r.strays.is_empty() {
+        human.push_str(&format!("{} stray director(ies):\n", r.strays.len()));
+        for st in &r.strays {
             human.push_str(&format!(
                 "  {}  {}{}\n",
-                st["path"].as_str().unwrap_or_default(),
-                st["action"].as_str().unwrap_or_default(),
-                st["reason"]
-                    .as_str()
+                st.path.display(),
+                st.action,
+                st.reason
+                    .as_deref()
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default()
             ));
         }
-        if !args.force && strays.iter().any(|s| s["reason"].is_null()) {
+        if !r.force && r.strays.iter().any(|s| s.reason.is_none()) {
             human.push_str("  delete the clean ones with `imi prune --force`\n");
         }
     }
-    Ok(Output::new(
-        json!({
-            "dry_run": dry,
-            "git_pruned": git_pruned,
-            "forgotten": forgotten,
-            "strays": strays,
-        }),
-        human,
-    ))
+    human
 }

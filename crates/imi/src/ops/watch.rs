@@ -1,5 +1,5 @@
-//! `imi sync --watch`: a full sync, then the registry is kept current as files
-//! change. File-system events (inotify and friends, through `notify`) are
+//! Watch (`imi sync --watch`, after a full sync): the registry is kept current as
+//! files change. File-system events (inotify and friends, through `notify`) are
 //! debounced (250 ms of quiet, at most 2 s), mapped to the worktrees they concern,
 //! and only those are read again. Churn inside `.git` is ignored except what
 //! changes the answer: `HEAD` and `index` (of the trunk, or of a linked worktree
@@ -18,14 +18,27 @@ use std::time::{Duration, Instant};
 use imi_core::{Error, ErrorKind, GitState, Result, Store};
 use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Ctx;
-use super::sync::{scope, targets};
-use crate::cli::SyncArgs;
+use super::sync::targets;
+use super::{Env, Report, common};
 use crate::gitstate::{self, Job, Read};
-use crate::ui::Output;
+use crate::registry::with_store;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WatchArgs {
+    /// One project (`-p`); every active project when `None`.
+    pub project: Option<String>,
+}
+
+/// The watch ended (its event source closed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Watched {
+    pub watching: bool,
+}
+
+impl Report for Watched {}
 
 const DEBOUNCE: Duration = Duration::from_millis(250);
 const MAX_DEBOUNCE: Duration = Duration::from_secs(2);
@@ -43,8 +56,8 @@ struct Target {
     admin: Option<String>,
 }
 
-async fn load<S: Store>(s: &S, ctx: &Ctx<'_>) -> Result<Vec<Target>> {
-    let projects = scope(s, ctx).await?;
+async fn load<S: Store>(s: &S, project: Option<&str>) -> Result<Vec<Target>> {
+    let projects = common::scope(s, project).await?;
     let list = targets(s, &projects).await?;
     Ok(list
         .into_iter()
@@ -174,7 +187,7 @@ fn refused(e: &Error) -> bool {
 /// `pending`, those that failed otherwise stay for the next attempt.
 async fn write_each<S: Store>(
     s: &S,
-    ctx: &Ctx<'_>,
+    env: &Env,
     targets: &[Target],
     pending: &mut HashMap<Uuid, GitState>,
 ) {
@@ -189,11 +202,11 @@ async fn write_each<S: Store>(
         let Some(st) = pending.get(&id) else { continue };
         match s.update_git_state(id, st).await {
             Ok(_) => {
-                ctx.ui.note(&format!("synced {}", name(&id)));
+                env.observer().note(&format!("synced {}", name(&id)));
                 pending.remove(&id);
             }
             Err(e) if refused(&e) => {
-                ctx.ui.note(&format!(
+                env.observer().note(&format!(
                     "dropping the update of {}: the registry refuses it ({})",
                     name(&id),
                     e.message
@@ -205,11 +218,14 @@ async fn write_each<S: Store>(
     }
 }
 
-pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Output> {
-    let first = super::sync::sync(s, ctx, args).await?;
-    ctx.ui
-        .note(first.human.lines().last().unwrap_or("synced").trim());
+/// Watches this host's active worktrees (in the projects asked for) until the
+/// event source closes; what it writes, keeps or drops goes to the observer as
+/// notes. Run it after a full sync: only changes are read.
+pub async fn watch(env: &Env, args: &WatchArgs) -> Result<Watched> {
+    with_store!(env.store().await?, s => watch_in(s, env, args.project.as_deref()).await)
+}
 
+async fn watch_in<S: Store>(s: &S, env: &Env, project: Option<&str>) -> Result<Watched> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res
@@ -225,10 +241,10 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             "on Linux, raise fs.inotify.max_user_watches; or run `imi sync` periodically",
         )
     })?;
-    let mut targets = load(s, ctx).await?;
+    let mut targets = load(s, project).await?;
     let mut watched = HashSet::new();
     add_watches(&mut watcher, &targets, &mut watched);
-    ctx.ui.note(&format!(
+    env.observer().note(&format!(
         "watching {} worktree(s); Ctrl-C to stop",
         watched.len()
     ));
@@ -255,7 +271,7 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
         }
         if last_refresh.elapsed() >= REFRESH {
             last_refresh = Instant::now();
-            if let Ok(t) = load(s, ctx).await {
+            if let Ok(t) = load(s, project).await {
                 targets = t;
                 add_watches(&mut watcher, &targets, &mut watched);
             }
@@ -270,7 +286,9 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
                         pending.insert(targets[i].id, st);
                     }
                     Read::Missing => {}
-                    Read::Failed(e) => ctx.ui.note(&format!("{}: {}", targets[i].name, e.message)),
+                    Read::Failed(e) => env
+                        .observer()
+                        .note(&format!("{}: {}", targets[i].name, e.message)),
                 }
             }
         }
@@ -285,12 +303,12 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
                     .filter(|t| pending.contains_key(&t.id))
                     .map(|t| t.name.as_str())
                     .collect();
-                ctx.ui.note(&format!("synced {}", names.join(", ")));
+                env.observer().note(&format!("synced {}", names.join(", ")));
                 pending.clear();
                 backoff = DEBOUNCE;
             }
             Err(e) if e.kind == ErrorKind::Unavailable => {
-                ctx.ui.note(&format!(
+                env.observer().note(&format!(
                     "registry unavailable ({}); keeping {} update(s), retrying in {} ms{}",
                     e.message,
                     pending.len(),
@@ -301,11 +319,11 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             }
             Err(e) if refused(&e) => {
                 // e.g. a worktree removed meanwhile: reload, keep what is still known
-                ctx.ui.note(&format!(
+                env.observer().note(&format!(
                     "cannot write: {}; reloading the worktree list",
                     e.message
                 ));
-                match load(s, ctx).await {
+                match load(s, project).await {
                     Ok(t) => {
                         targets = t;
                         add_watches(&mut watcher, &targets, &mut watched);
@@ -315,7 +333,7 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
                         if pending.len() == before {
                             // the batch fails as a whole: write the states one by one
                             // and drop only those the registry refuses
-                            write_each(s, ctx, &targets, &mut pending).await;
+                            write_each(s, env, &targets, &mut pending).await;
                         }
                     }
                     Err(_) => backoff = (backoff * 2).min(MAX_BACKOFF),
@@ -324,7 +342,7 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             Err(e) => {
                 // Anything else may pass on (a registry fault worded as another kind):
                 // the states are kept and written once writing works again.
-                ctx.ui.note(&format!(
+                env.observer().note(&format!(
                     "cannot write ({}); keeping {} update(s), retrying in {} ms",
                     e.message,
                     pending.len(),
@@ -334,7 +352,7 @@ pub async fn watch<S: Store>(s: &S, ctx: &Ctx<'_>, args: &SyncArgs) -> Result<Ou
             }
         }
     }
-    Ok(Output::new(json!({"watching": false}), ""))
+    Ok(Watched { watching: false })
 }
 
 #[cfg(test)]
