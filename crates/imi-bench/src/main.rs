@@ -121,7 +121,7 @@ INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, project_nam
 SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-8' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
        'agent-' || (n % 50), w.id, w.project_id, p.name, w.name,
        CASE n % 5 WHEN 0 THEN 'created' WHEN 1 THEN 'modified' WHEN 2 THEN 'committed' WHEN 3 THEN 'pushed' ELSE 'synced' END,
-       'bench', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || n || ' seconds')
+       'bench', strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '-' || n || ' seconds')
 FROM g, c JOIN w ON w.rn = g.n % c.k JOIN projects p ON p.id = w.project_id";
 
 const SELECT1: &str = "SELECT 1";

@@ -45,7 +45,7 @@ fn column(table: &str) -> &'static str {
 impl Harness for SqliteStore {
     async fn backdate(&self, table: &'static str, id: Uuid, days: i64) {
         let sql = format!(
-            "UPDATE {table} SET {c} = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?1 || ' days') WHERE id = ?2",
+            "UPDATE {table} SET {c} = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '-' || ?1 || ' days') WHERE id = ?2",
             c = column(table)
         );
         let r = sqlx::query(&sql)

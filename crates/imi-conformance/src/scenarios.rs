@@ -845,6 +845,77 @@ pub async fn activities_are_logged_and_listed_newest_first<S: Store>(s: &S) {
     );
 }
 
+/// Activity lists are newest first and break ties on the timestamp by the greater id
+/// (`created_at desc, id desc`), whatever order the rows were written in; timestamps
+/// are compared to the microsecond, also across a millisecond boundary.
+pub async fn activity_ties_are_broken_by_id<S: Store>(s: &S) {
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let act = |id: &str, t: &str| imi_core::Activity {
+        id: Uuid::parse_str(id).unwrap(),
+        agent_id: "tie".into(),
+        worktree_id: None,
+        project_id: None,
+        project_name: Some("app".into()),
+        worktree_name: None,
+        activity_type: "other".into(),
+        file_path: None,
+        description: Some(id[..2].to_string()),
+        metadata: Default::default(),
+        created_at: at(t),
+    };
+    let tie = "2026-01-02T03:04:05.123456Z";
+    let low = act("10000000-0000-4000-8000-000000000000", tie);
+    let mid = act("9fffffff-ffff-4fff-bfff-ffffffffffff", tie);
+    let high = act("a0000000-0000-4000-8000-000000000000", tie);
+    // one microsecond later, with the smallest id: time first, id second
+    let later = act(
+        "00000000-0000-4000-8000-000000000001",
+        "2026-01-02T03:04:05.123457Z",
+    );
+    // the next millisecond, and an earlier instant of the same millisecond
+    let next_ms = act(
+        "01000000-0000-4000-8000-000000000000",
+        "2026-01-02T03:04:05.124Z",
+    );
+    let earlier = act(
+        "ff000000-0000-4000-8000-000000000000",
+        "2026-01-02T03:04:05.123Z",
+    );
+    // written in an order that is neither time nor id order (so not the insertion
+    // order either: rowid desc would list high, low, mid for the tie)
+    for a in [&mid, &earlier, &low, &next_ms, &high, &later] {
+        let snap = imi_core::RegistrySnapshot {
+            activities: vec![a.clone()],
+            ..Default::default()
+        };
+        let r = s.import_snapshot(&snap, Default::default()).await.unwrap();
+        assert_eq!(r.activities.inserted, 1);
+        assert!(!r.timestamps_truncated);
+    }
+    let expected: Vec<Uuid> = [&next_ms, &later, &high, &mid, &low, &earlier]
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let ids = |v: Vec<imi_core::Activity>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.recent_activities(10).await.unwrap()), expected);
+    assert_eq!(
+        ids(s.recent_activities_by_agent("tie", 10).await.unwrap()),
+        expected
+    );
+    assert_eq!(
+        ids(s.recent_activities_by_agent("tie", 4).await.unwrap()),
+        expected[..4]
+    );
+    // read back to the microsecond
+    let all = s.recent_activities(10).await.unwrap();
+    assert_eq!(all[1].created_at, later.created_at);
+    assert_eq!(all[2].created_at, at(tie));
+}
+
 pub async fn retention_cleanup_deletes_only_old_activities<S: Harness>(s: &S) {
     let (_, w) = setup(s).await;
     let mut ids = vec![];

@@ -54,6 +54,7 @@ conformance!(
     lookup_by_origin_finds_active_projects_only,
     stats,
     activities_are_logged_and_listed_newest_first,
+    activity_ties_are_broken_by_id,
     retention_cleanup_deletes_only_old_activities,
     pruning_keeps_activities,
     deep_metadata_set_keeps_siblings,

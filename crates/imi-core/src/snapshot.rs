@@ -45,21 +45,11 @@ impl Default for RegistrySnapshot {
     }
 }
 
-/// Timestamp precision of a backend: PostgreSQL keeps microseconds, the SQLite file
-/// milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    Micros,
-    Millis,
-}
-
-impl Precision {
-    pub fn apply(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            Precision::Micros => t.trunc_subsecs(6),
-            Precision::Millis => t.trunc_subsecs(3),
-        }
-    }
+/// A timestamp at the precision every registry keeps: microseconds (PostgreSQL's
+/// `timestamptz`; the SQLite file stores six fraction digits). Finer digits (the
+/// legacy file's nanoseconds, a document written by hand) are truncated.
+pub fn registry_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
 }
 
 /// What to do with a row whose id the target already holds with other values.
@@ -117,8 +107,8 @@ pub struct ImportReport {
     /// Row counts after the write equal the counts before plus what was inserted.
     pub verified: bool,
     pub dry_run: bool,
-    /// Timestamps finer than the target keeps (PostgreSQL µs into SQLite ms) were
-    /// truncated; `false` when nothing was lost.
+    /// Timestamps finer than registries keep (microseconds) were truncated, e.g. the
+    /// legacy file's nanoseconds; `false` when nothing was lost.
     pub timestamps_truncated: bool,
 }
 
@@ -301,12 +291,13 @@ impl RegistrySnapshot {
         Ok(())
     }
 
-    /// The snapshot at a backend's timestamp precision; whether anything changed.
-    pub fn at_precision(&self, p: Precision) -> (RegistrySnapshot, bool) {
+    /// The snapshot at the registries' timestamp precision ([`registry_time`]);
+    /// whether anything changed.
+    pub fn at_registry_precision(&self) -> (RegistrySnapshot, bool) {
         let mut s = self.clone();
         let mut changed = false;
         let mut fix = |t: &mut DateTime<Utc>| {
-            let n = p.apply(*t);
+            let n = registry_time(*t);
             if n != *t {
                 changed = true;
                 *t = n;
@@ -529,13 +520,29 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(
-            Precision::Millis.apply(t).to_rfc3339(),
-            "2025-12-30T14:15:09.470+00:00"
-        );
-        assert_eq!(
-            Precision::Micros.apply(t).to_rfc3339(),
+            registry_time(t).to_rfc3339(),
             "2025-12-30T14:15:09.470006+00:00"
         );
+        let mut s = RegistrySnapshot::default();
+        s.activities.push(crate::model::Activity {
+            id: Uuid::nil(),
+            agent_id: "a".into(),
+            worktree_id: None,
+            project_id: None,
+            project_name: None,
+            worktree_name: None,
+            activity_type: "other".into(),
+            file_path: None,
+            description: None,
+            metadata: Default::default(),
+            created_at: t,
+        });
+        let (at, truncated) = s.at_registry_precision();
+        assert!(truncated);
+        assert_eq!(at.activities[0].created_at, registry_time(t));
+        let (again, truncated) = at.at_registry_precision();
+        assert!(!truncated, "microseconds are kept as they are");
+        assert_eq!(again, at);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use imi_core::snapshot::{
-    ImportMode, ImportOptions, ImportReport, Precision, RegistrySnapshot, RowConflict, TableCounts,
+    ImportMode, ImportOptions, ImportReport, RegistrySnapshot, RowConflict, TableCounts,
     activity_diff, conflicts_error, differs_reason, external_refs, missing_refs_error,
     project_diff, type_diff, worktree_diff,
 };
@@ -178,7 +178,7 @@ impl PgStore {
         opts: ImportOptions,
     ) -> Result<ImportReport> {
         input.validate()?;
-        let (snap, truncated) = input.at_precision(Precision::Micros);
+        let (snap, truncated) = input.at_registry_precision();
         let mut report = ImportReport {
             dry_run: opts.dry_run,
             timestamps_truncated: truncated,

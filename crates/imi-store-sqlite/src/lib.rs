@@ -26,7 +26,10 @@ mod rows;
 mod snapshot;
 
 use error::{db_err, is_unique_violation, migrate_err};
-use rows::{activity_cols, inflight_pred, now, parse_meta, project_cols, type_cols, worktree_cols};
+use rows::{
+    activity_cols, days_ago_text, inflight_pred, now_text, parse_meta, project_cols, type_cols,
+    worktree_cols,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -344,10 +347,11 @@ impl SqliteStore {
         remote_origin: Option<&str>,
         key: &str,
     ) -> Result<Project> {
+        let now = now_text();
         let mut tx = self.begin().await?;
         let existing: Option<(String, String)> = sqlx::query_as(
             "SELECT id, metadata FROM projects WHERE origin_key = ?1 \
-             ORDER BY active DESC, updated_at DESC LIMIT 1",
+             ORDER BY active DESC, updated_at DESC, id DESC LIMIT 1",
         )
         .bind(key)
         .fetch_optional(&mut *tx)
@@ -370,9 +374,7 @@ impl SqliteStore {
                         "UPDATE projects SET name = ?1, remote_origin = ?2, trunk_path = ?3, ",
                         "default_branch = coalesce(?4, default_branch), ",
                         "description = coalesce(?5, description), metadata = ?6, active = 1, ",
-                        "updated_at = ",
-                        now!(),
-                        " WHERE id = ?7 RETURNING ",
+                        "updated_at = ?8 WHERE id = ?7 RETURNING ",
                         project_cols!()
                     ))
                     .bind(&p.name)
@@ -382,13 +384,14 @@ impl SqliteStore {
                     .bind(p.description.as_deref())
                     .bind(merged_text)
                     .bind(id)
+                    .bind(&now)
                     .fetch_one(&mut *tx)
                     .await
                 }
                 None => sqlx::query(concat!(
                     "INSERT INTO projects (id, name, remote_origin, origin_key, default_branch, ",
-                    "trunk_path, description, metadata) ",
-                    "VALUES (?1, ?2, ?3, ?4, coalesce(?5, 'main'), ?6, ?7, ?8) RETURNING ",
+                    "trunk_path, description, metadata, created_at, updated_at) ",
+                    "VALUES (?1, ?2, ?3, ?4, coalesce(?5, 'main'), ?6, ?7, ?8, ?9, ?9) RETURNING ",
                     project_cols!()
                 ))
                 .bind(id_text(Uuid::new_v4()))
@@ -399,6 +402,7 @@ impl SqliteStore {
                 .bind(&p.trunk_path)
                 .bind(p.description.as_deref())
                 .bind(rows::meta_text(&p.metadata))
+                .bind(&now)
                 .fetch_one(&mut *tx)
                 .await,
             }
@@ -552,7 +556,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(concat!(
             "SELECT ",
             project_cols!(),
-            " FROM projects WHERE origin_key = ?1 ORDER BY active DESC, updated_at DESC LIMIT 1"
+            " FROM projects WHERE origin_key = ?1 ORDER BY active DESC, updated_at DESC, id DESC LIMIT 1"
         ))
         .bind(&key)
         .fetch_optional(&self.reader)
@@ -649,13 +653,13 @@ impl Store for SqliteStore {
 
     async fn deactivate_project(&self, id: Uuid) -> Result<()> {
         let id_s = id_text(id);
+        let now = now_text();
         let mut tx = self.begin().await?;
-        let n = sqlx::query(concat!(
-            "UPDATE projects SET active = 0, updated_at = ",
-            now!(),
-            " WHERE id = ?1 AND active = 1"
-        ))
+        let n = sqlx::query(
+            "UPDATE projects SET active = 0, updated_at = ?2 WHERE id = ?1 AND active = 1",
+        )
         .bind(&id_s)
+        .bind(&now)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
@@ -671,12 +675,11 @@ impl Store for SqliteStore {
         {
             return Err(project_not_found(id));
         }
-        sqlx::query(concat!(
-            "UPDATE worktrees SET active = 0, updated_at = ",
-            now!(),
-            " WHERE project_id = ?1 AND active = 1"
-        ))
+        sqlx::query(
+            "UPDATE worktrees SET active = 0, updated_at = ?2 WHERE project_id = ?1 AND active = 1",
+        )
         .bind(&id_s)
+        .bind(&now)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -690,6 +693,7 @@ impl Store for SqliteStore {
         w.validate(host)?;
         let project_id = id_text(w.project_id);
         let meta = rows::meta_text(&w.metadata);
+        let now = now_text();
 
         let mut tx = self.begin().await?;
         let found = sqlx::query(
@@ -759,9 +763,7 @@ impl Store for SqliteStore {
                     "merge_commit_hash = NULL, has_uncommitted_changes = 0, ",
                     "uncommitted_files_count = 0, ahead_of_trunk = 0, behind_trunk = 0, ",
                     "last_commit_hash = NULL, last_commit_message = NULL, last_sync_at = NULL, ",
-                    "active = 1, updated_at = ",
-                    now!(),
-                    " WHERE id = ?7 RETURNING ",
+                    "active = 1, updated_at = ?8 WHERE id = ?7 RETURNING ",
                     worktree_cols!()
                 ))
                 .bind(type_id)
@@ -771,14 +773,15 @@ impl Store for SqliteStore {
                 .bind(w.agent_id.as_deref())
                 .bind(&meta)
                 .bind(existing_id)
+                .bind(&now)
                 .fetch_one(&mut *tx)
                 .await
             }
             (None, _) => {
                 sqlx::query(concat!(
                     "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, ",
-                    "host, agent_id, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ",
-                    "RETURNING ",
+                    "host, agent_id, metadata, created_at, updated_at) ",
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING ",
                     worktree_cols!()
                 ))
                 .bind(id_text(Uuid::new_v4()))
@@ -790,6 +793,7 @@ impl Store for SqliteStore {
                 .bind(host)
                 .bind(w.agent_id.as_deref())
                 .bind(&meta)
+                .bind(&now)
                 .fetch_one(&mut *tx)
                 .await
             }
@@ -943,16 +947,14 @@ impl Store for SqliteStore {
     ) -> Result<Worktree> {
         naming::require_non_empty("merged by", merged_by)?;
         let row = sqlx::query(concat!(
-            "UPDATE worktrees SET merged_at = ",
-            now!(),
-            ", merged_by = ?1, merge_commit_hash = ?2, active = 0, updated_at = ",
-            now!(),
-            " WHERE id = ?3 RETURNING ",
+            "UPDATE worktrees SET merged_at = ?4, merged_by = ?1, merge_commit_hash = ?2, ",
+            "active = 0, updated_at = ?4 WHERE id = ?3 RETURNING ",
             worktree_cols!()
         ))
         .bind(merged_by)
         .bind(merge_commit_hash)
         .bind(id_text(id))
+        .bind(now_text())
         .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?
@@ -961,12 +963,11 @@ impl Store for SqliteStore {
     }
 
     async fn deactivate_worktree(&self, id: Uuid) -> Result<()> {
-        let n = sqlx::query(concat!(
-            "UPDATE worktrees SET active = 0, updated_at = ",
-            now!(),
-            " WHERE id = ?1 AND active = 1"
-        ))
+        let n = sqlx::query(
+            "UPDATE worktrees SET active = 0, updated_at = ?2 WHERE id = ?1 AND active = 1",
+        )
         .bind(id_text(id))
+        .bind(now_text())
         .execute(&self.writer)
         .await
         .map_err(db_err)?
@@ -1006,7 +1007,8 @@ impl Store for SqliteStore {
         let (branch_prefix, worktree_prefix) = t.prefixes()?;
         let row = sqlx::query(concat!(
             "INSERT INTO worktree_types (name, branch_prefix, worktree_prefix, description, ",
-            "color, icon, is_builtin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) RETURNING ",
+            "color, icon, is_builtin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) ",
+            "RETURNING ",
             type_cols!()
         ))
         .bind(&t.name)
@@ -1015,6 +1017,7 @@ impl Store for SqliteStore {
         .bind(t.description.as_deref())
         .bind(t.color.as_deref())
         .bind(t.icon.as_deref())
+        .bind(now_text())
         .fetch_one(&self.writer)
         .await
         .map_err(|e| {
@@ -1128,10 +1131,12 @@ impl Store for SqliteStore {
         a.validate()?;
         let id = id_text(Uuid::new_v4());
         let meta = rows::meta_text(&a.metadata);
+        let now = now_text();
         let row = match a.worktree_id {
             None => sqlx::query(concat!(
                 "INSERT INTO agent_activities (id, agent_id, activity_type, file_path, ",
-                "description, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
+                "description, metadata, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ",
+                "RETURNING ",
                 activity_cols!()
             ))
             .bind(&id)
@@ -1140,29 +1145,28 @@ impl Store for SqliteStore {
             .bind(a.file_path.as_deref())
             .bind(a.description.as_deref())
             .bind(&meta)
+            .bind(&now)
             .fetch_one(&self.writer)
             .await
             .map_err(db_err)?,
             Some(wid) => {
                 let wid_s = id_text(wid);
                 let mut tx = self.begin().await?;
-                let touched = sqlx::query(concat!(
-                    "UPDATE worktrees SET updated_at = ",
-                    now!(),
-                    " WHERE id = ?1"
-                ))
-                .bind(&wid_s)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
+                let touched = sqlx::query("UPDATE worktrees SET updated_at = ?2 WHERE id = ?1")
+                    .bind(&wid_s)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
                 if touched == 0 {
                     return Err(worktree_not_found(wid));
                 }
                 let row = sqlx::query(concat!(
                     "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, ",
                     "project_name, worktree_name, activity_type, file_path, description, ",
-                    "metadata) SELECT ?1, ?2, w.id, w.project_id, p.name, w.name, ?3, ?4, ?5, ?6 ",
+                    "metadata, created_at) ",
+                    "SELECT ?1, ?2, w.id, w.project_id, p.name, w.name, ?3, ?4, ?5, ?6, ?8 ",
                     "FROM worktrees w JOIN projects p ON p.id = w.project_id WHERE w.id = ?7 ",
                     "RETURNING ",
                     activity_cols!()
@@ -1174,6 +1178,7 @@ impl Store for SqliteStore {
                 .bind(a.description.as_deref())
                 .bind(&meta)
                 .bind(&wid_s)
+                .bind(&now)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err)?
@@ -1191,13 +1196,14 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> Result<Vec<Activity>> {
         validate_limit(limit)?;
-        // Ties on the millisecond timestamp go to the later insert (rowid), as
-        // PostgreSQL's microsecond timestamps would order them.
+        // Ties on the timestamp go to the greater id, as on PostgreSQL (lowercase
+        // hyphenated text sorts bytewise like the uuid type); the index
+        // agent_activities_agent_created (agent_id, created_at, id) gives this order.
         sqlx::query(concat!(
             "SELECT ",
             activity_cols!(),
             " FROM agent_activities WHERE agent_id = ?1 ",
-            "ORDER BY created_at DESC, rowid DESC LIMIT ?2"
+            "ORDER BY created_at DESC, id DESC LIMIT ?2"
         ))
         .bind(agent_id)
         .bind(limit)
@@ -1214,7 +1220,7 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "SELECT ",
             activity_cols!(),
-            " FROM agent_activities ORDER BY created_at DESC, rowid DESC LIMIT ?1"
+            " FROM agent_activities ORDER BY created_at DESC, id DESC LIMIT ?1"
         ))
         .bind(limit)
         .fetch_all(&self.reader)
@@ -1293,9 +1299,10 @@ impl Store for SqliteStore {
             inflight_pred!(""),
             ") AS in_flight_worktrees, ",
             "(SELECT count(*) FROM agent_activities) AS total_activities, ",
-            "(SELECT count(*) FROM agent_activities WHERE created_at > ",
-            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')) AS activities_last_24h"
+            "(SELECT count(*) FROM agent_activities WHERE created_at > ?1) ",
+            "AS activities_last_24h"
         ))
+        .bind(days_ago_text(1))
         .fetch_one(&self.reader)
         .await
         .map_err(db_err)?;
@@ -1315,29 +1322,23 @@ impl Store for SqliteStore {
 
     async fn cleanup_old_activities(&self, retention_days: i32) -> Result<i64> {
         naming::validate_days("retention days", retention_days)?;
-        let n = sqlx::query(
-            "DELETE FROM agent_activities \
-             WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
-        )
-        .bind(format!("-{retention_days} days"))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
+        let n = sqlx::query("DELETE FROM agent_activities WHERE created_at < ?1")
+            .bind(days_ago_text(retention_days))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
         Ok(n as i64)
     }
 
     async fn prune_inactive_worktrees(&self, inactive_days: i32) -> Result<i64> {
         naming::validate_days("inactive days", inactive_days)?;
-        let n = sqlx::query(
-            "DELETE FROM worktrees WHERE active = 0 \
-             AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)",
-        )
-        .bind(format!("-{inactive_days} days"))
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
+        let n = sqlx::query("DELETE FROM worktrees WHERE active = 0 AND updated_at < ?1")
+            .bind(days_ago_text(inactive_days))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
         Ok(n as i64)
     }
 
@@ -1404,8 +1405,7 @@ fn git_state_query<'q>(returning: &'static str, id: Uuid, s: &'q GitState) -> Sq
         "behind_trunk = coalesce(?3, behind_trunk), ",
         "last_commit_hash = coalesce(?4, last_commit_hash), ",
         "last_commit_message = coalesce(?5, last_commit_message), ",
-        "last_sync_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ",
-        "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?6"
+        "last_sync_at = ?7, updated_at = ?7 WHERE id = ?6"
     );
     const WITH_RETURNING: &str = concat!(
         "UPDATE worktrees SET ",
@@ -1415,8 +1415,7 @@ fn git_state_query<'q>(returning: &'static str, id: Uuid, s: &'q GitState) -> Sq
         "behind_trunk = coalesce(?3, behind_trunk), ",
         "last_commit_hash = coalesce(?4, last_commit_hash), ",
         "last_commit_message = coalesce(?5, last_commit_message), ",
-        "last_sync_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ",
-        "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?6 RETURNING ",
+        "last_sync_at = ?7, updated_at = ?7 WHERE id = ?6 RETURNING ",
         worktree_cols!()
     );
     let sql = if returning.is_empty() {
@@ -1431,6 +1430,7 @@ fn git_state_query<'q>(returning: &'static str, id: Uuid, s: &'q GitState) -> Sq
         .bind(s.last_commit_hash.as_deref())
         .bind(s.last_commit_message.as_deref())
         .bind(id_text(id))
+        .bind(now_text())
 }
 
 async fn row_exists(
@@ -1477,25 +1477,18 @@ async fn write_metadata(
 ) -> Result<()> {
     let (sql, id) = match target {
         MetadataTarget::Project(id) => (
-            concat!(
-                "UPDATE projects SET metadata = ?1, updated_at = ",
-                now!(),
-                " WHERE id = ?2"
-            ),
+            "UPDATE projects SET metadata = ?1, updated_at = ?3 WHERE id = ?2",
             id,
         ),
         MetadataTarget::Worktree(id) => (
-            concat!(
-                "UPDATE worktrees SET metadata = ?1, updated_at = ",
-                now!(),
-                " WHERE id = ?2"
-            ),
+            "UPDATE worktrees SET metadata = ?1, updated_at = ?3 WHERE id = ?2",
             id,
         ),
     };
     sqlx::query(sql)
         .bind(text)
         .bind(id_text(id))
+        .bind(now_text())
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;

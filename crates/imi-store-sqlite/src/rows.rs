@@ -1,5 +1,5 @@
 //! Column lists and row decoding. UUIDs are TEXT, timestamps TEXT
-//! `%Y-%m-%dT%H:%M:%fZ`, metadata JSON TEXT, booleans INTEGER.
+//! `%Y-%m-%dT%H:%M:%S.ffffffZ` (UTC, microseconds), metadata JSON TEXT, booleans INTEGER.
 
 use chrono::{DateTime, Utc};
 use imi_core::{
@@ -45,13 +45,6 @@ macro_rules! activity_cols {
     };
 }
 
-/// The SQL expression for "now" in the stored timestamp form.
-macro_rules! now {
-    () => {
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-    };
-}
-
 /// The in-flight predicate of SPEC §3.3, verbatim as in the partial index
 /// `worktrees_inflight` (SQLite only uses the index when the terms match).
 macro_rules! inflight_pred {
@@ -71,7 +64,29 @@ macro_rules! inflight_pred {
     };
 }
 
-pub(crate) use {activity_cols, inflight_pred, now, project_cols, type_cols, worktree_cols};
+pub(crate) use {activity_cols, inflight_pred, project_cols, type_cols, worktree_cols};
+
+/// A timestamp in the stored form: UTC to the microsecond, always six fraction
+/// digits (`2026-01-02T03:04:05.123456Z`), so the fixed-width text sorts
+/// chronologically and holds exactly what PostgreSQL's `timestamptz` holds. Finer
+/// digits are truncated.
+pub(crate) fn ts_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// "Now" for imi's own writes, from the Rust clock: SQLite's clock (`'now'`) has
+/// milliseconds only. One value per operation, bound as a parameter, so that the
+/// columns one operation stamps agree (PostgreSQL's `now()` is the transaction's).
+pub(crate) fn now_text() -> String {
+    ts_text(Utc::now())
+}
+
+/// `now - days` in the stored form, for the retention cut-offs. `days` is validated
+/// to 0..=36500 (`naming::validate_days`), so the subtraction stays far inside
+/// chrono's range (which ends 262 000 years away) and cannot panic.
+pub(crate) fn days_ago_text(days: i32) -> String {
+    ts_text(Utc::now() - chrono::TimeDelta::days(i64::from(days)))
+}
 
 fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
 where

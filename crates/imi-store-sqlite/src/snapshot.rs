@@ -1,12 +1,13 @@
 //! `export_snapshot` / `import_snapshot` on the SQLite file: one `BEGIN IMMEDIATE`
 //! transaction, multi-row inserts of prepared shape. Timestamps are kept to the
-//! millisecond (the file's precision); finer ones are truncated and the report says so.
+//! microsecond (`rows::ts_text`), as on PostgreSQL; finer ones are truncated and the
+//! report says so.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use imi_core::snapshot::{
-    ImportMode, ImportOptions, ImportReport, Precision, RegistrySnapshot, RowConflict, TableCounts,
+    ImportMode, ImportOptions, ImportReport, RegistrySnapshot, RowConflict, TableCounts,
     activity_diff, conflicts_error, differs_reason, external_refs, missing_refs_error,
     project_diff, type_diff, worktree_diff,
 };
@@ -14,15 +15,13 @@ use imi_core::{Activity, Error, Project, Result, Worktree, WorktreeType};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::error::db_err;
-use crate::rows::{self, activity_cols, meta_text, project_cols, type_cols, worktree_cols};
+use crate::rows::{
+    self, activity_cols, meta_text, project_cols, ts_text, type_cols, worktree_cols,
+};
 use crate::{SqliteStore, id_text};
 
 /// SQLite's bound-parameter limit is 32766; stay well below it.
 const MAX_PARAMS: usize = 30_000;
-
-pub(crate) fn ts_text(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
 
 fn opt_ts_text(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(ts_text)
@@ -146,7 +145,7 @@ impl SqliteStore {
         opts: ImportOptions,
     ) -> Result<ImportReport> {
         input.validate()?;
-        let (snap, truncated) = input.at_precision(Precision::Millis);
+        let (snap, truncated) = input.at_registry_precision();
         let mut report = ImportReport {
             dry_run: opts.dry_run,
             timestamps_truncated: truncated,

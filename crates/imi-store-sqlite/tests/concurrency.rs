@@ -94,8 +94,8 @@ async fn concurrent_metadata_writes_lose_nothing() {
 async fn migrate_twice_changes_nothing() {
     let s = fresh().await;
     let first = s.schema_status().await.unwrap();
-    assert_eq!(first.applied, 3);
-    assert_eq!(first.latest, 3);
+    assert_eq!(first.applied, 4);
+    assert_eq!(first.latest, 4);
     assert!(first.pending.is_empty());
     assert_eq!(first.backend, "sqlite");
     let again = s.migrate().await.unwrap();
@@ -111,7 +111,10 @@ async fn fresh_file_reports_pending() {
         .await
         .unwrap();
     let st = s.schema_status().await.unwrap();
-    assert_eq!((st.applied, st.latest, st.pending), (0, 3, vec![1, 2, 3]));
+    assert_eq!(
+        (st.applied, st.latest, st.pending),
+        (0, 4, vec![1, 2, 3, 4])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -136,7 +139,7 @@ async fn concurrent_migrate_on_a_fresh_file() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert_eq!(n, 3);
+        assert_eq!(n, 4);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut conn)
             .await

@@ -263,3 +263,117 @@ async fn export_import_copy_round_trips_on_both_backends() {
     assert_eq!(r["projects"]["overwritten"], 1);
     assert_eq!(env.ok(&["--database", &pg.url, "db", "export"]), original);
 }
+
+/// Issue 9, item 7: timestamps with microseconds (written with SQL on PostgreSQL)
+/// survive `db copy` PostgreSQL → SQLite → a fresh PostgreSQL, and `db export` →
+/// `db import` → `db export` on each backend: every export is the same bytes (so
+/// also the same after `jq -S`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_and_round_trips_keep_microseconds_byte_for_byte() {
+    let Some(pg) = imi_testkit::PgTestDb::create().await else {
+        return;
+    };
+    let env = Env::new();
+    let legacy = env.path("iMi.db");
+    legacy_file(&legacy).await;
+    env.ok(&[
+        "--database",
+        &pg.url,
+        "import",
+        "legacy",
+        legacy.to_str().unwrap(),
+    ]);
+    let conn = sqlx::PgPool::connect(&pg.url).await.unwrap();
+    for stmt in [
+        "UPDATE projects SET created_at = '2026-01-02 03:04:05.123456+00', \
+         updated_at = '2026-01-02 03:04:05.654321+00'",
+        "UPDATE worktrees SET updated_at = '2026-01-02 03:04:06.000001+00', \
+         last_sync_at = '2026-01-02 03:04:06.999999+00', uncommitted_files_count = 2",
+        "UPDATE agent_activities SET created_at = '2026-01-02 03:04:07.100001+00'",
+        // a second activity at the same instant: the tie is broken by id on both sides
+        "INSERT INTO agent_activities (id, agent_id, activity_type, description, created_at) \
+         VALUES ('ffffffff-3333-4a5b-8c6d-000000000002', 'claude', 'other', 'same instant', \
+         '2026-01-02 03:04:07.100001+00')",
+    ] {
+        sqlx::query(stmt).execute(&conn).await.unwrap();
+    }
+    conn.close().await;
+    let read = |name: &str| std::fs::read_to_string(env.path(name)).unwrap();
+    let export = |db: &str, name: &str| {
+        env.ok(&[
+            "--database",
+            db,
+            "db",
+            "export",
+            env.path(name).to_str().unwrap(),
+        ])
+    };
+
+    export(&pg.url, "pg.json");
+    let original = read("pg.json");
+    for t in [
+        "2026-01-02T03:04:05.123456Z",
+        "2026-01-02T03:04:05.654321Z",
+        "2026-01-02T03:04:06.000001Z",
+        "2026-01-02T03:04:06.999999Z",
+        "2026-01-02T03:04:07.100001Z",
+        // the legacy file's nanoseconds, kept to the microsecond
+        "2025-12-30T14:15:09.470006Z",
+    ] {
+        assert!(original.contains(t), "{t} in {original}");
+    }
+
+    // PostgreSQL -> SQLite -> a fresh PostgreSQL
+    let lite = sqlite_url(&env.path("copy.db"));
+    let r = env.ok(&["db", "copy", "--from", &pg.url, "--to", &lite]);
+    assert_eq!(r["verified"], true);
+    assert_eq!(r["timestamps_truncated"], false, "{r}");
+    assert_eq!(r["activities"]["inserted"], 2);
+    export(&lite, "sqlite.json");
+    assert_eq!(read("sqlite.json"), original);
+    let Some(pg2) = imi_testkit::PgTestDb::create().await else {
+        return;
+    };
+    let r = env.ok(&["db", "copy", "--from", &lite, "--to", &pg2.url]);
+    assert_eq!(r["timestamps_truncated"], false, "{r}");
+    export(&pg2.url, "pg2.json");
+    assert_eq!(read("pg2.json"), original);
+    // copying again finds every row identical (compared to the microsecond)
+    let r = env.ok(&["db", "copy", "--from", &pg.url, "--to", &lite]);
+    assert_eq!(r["projects"]["identical"], 1, "{r}");
+    assert_eq!(r["activities"]["identical"], 2, "{r}");
+
+    // export -> import -> export, on SQLite and on PostgreSQL
+    let lite2 = sqlite_url(&env.path("imported.db"));
+    let doc = env.path("sqlite.json");
+    let r = env.ok(&["--database", &lite2, "db", "import", doc.to_str().unwrap()]);
+    assert_eq!(r["timestamps_truncated"], false, "{r}");
+    export(&lite2, "sqlite2.json");
+    assert_eq!(read("sqlite2.json"), original);
+    let Some(pg3) = imi_testkit::PgTestDb::create().await else {
+        return;
+    };
+    let doc = env.path("pg.json");
+    env.ok(&[
+        "--database",
+        &pg3.url,
+        "db",
+        "import",
+        doc.to_str().unwrap(),
+    ]);
+    export(&pg3.url, "pg3.json");
+    assert_eq!(read("pg3.json"), original);
+
+    // `imi log` orders the tie the same way on both backends: the greater id first
+    let log = |db: &str| env.ok(&["--database", db, "log"])["activities"].clone();
+    let on_pg = log(&pg.url);
+    assert_eq!(
+        on_pg[0]["id"], "ffffffff-3333-4a5b-8c6d-000000000002",
+        "{on_pg}"
+    );
+    assert_eq!(
+        on_pg[1]["id"], "2d5f3c4e-3333-4a5b-8c6d-000000000001",
+        "{on_pg}"
+    );
+    assert_eq!(log(&lite), on_pg);
+}

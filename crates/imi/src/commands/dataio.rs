@@ -209,9 +209,7 @@ fn report_output(headline: String, r: &ImportReport, extra: serde_json::Value) -
         "\ncounts not verified\n"
     });
     if r.timestamps_truncated {
-        human.push_str(
-            "note: the target keeps milliseconds (SQLite); finer timestamps were truncated\n",
-        );
+        human.push_str("note: registries keep microseconds; finer timestamps were truncated\n");
     }
     let mut data = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
     if let (Some(obj), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
