@@ -1,9 +1,13 @@
 //! Several hosts on one PostgreSQL registry (SPEC §3.1, §3.4 "Hosts"). Two "hosts"
-//! are two HOMEs with the same layout (`<HOME>/code/app/...`), each running imi with
-//! its own `IMI_HOST` against one database: this does not need namespaces, and
-//! `IMI_HOST` is exactly what imi records as a worktree's host (the name, not the
-//! network, is what the registry compares). PostgreSQL only: a SQLite registry is one
-//! machine's file.
+//! are two HOMEs with the same layout (`<HOME>/code/app/...`) against one database,
+//! run two ways:
+//! - isolated: each imi runs in new UTS and network namespaces made by the test
+//!   (`unshare --uts --net`, its own host name from `hostname`, no network but its own
+//!   loopback, so it reaches PostgreSQL through the server's Unix socket), without
+//!   `IMI_HOST`: the host recorded is the machine name imi finds itself;
+//! - named: each with its own `IMI_HOST` (what a container whose name changes sets).
+//!
+//! PostgreSQL only: a SQLite registry is one machine's file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +21,26 @@ struct Host<'a> {
     world: &'a World,
     home: PathBuf,
     name: &'static str,
+    /// In namespaces of its own (see the module documentation), else `IMI_HOST`.
+    isolated: bool,
+}
+
+/// PostgreSQL's Unix socket directory (Debian's), reachable from a network namespace
+/// of its own.
+const PG_SOCKET_DIR: &str = "/var/run/postgresql";
+
+/// Whether this machine lets the test make UTS and network namespaces (root, or
+/// user namespaces); required in CI.
+fn namespaces_available() -> bool {
+    let ok = Command::new("unshare")
+        .args(["--uts", "--net", "--", "hostname", "probe"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Path::new(PG_SOCKET_DIR).join(".s.PGSQL.5432").exists();
+    if !ok && imi_testkit::postgres_required() {
+        panic!("CI needs `unshare --uts --net` (root) and PostgreSQL's socket in {PG_SOCKET_DIR}");
+    }
+    ok
 }
 
 impl Host<'_> {
@@ -33,15 +57,38 @@ impl Host<'_> {
     }
 
     fn imi(&self, dir: &Path, args: &[&str]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_imi"));
+        let bin = env!("CARGO_BIN_EXE_imi");
+        let pg = self.world.pg.as_ref().unwrap();
+        let mut c = if self.isolated {
+            let mut c = Command::new("unshare");
+            c.args([
+                "--uts",
+                "--net",
+                "--",
+                "sh",
+                "-c",
+                "hostname \"$0\" && exec \"$@\"",
+            ])
+            .arg(self.name)
+            .arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
         git_env(&mut c, &self.home);
-        c.env("IMI_HOST", self.name)
-            .env("IMI_ROOT", self.root())
-            .current_dir(dir)
-            .args(args);
-        if let Some(pg) = &self.world.pg {
-            c.env("IMI_DATABASE_URL", &pg.url);
+        if self.isolated {
+            c.env_remove("IMI_HOST").env(
+                "IMI_DATABASE_URL",
+                format!(
+                    "postgres://postgres@localhost/{}?host={PG_SOCKET_DIR}",
+                    pg.name
+                ),
+            );
+        } else {
+            c.env("IMI_HOST", self.name)
+                .env("IMI_DATABASE_URL", &pg.url);
         }
+        c.env("IMI_ROOT", self.root()).current_dir(dir).args(args);
         from_output(c.output().unwrap())
     }
 
@@ -89,23 +136,47 @@ fn name_hosts(rows: &Value, name_key: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn two_hosts_share_one_registry_and_never_touch_each_other() {
+async fn two_hosts_in_their_own_namespaces_share_one_registry() {
+    if !namespaces_available() {
+        eprintln!("skipping: cannot make UTS and network namespaces here");
+        return;
+    }
     let Some(world) = World::new(Backend::Postgres).await else {
         return;
     };
+    tokio::task::spawn_blocking(move || two_hosts(&world, true))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn two_hosts_named_by_imi_host_share_one_registry() {
+    let Some(world) = World::new(Backend::Postgres).await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || two_hosts(&world, false))
+        .await
+        .unwrap();
+}
+
+/// Both hosts register their own trunk of one project and the same worktree name,
+/// see each other's rows, and never touch each other's rows or disk.
+fn two_hosts(world: &World, isolated: bool) {
     let a_home = world.path().join("host-a");
     let b_home = world.path().join("host-b");
     std::fs::create_dir_all(&a_home).unwrap();
     std::fs::create_dir_all(&b_home).unwrap();
     let a = Host {
-        world: &world,
+        world,
         home: a_home,
         name: "host-a",
+        isolated,
     };
     let b = Host {
-        world: &world,
+        world,
         home: b_home,
         name: "host-b",
+        isolated,
     };
 
     // each host registers its own trunk of the one project
