@@ -99,3 +99,39 @@ impl Repo {
         Ok(self.status(Untracked::Normal, true)?.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renames_and_copies_on_either_side_take_the_next_path() {
+        let out = b"R  new name\0old name\0 R moved\0was\0C  copy\0orig\0RM both\0before\0?? x\0";
+        let got = parse_status_z(out);
+        let summary: Vec<(char, char, &str, Option<&str>)> = got
+            .iter()
+            .map(|e| (e.index, e.worktree, e.path.as_str(), e.from.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ('R', ' ', "new name", Some("old name")),
+                (' ', 'R', "moved", Some("was")),
+                ('C', ' ', "copy", Some("orig")),
+                ('R', 'M', "both", Some("before")),
+                ('?', '?', "x", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_keep_every_character_and_bad_utf8_is_replaced() {
+        let out = b" M  leading space\0?? tab\there\0 D caf\xc3\xa9\0?? bad\xff\0";
+        let paths: Vec<String> = parse_status_z(out).into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            vec![" leading space", "tab\there", "café", "bad\u{fffd}"]
+        );
+        assert!(parse_status_z(b"").is_empty());
+    }
+}
