@@ -640,3 +640,26 @@ async fn the_repository_lock_is_waited_for_without_blocking_the_runtime() {
     drop(lock);
     assert!(r.try_lock().unwrap().is_some());
 }
+
+#[test]
+fn classification_does_not_depend_on_the_users_language() {
+    let w = World::new();
+    let work = w.work();
+    std::fs::write(work.join(".git/index.lock"), "").unwrap();
+    // the git on PATH, and Debian's, which ships a German catalogue (this git
+    // would answer "Schwerwiegend: Konnte '.../index.lock' nicht erstellen")
+    let debian = PathBuf::from("/usr/lib/git-core/git");
+    let gits = std::iter::once(PathBuf::from("git")).chain(debian.exists().then_some(debian));
+    for program in gits {
+        let r = repo(&work)
+            .with_program(&program)
+            .with_env("LANGUAGE", "de")
+            .with_env("LC_ALL", "C.UTF-8");
+        let err = r.run(["add", "."]).unwrap_err();
+        assert!(
+            matches!(err, GitError::Locked { .. }),
+            "{}: {err:?}",
+            program.display()
+        );
+    }
+}
