@@ -2,6 +2,8 @@
 //! of it, the user's configuration kept out (`GIT_CONFIG_GLOBAL=/dev/null`) and a
 //! fixed author, so every run sees the same git.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
