@@ -2,9 +2,10 @@
 //! `imi sync --watch` so that they compute exactly the same thing: uncommitted
 //! files (as `git status --porcelain` counts them, untracked included),
 //! ahead/behind against the trunk ref, last commit hash and subject. Worktrees are
-//! read in parallel by a bounded pool of threads (each runs git processes), and
-//! results are written through `Store::update_git_states` in batches, each one
-//! transaction, retried when the registry is briefly unreachable.
+//! read in parallel by a bounded pool of threads (each runs git processes), off
+//! the async runtime's threads, and results are written through
+//! `Store::update_git_states` in batches, each one transaction, retried when the
+//! registry is briefly unreachable.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,9 +116,35 @@ pub fn par_map<T: Sync, R: Send>(
     slots.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Reads every job in parallel (blocking the calling runtime thread only).
-pub fn read_all(jobs: &[Job], on_done: impl Fn() + Sync) -> Vec<Read> {
-    tokio::task::block_in_place(|| par_map(jobs, read_job, on_done))
+/// [`par_map`] for async code: the threads run on tokio's blocking pool, so the
+/// runtime's own threads (a current-thread runtime has one) keep serving other
+/// tasks while git runs; `on_done` runs here, as each item finishes.
+pub async fn par_map_async<T, R>(
+    items: Vec<T>,
+    f: impl Fn(&T) -> R + Send + Sync + 'static,
+    mut on_done: impl FnMut(),
+) -> Result<Vec<R>>
+where
+    T: Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let work = tokio::task::spawn_blocking(move || {
+        par_map(&items, f, move || {
+            let _ = tx.send(());
+        })
+    });
+    // the channel closes when the work is done (its sender is dropped with it)
+    while rx.recv().await.is_some() {
+        on_done();
+    }
+    work.await
+        .map_err(|e| Error::internal(format!("reading git state failed: {e}")))
+}
+
+/// Reads every job in parallel, off the runtime's threads.
+pub async fn read_all(jobs: &[Job], on_done: impl FnMut()) -> Result<Vec<Read>> {
+    par_map_async(jobs.to_vec(), read_job, on_done).await
 }
 
 /// The trunk ref of a project (from its trunk repository), or its default branch

@@ -9,7 +9,7 @@ use std::path::Path;
 use imi_core::{
     Error, ErrorKind, NewActivity, NewWorktree, Project, Result, Store, Worktree, naming,
 };
-use imi_git::Repo;
+use imi_git::{GitError, Repo};
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Report, common, work};
@@ -148,7 +148,7 @@ async fn add_in<S: Store>(
 
     // From here to the registry, one lock: concurrent adds of one name queue, and
     // the second finds the first one's worktree and prints the same path.
-    let _lock = repo.lock()?;
+    let _lock = repo.lock().await?;
     let listed = repo.worktree_list()?;
     let entry = listed.iter().find(|e| e.path == path);
     if let Some(e) = entry {
@@ -199,9 +199,17 @@ async fn add_in<S: Store>(
                 let github = format!("refs/pull/{n}/head");
                 let gitlab = format!("refs/merge-requests/{n}/head");
                 // ls-remote first: an unreachable remote is GIT_ERROR, not "no such PR"
-                let found = if repo.remote_has_ref("origin", &github)? {
+                let has = |r: &str| {
+                    repo.remote_has_ref("origin", r).map_err(|e| {
+                        e.into_error_with_hint(Some(
+                            "check the network and `git remote get-url origin`, then try again"
+                                .into(),
+                        ))
+                    })
+                };
+                let found = if has(&github)? {
                     github
-                } else if repo.remote_has_ref("origin", &gitlab)? {
+                } else if has(&gitlab)? {
                     gitlab
                 } else {
                     return Err(Error::not_found(format!(
@@ -216,7 +224,11 @@ async fn add_in<S: Store>(
         }
         Source::Branch { from, fetch } => {
             if fetch && has_origin {
-                repo.fetch("origin")?;
+                repo.fetch("origin").map_err(|e| {
+                    e.into_error_with_hint(Some(
+                        "check the network and `git remote -v`, or pass --no-fetch to use what is already fetched from origin".into(),
+                    ))
+                })?;
             }
             if repo.branch_exists(&branch)? {
                 (None, None)
@@ -253,16 +265,18 @@ async fn add_in<S: Store>(
     intent.created_branch = start.is_some() || fetch_review.is_some();
     let journal = Journal::begin(&repo, intent)?;
     let git_steps = (|| -> Result<()> {
-        if let Some(r) = &fetch_review
-            && !repo.fetch_ref("origin", r, &branch)?
-        {
-            return Err(Error::new(
-                ErrorKind::Git,
-                format!("cannot fetch {r} from origin into {branch}"),
-            )
-            .with_hint("check the network and `git remote -v`, then try again"));
+        if let Some(r) = &fetch_review {
+            repo.fetch_ref("origin", r, &branch).map_err(|e| {
+                let e = e.into_error_with_hint(Some(
+                    "check the network and `git remote -v`, then try again".into(),
+                ));
+                Error {
+                    message: format!("cannot fetch {r} from origin into {branch}: {}", e.message),
+                    ..e
+                }
+            })?;
         }
-        repo.worktree_add(&path, &branch, start.as_deref())
+        Ok(repo.worktree_add(&path, &branch, start.as_deref())?)
     })();
     if let Err(e) = git_steps {
         // git made nothing we must keep: undo what it made, if anything
@@ -393,10 +407,14 @@ pub fn undo_add(repo: &Repo, i: &Intent) -> Result<()> {
                 std::ffi::OsStr::new("--force"),
                 path.as_os_str(),
             ]);
-            if removed.is_err() {
+            match removed {
+                Ok(_) => {}
                 // too early even for git's own removal (no `.git` file yet)
-                discard_unfinished(repo, path)?;
-                repo.worktree_prune()?;
+                Err(GitError::Failed { .. }) => {
+                    discard_unfinished(repo, path)?;
+                    repo.worktree_prune()?;
+                }
+                Err(e) => return Err(e.into()),
             }
         } else {
             work::remove_dir(repo, path, false)?;

@@ -290,7 +290,8 @@ async fn doctor_in<S: Store>(s: &S, mut checks: Vec<Check>) -> Result<Doctor> {
                     "git_worktrees",
                     format!(
                         "project {}: `git worktree list` failed: {}",
-                        p.name, e.message
+                        p.name,
+                        Error::from(e).message
                     ),
                     format!("git -C {} worktree list", p.trunk_path),
                 ));

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use imi_core::{Error, ErrorKind, NewProject, NewWorktree, Project, Result, Store, remote};
-use imi_git::Repo;
+use imi_git::{GitError, Repo};
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Report};
@@ -163,7 +163,11 @@ fn discard_own_clone(tmp: &Path) {
 /// one), and the linked worktree it was run from, if so.
 fn local_repository(env: &Env) -> Result<(PathBuf, Option<PathBuf>)> {
     let repo = Repo::at(&env.cwd);
-    let top = repo.toplevel()?;
+    let top = repo.toplevel().map_err(|e| match e {
+        GitError::NotARepository { .. } => Error::from(e)
+            .with_hint("run `imi init` inside a git repository, or `imi init URL` to clone one"),
+        e => e.into(),
+    })?;
     let common = repo.common_dir()?;
     match common.file_name().and_then(|n| n.to_str()) {
         Some(".git") => {

@@ -81,7 +81,7 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
         return Err(Error::not_found(format!("{} is gone from disk", w.path))
             .with_hint("run `imi prune`, or recreate it with `imi add`"));
     }
-    let _lock = trunk.lock()?;
+    let _lock = trunk.lock().await?;
     // every check below decides what happens under the same lock
     let state = Work::read(Path::new(&w.path))?;
     if state.head_branch.as_deref() != Some(w.branch_name.as_str()) {
@@ -171,6 +171,16 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
                 w.branch_name, project.default_branch
             )));
         }
+        MergePlan::Diverged => {
+            return Err(Error::new(
+                ErrorKind::Git,
+                format!(
+                    "{} cannot be fast-forwarded onto the trunk: the branches have diverged",
+                    w.branch_name
+                ),
+            )
+            .with_hint("merge without --ff-only, or rebase the branch first"));
+        }
         MergePlan::UpToDate { head } => (head.clone(), head),
         MergePlan::Advance { from, to } => {
             let blocking = trunk.in_the_way(&from, &to)?;
@@ -198,7 +208,7 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
     intent.push = args.push;
     let journal = Journal::begin(&trunk, intent)?;
     if commit != before
-        && let Err(e) = trunk.fast_forward(&commit)
+        && let Err(e) = trunk.fast_forward(&commit).map_err(Error::from)
     {
         if trunk.rev_parse("HEAD").ok().as_deref() == Some(before.as_str())
             && trunk.uncommitted_count().ok() == Some(0)
@@ -289,14 +299,14 @@ pub async fn finish<S: Store>(
     let path = Path::new(&i.path);
     let listed = trunk
         .worktree_list()
-        .map_err(|e| left(e, "listing worktrees"))?;
+        .map_err(|e| left(e.into(), "listing worktrees"))?;
     match listed.iter().find(|e| e.path == path) {
         Some(e) if !e.prunable && path.is_dir() => {
             work::remove_dir(&trunk, path, false).map_err(|e| left(e, "removing the worktree"))?
         }
         Some(_) => trunk
             .worktree_prune()
-            .map_err(|e| left(e, "pruning the worktree"))?,
+            .map_err(|e| left(e.into(), "pruning the worktree"))?,
         None => {}
     }
     if trunk.branch_exists(&i.branch)? {
@@ -311,7 +321,7 @@ pub async fn finish<S: Store>(
         if integrated {
             trunk
                 .branch_delete(&i.branch, true)
-                .map_err(|e| left(e, "deleting the merged branch"))?;
+                .map_err(|e| left(e.into(), "deleting the merged branch"))?;
         }
     }
     remove::finish(s, env, project, w, "merged")
@@ -321,6 +331,7 @@ pub async fn finish<S: Store>(
         trunk
             .push("origin", &project.default_branch)
             .err()
+            .map(Error::from)
             .map(|e| {
                 Error::new(
                     e.kind,

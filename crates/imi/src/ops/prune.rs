@@ -103,7 +103,8 @@ async fn prune_in<S: Store>(s: &S, env: &Env, args: &PruneArgs) -> Result<Pruned
             continue;
         }
         if !dry {
-            repo.locked(|| repo.worktree_prune())?;
+            let _lock = repo.lock().await?;
+            repo.worktree_prune()?;
         }
         git_pruned.extend(stale.iter().map(|e| GitPruned {
             project: p.name.clone(),
@@ -225,7 +226,7 @@ async fn prune_in<S: Store>(s: &S, env: &Env, args: &PruneArgs) -> Result<Pruned
                 (true, true, false) => {
                     if is_git_worktree {
                         // decide again under the lock: nothing may have changed since
-                        let _lock = trunk.lock()?;
+                        let _lock = trunk.lock().await?;
                         let now = super::work::Work::read(&dir)?;
                         if now.uncommitted > 0 || now.unreferenced > 0 {
                             strays.push(Stray {

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use imi_core::{Error, ErrorKind, Project, Result, Store};
-use imi_git::Repo;
+use imi_git::{Repo, Untracked};
 use serde::{Deserialize, Serialize};
 
 use super::{Env, Report, add, common, merge, remove};
@@ -83,7 +83,7 @@ async fn recover_in<S: Store>(s: &S, env: &Env, args: &RecoverArgs) -> Result<Re
             .filter_map(|(_, r)| r.as_ref().ok().map(|i| i.started_at))
             .min();
         if let Some(since) = since {
-            clear_stale_git_locks(&repo, since)?;
+            clear_stale_git_locks(&repo, since).await?;
         }
         for (path, r) in records {
             let i = match r {
@@ -291,18 +291,10 @@ fn finish_fast_forward(trunk: &Repo, p: &Project, before: &str, to: &str) -> Res
         .filter(|x| !x.is_empty())
         .map(str::to_string)
         .collect();
-    let status = trunk.run([
-        "--no-optional-locks",
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--no-renames",
-    ])?;
-    let dirty: Vec<String> = status
-        .split('\0')
-        .filter(|e| e.len() > 3)
-        .map(|e| e[3..].to_string())
+    let dirty: Vec<String> = trunk
+        .status(Untracked::All, false)?
+        .into_iter()
+        .map(|e| e.path)
         .collect();
     let refuse = |why: String| {
         imi_core::Error::new(
@@ -378,7 +370,7 @@ fn finish_fast_forward(trunk: &Repo, p: &Project, before: &str, to: &str) -> Res
 /// directories since `since` (an operation of ours started then; we hold the
 /// repository lock, so no imi runs there). A lock that still exists a second after
 /// it was last written belongs to no live git: git holds them for milliseconds.
-fn clear_stale_git_locks(repo: &Repo, since: chrono::DateTime<chrono::Utc>) -> Result<()> {
+async fn clear_stale_git_locks(repo: &Repo, since: chrono::DateTime<chrono::Utc>) -> Result<()> {
     let common = repo.common_dir()?;
     let mut found = vec![];
     let mut stack = vec![common.clone()];
@@ -400,21 +392,32 @@ fn clear_stale_git_locks(repo: &Repo, since: chrono::DateTime<chrono::Utc>) -> R
             }
         }
     }
-    let since = std::time::SystemTime::from(since) - std::time::Duration::from_secs(1);
-    for lock in found {
-        let Ok(modified) = lock.metadata().and_then(|m| m.modified()) else {
-            continue;
-        };
-        if modified < since {
-            continue; // older than the interrupted operation: not ours to judge
-        }
-        let age = modified.elapsed().unwrap_or_default();
-        if age < std::time::Duration::from_secs(1) {
-            std::thread::sleep(std::time::Duration::from_secs(1) - age);
-        }
+    let since = std::time::SystemTime::from(since) - STALE_AFTER;
+    // (lock, when it was last written), for those written since the operation began
+    let fresh: Vec<_> = found
+        .into_iter()
+        .filter_map(|lock| {
+            let modified = lock.metadata().and_then(|m| m.modified()).ok()?;
+            // older than the interrupted operation: not ours to judge
+            (modified >= since).then_some((lock, modified))
+        })
+        .collect();
+    // wait (once, without blocking the runtime) until the youngest is a second old
+    let wait = fresh
+        .iter()
+        .map(|(_, m)| STALE_AFTER.saturating_sub(m.elapsed().unwrap_or_default()))
+        .max()
+        .unwrap_or_default();
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    for (lock, modified) in fresh {
         if lock.metadata().and_then(|m| m.modified()).ok() == Some(modified) {
             let _ = std::fs::remove_file(&lock);
         }
     }
     Ok(())
 }
+
+/// How long git holds a lock file at most, as far as `imi recover` is concerned.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);

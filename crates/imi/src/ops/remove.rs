@@ -107,7 +107,7 @@ async fn remove_in<S: Store>(
     }
     let repo = Repo::at(&project.trunk_path);
     // the checks that decide and the steps they allow run under one lock
-    let _lock = repo.lock()?;
+    let _lock = repo.lock().await?;
     let exists = Path::new(&w.path).is_dir();
     let mut merged = None;
     let state = if exists {
@@ -180,7 +180,7 @@ pub async fn apply<S: Store>(
     let path = Path::new(&i.path);
     let listed = repo
         .worktree_list()
-        .map_err(|e| left(e, "listing worktrees"))?;
+        .map_err(|e| left(e.into(), "listing worktrees"))?;
     match listed.iter().find(|e| e.path == path) {
         Some(e) if !e.prunable && path.is_dir() => {
             if let Err(e) = work::remove_dir(&repo, path, i.force) {
@@ -194,13 +194,13 @@ pub async fn apply<S: Store>(
         }
         Some(_) => repo
             .worktree_prune()
-            .map_err(|e| left(e, "`git worktree prune`"))?,
+            .map_err(|e| left(e.into(), "`git worktree prune`"))?,
         None => {}
     }
     let branch_deleted = i.delete_branch && repo.branch_exists(&i.branch)? && {
         // git's safe -d: it refuses a branch that is not merged
         repo.branch_delete(&i.branch, false)
-            .map_err(|e| left(e, "deleting the merged branch"))?;
+            .map_err(|e| left(e.into(), "deleting the merged branch"))?;
         true
     };
     finish(

@@ -63,7 +63,7 @@ async fn status_in<S: Store>(s: &S, env: &Env, args: &Args) -> Result<Status> {
             rows.push((p.name.clone(), w));
         }
     }
-    let reads = gitstate::read_all(&jobs, || {});
+    let reads = gitstate::read_all(&jobs, || {}).await?;
     let mut live = vec![];
     let mut updates = vec![];
     for ((project, mut w), read) in rows.into_iter().zip(reads) {

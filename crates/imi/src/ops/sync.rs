@@ -122,9 +122,8 @@ pub async fn targets<S: Store>(s: &S, projects: &[Project]) -> Result<Vec<(Workt
         ..Default::default()
     };
     let all = s.list_worktrees(&filter).await?;
-    let refs: Vec<String> = tokio::task::block_in_place(|| {
-        gitstate::par_map(projects, gitstate::project_trunk_ref, || {})
-    });
+    let refs: Vec<String> =
+        gitstate::par_map_async(projects.to_vec(), gitstate::project_trunk_ref, || {}).await?;
     let by_project: HashMap<Uuid, &str> = projects
         .iter()
         .zip(&refs)
@@ -149,22 +148,22 @@ fn norm(p: &str) -> String {
 
 /// git worktrees (of the projects' trunks) that no active registry row of this
 /// host points at: `(project, entry)`.
-pub fn unknown_worktrees<'a>(
+pub async fn unknown_worktrees<'a>(
     projects: &'a [Project],
     known: &[Worktree],
-) -> Vec<(&'a Project, WorktreeEntry)> {
+) -> Result<Vec<(&'a Project, WorktreeEntry)>> {
     let known: HashSet<String> = known.iter().map(|w| norm(&w.path)).collect();
     let present: Vec<&Project> = projects
         .iter()
         .filter(|p| Path::new(&p.trunk_path).is_dir())
         .collect();
-    let lists = tokio::task::block_in_place(|| {
-        gitstate::par_map(
-            &present,
-            |p| Repo::at(&p.trunk_path).worktree_list().unwrap_or_default(),
-            || {},
-        )
-    });
+    let trunks: Vec<String> = present.iter().map(|p| p.trunk_path.clone()).collect();
+    let lists = gitstate::par_map_async(
+        trunks,
+        |t| Repo::at(t).worktree_list().unwrap_or_default(),
+        || {},
+    )
+    .await?;
     let mut out = vec![];
     for (p, list) in present.into_iter().zip(lists) {
         for e in list {
@@ -174,7 +173,7 @@ pub fn unknown_worktrees<'a>(
             out.push((p, e));
         }
     }
-    out
+    Ok(out)
 }
 
 /// The type whose worktree prefix starts `name` (the longest such prefix).
@@ -191,7 +190,7 @@ pub async fn untyped(env: &Env, project: Option<&str>) -> Result<Untyped> {
     with_store!(env.store().await?, s => {
         let projects = common::scope(s, project).await?;
         let known: Vec<Worktree> = targets(s, &projects).await?.into_iter().map(|(w, _)| w).collect();
-        let unknown = unknown_worktrees(&projects, &known);
+        let unknown = unknown_worktrees(&projects, &known).await?;
         if unknown.is_empty() {
             return Ok(Untyped { paths: vec![], types: vec![] });
         }
@@ -232,7 +231,7 @@ async fn register_unknown<S: Store>(
         unregistered: vec![],
         failed: vec![],
     };
-    let unknown = unknown_worktrees(projects, known);
+    let unknown = unknown_worktrees(projects, known).await?;
     if unknown.is_empty() {
         return Ok(r);
     }
@@ -370,7 +369,7 @@ async fn sync_in<S: Store>(s: &S, env: &Env, args: &SyncArgs) -> Result<Synced> 
     let jobs: Vec<Job> = targets.iter().map(|(_, j)| j.clone()).collect();
     let observer = env.observer();
     observer.begin("syncing", jobs.len());
-    let reads = gitstate::read_all(&jobs, || observer.step());
+    let reads = gitstate::read_all(&jobs, || observer.step()).await?;
     observer.end();
 
     let mut updates: Vec<(Uuid, GitState)> = vec![];

@@ -56,7 +56,9 @@ fn env(home: &Path, cwd: PathBuf) -> Env {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// one thread, as the CLI's runtime: an operation that blocked it (block_in_place
+// panics there; a blocking wait would stall) fails this test
+#[tokio::test(flavor = "current_thread")]
 async fn operations_run_without_a_terminal_and_report_typed_results() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path();

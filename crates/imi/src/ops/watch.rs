@@ -279,7 +279,7 @@ async fn watch_in<S: Store>(s: &S, env: &Env, project: Option<&str>) -> Result<W
         let hit: Vec<usize> = affected(&targets, &paths).into_iter().collect();
         if !hit.is_empty() {
             let jobs: Vec<Job> = hit.iter().map(|&i| targets[i].job.clone()).collect();
-            let reads = gitstate::read_all(&jobs, || {});
+            let reads = gitstate::read_all(&jobs, || {}).await?;
             for (&i, r) in hit.iter().zip(reads) {
                 match r {
                     Read::State(st) => {

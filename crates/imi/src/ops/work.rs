@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use imi_core::{Error, ErrorKind, Result};
-use imi_git::Repo;
+use imi_git::{GitError, Repo, StatusEntry, Untracked};
 
 /// The state of a worktree's directory that decides whether it may go.
 #[derive(Debug, Clone, Default)]
@@ -76,37 +76,29 @@ impl Work {
     /// With `--force`: puts commits that are on no ref on a rescue ref first.
     pub fn rescue(&self, repo: &Repo, name: &str) -> Result<Option<String>> {
         match (&self.head, self.unreferenced) {
-            (Some(h), n) if n > 0 => repo.rescue(name, h).map(Some),
+            (Some(h), n) if n > 0 => Ok(Some(repo.rescue(name, h)?)),
             _ => Ok(None),
         }
     }
 }
 
 /// Takes the worktree at `path` off the disk with `git worktree remove`, forced
-/// only when `force` was given or when the only changes are tracked files already
-/// deleted (a removal that was interrupted half-way: their content is in HEAD).
+/// only when `force` was given or when git refused because of changes that are
+/// all tracked files already deleted (a removal that was interrupted half-way:
+/// their content is in HEAD).
 pub fn remove_dir(repo: &Repo, path: &Path, force: bool) -> Result<()> {
     match repo.worktree_remove(path, force) {
         Ok(()) => Ok(()),
-        Err(e) if !force && only_deletions(path) => repo.worktree_remove(path, true).map_err(|_| e),
-        Err(e) => Err(e),
+        Err(e @ GitError::WouldLoseWork { .. }) if !force && only_deletions(path) => {
+            repo.worktree_remove(path, true).map_err(|_| e.into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
 fn only_deletions(path: &Path) -> bool {
-    let Ok(out) = Repo::at(path).run([
-        "--no-optional-locks",
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--ignored=no",
-    ]) else {
+    let Ok(entries) = Repo::at(path).status(Untracked::All, true) else {
         return false;
     };
-    let entries: Vec<&str> = out.split('\0').filter(|s| !s.is_empty()).collect();
-    !entries.is_empty()
-        && entries
-            .iter()
-            .all(|e| matches!(e.get(..2), Some(" D") | Some("D ") | Some("DD")))
+    !entries.is_empty() && entries.iter().all(StatusEntry::deletion_only)
 }
