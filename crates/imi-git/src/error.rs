@@ -150,8 +150,9 @@ impl GitError {
                     dir.display()
                 ),
             ),
+            // GIT_ERROR as before the typed error (section 4's codes do not change)
             GitError::Locked { lock, .. } => (
-                ErrorKind::Conflict,
+                ErrorKind::Git,
                 match lock {
                     Some(l) => format!(
                         "another git process is working in this repository: wait for it to end and try again (if none is running, a crashed git left {} behind: delete it)",
@@ -167,8 +168,9 @@ impl GitError {
                     status_of(command)
                 ),
             ),
+            // GIT_ERROR as before: imi's own checks refuse first, with UNSAFE
             GitError::WouldLoseWork { command, .. } => (
-                ErrorKind::Unsafe,
+                ErrorKind::Git,
                 format!(
                     "commit, stash or move away what git names (`{}` lists it), then try again",
                     status_of(command)
@@ -381,7 +383,7 @@ mod tests {
             ),
         );
         let e = locked.into_error_with_hint(Some("check the network".into()));
-        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert_eq!(e.kind, ErrorKind::Git);
         assert!(e.hint.unwrap().contains("/r/.git/index.lock"));
     }
 
@@ -396,7 +398,7 @@ mod tests {
             (
                 "error: could not lock config file .git/config: File exists\n",
                 "",
-                ErrorKind::Conflict,
+                ErrorKind::Git,
             ),
             (
                 "",
@@ -406,12 +408,12 @@ mod tests {
             (
                 "error: The following untracked working tree files would be overwritten by merge:\n\tx\nPlease move or remove them before you merge.\nAborting\n",
                 "",
-                ErrorKind::Unsafe,
+                ErrorKind::Git,
             ),
             (
                 "error: the branch 'side' is not fully merged\n",
                 "",
-                ErrorKind::Unsafe,
+                ErrorKind::Git,
             ),
             ("fatal: bad revision 'nope'\n", "", ErrorKind::Git),
         ];

@@ -340,7 +340,7 @@ fn untracked_files_in_the_way_are_work_git_would_lose() {
         panic!("not WouldLoseWork: {err:?}");
     };
     assert_eq!(files, &vec!["new.txt".to_string()]);
-    assert_eq!(imi_core::Error::from(err).kind, ErrorKind::Unsafe);
+    assert_eq!(imi_core::Error::from(err).kind, ErrorKind::Git);
     assert_eq!(
         std::fs::read_to_string(work.join("new.txt")).unwrap(),
         "mine, untracked\n"
@@ -393,7 +393,7 @@ fn worktree_add_list_and_remove() {
         matches!(refused, GitError::WouldLoseWork { .. }),
         "{refused:?}"
     );
-    assert_eq!(imi_core::Error::from(refused).kind, ErrorKind::Unsafe);
+    assert_eq!(imi_core::Error::from(refused).kind, ErrorKind::Git);
     assert!(wt.join("untracked.txt").exists());
     std::fs::remove_file(wt.join("untracked.txt")).unwrap();
     r.worktree_remove(&wt, false).unwrap();
@@ -539,7 +539,7 @@ fn an_index_lock_left_by_another_git_is_lock_contention() {
     };
     assert_eq!(named.as_deref(), Some(lock.as_path()));
     let e = imi_core::Error::from(err);
-    assert_eq!(e.kind, ErrorKind::Conflict);
+    assert_eq!(e.kind, ErrorKind::Git);
     assert!(
         e.hint.unwrap().contains(&lock.display().to_string()),
         "the hint names the lock"
