@@ -6,6 +6,7 @@
 //! Every backend imports through [`import`] (the planner, the conflict and
 //! reference rules, the count check), so that an import behaves the same on each.
 
+mod diff;
 pub mod import;
 
 use std::collections::HashSet;
