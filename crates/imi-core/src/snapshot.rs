@@ -3,9 +3,11 @@
 //! builds. Rows keep their ids and timestamps; worktree types are matched by name
 //! (their serial ids differ between registries).
 //!
-//! Every backend imports through [`import`] (the planner, the conflict and
-//! reference rules, the count check), so that an import behaves the same on each.
+//! Every backend exports and imports through [`backend`] (over its [`SnapshotTx`])
+//! and the rules of [`import`] (the planner, the conflict and reference rules, the
+//! count check), so that an import behaves the same on each.
 
+pub mod backend;
 mod diff;
 pub mod import;
 
@@ -17,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::{Activity, Project, Worktree, WorktreeType};
 
+pub use backend::{SnapshotTx, export, import};
 pub use import::{
-    Clash, ClashCandidates, Clashes, ImportPlan, ImportTarget, RowAction, RowCounts, TablePlan,
-    TypeWrite, import,
+    Clash, ClashCandidates, Clashes, ImportPlan, RowAction, RowCounts, TablePlan, TypeWrite,
 };
 
 /// `format` of every snapshot document.

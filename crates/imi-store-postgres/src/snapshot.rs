@@ -1,14 +1,15 @@
-//! `export_snapshot` / `import_snapshot` on PostgreSQL. The import is
-//! `imi_core::snapshot::import` over [`Import`]: one transaction (a [`Tx`], safe
-//! behind PgBouncer) that holds the registry's writers off, existing rows fetched
-//! with `= ANY($ids)`, new rows written with `UNNEST` batches (one round trip per
-//! few thousand rows). Timestamps keep microseconds.
+//! `export_snapshot` / `import_snapshot` on PostgreSQL, as `imi_core::snapshot`
+//! runs them over [`SnapTx`], a [`Tx`] (safe behind PgBouncer): an export reads in
+//! one repeatable-read transaction; an import is one transaction that holds the
+//! registry's writers off, existing rows fetched with `= ANY($ids)`, new rows
+//! written with `UNNEST` batches (one round trip per few thousand rows).
+//! Timestamps keep microseconds.
 
 use std::collections::HashMap;
 
 use imi_core::snapshot::{
-    self, Clash, ClashCandidates, Clashes, ImportOptions, ImportPlan, ImportReport, ImportTarget,
-    RegistrySnapshot, RowCounts, TypeWrite,
+    self, Clash, ClashCandidates, Clashes, ImportOptions, ImportPlan, ImportReport,
+    RegistrySnapshot, RowCounts, SnapshotTx, TypeWrite,
 };
 use imi_core::{Activity, Error, Metadata, Project, Result, Worktree, WorktreeType};
 use sqlx::postgres::PgRow;
@@ -30,50 +31,16 @@ fn meta_text(m: &Metadata) -> String {
 
 impl PgStore {
     pub(crate) async fn export_snapshot_impl(&self) -> Result<RegistrySnapshot> {
-        let mut tx = self.db().begin().await?;
-        // One consistent view of all four tables.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut tx)
-            .await
-            .map_err(db_err)?;
-        let projects = sqlx::query("SELECT * FROM projects")
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::project)
-            .collect::<Result<Vec<_>>>()?;
-        let worktree_types = sqlx::query("SELECT * FROM worktree_types")
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree_type)
-            .collect::<Result<Vec<_>>>()?;
-        let worktrees = sqlx::query(WORKTREE_SELECT)
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree)
-            .collect::<Result<Vec<_>>>()?;
-        let activities = sqlx::query("SELECT * FROM agent_activities")
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::activity)
-            .collect::<Result<Vec<_>>>()?;
-        tx.rollback().await?;
-        let mut s = RegistrySnapshot {
-            projects,
-            worktree_types,
-            worktrees,
-            activities,
-            ..Default::default()
+        let begin = async {
+            let mut tx = self.db().begin().await?;
+            // One consistent view of all four tables.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut tx)
+                .await
+                .map_err(db_err)?;
+            Ok(SnapTx(tx))
         };
-        s.sort();
-        Ok(s)
+        snapshot::export(begin).await
     }
 
     pub(crate) async fn import_snapshot_impl(
@@ -91,33 +58,35 @@ impl PgStore {
             .execute(&mut tx)
             .await
             .map_err(db_err)?;
-            Ok(Import(tx))
+            Ok(SnapTx(tx))
         };
         snapshot::import(input, opts, begin).await
     }
 }
 
-/// The import's transaction.
-struct Import(Tx);
+/// An export's or an import's transaction.
+struct SnapTx(Tx);
 
-/// The rows `sql` (`... = ANY($1)`) finds for these ids.
-async fn by_ids<T>(
+/// The rows of `sql` (a `SELECT ... FROM` one table), or of those whose
+/// `id_column` is among these ids.
+async fn rows_of<T>(
     c: &mut Tx,
     sql: &str,
-    ids: &[Uuid],
+    id_column: &str,
+    ids: Option<&[Uuid]>,
     row: fn(&PgRow) -> Result<T>,
 ) -> Result<Vec<T>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    sqlx::query(sql)
-        .bind(ids)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(row)
-        .collect()
+    let rows = match ids {
+        None => sqlx::query(sql).fetch_all(&mut *c).await,
+        Some([]) => return Ok(vec![]),
+        Some(ids) => {
+            sqlx::query(&format!("{sql} WHERE {id_column} = ANY($1)"))
+                .bind(ids)
+                .fetch_all(&mut *c)
+                .await
+        }
+    };
+    rows.map_err(db_err)?.iter().map(row).collect()
 }
 
 /// Explicit ids do not advance the serial: move it past them.
@@ -139,7 +108,7 @@ fn clashes(found: Vec<(Uuid, Uuid)>) -> Vec<Clash> {
         .collect()
 }
 
-impl ImportTarget for Import {
+impl SnapshotTx for SnapTx {
     async fn counts(&mut self) -> Result<RowCounts> {
         let (p, t, w, a): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM worktree_types), \
@@ -148,39 +117,26 @@ impl ImportTarget for Import {
         .fetch_one(&mut self.0)
         .await
         .map_err(db_err)?;
-        // count(*) is never negative
-        let n = |x: i64| x.unsigned_abs();
-        Ok(RowCounts {
-            projects: n(p),
-            worktree_types: n(t),
-            worktrees: n(w),
-            activities: n(a),
-        })
+        Ok(RowCounts::of_counts([p, t, w, a]))
     }
 
-    async fn projects(&mut self, ids: &[Uuid]) -> Result<Vec<Project>> {
-        let sql = "SELECT * FROM projects WHERE id = ANY($1)";
-        by_ids(&mut self.0, sql, ids, rows::project).await
+    async fn projects(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Project>> {
+        let sql = "SELECT * FROM projects";
+        rows_of(&mut self.0, sql, "id", ids, rows::project).await
     }
 
     async fn worktree_types(&mut self) -> Result<Vec<WorktreeType>> {
-        sqlx::query("SELECT * FROM worktree_types")
-            .fetch_all(&mut self.0)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree_type)
-            .collect()
+        let sql = "SELECT * FROM worktree_types";
+        rows_of(&mut self.0, sql, "id", None, rows::worktree_type).await
     }
 
-    async fn worktrees(&mut self, ids: &[Uuid]) -> Result<Vec<Worktree>> {
-        let sql = format!("{WORKTREE_SELECT} WHERE w.id = ANY($1)");
-        by_ids(&mut self.0, &sql, ids, rows::worktree).await
+    async fn worktrees(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Worktree>> {
+        rows_of(&mut self.0, WORKTREE_SELECT, "w.id", ids, rows::worktree).await
     }
 
-    async fn activities(&mut self, ids: &[Uuid]) -> Result<Vec<Activity>> {
-        let sql = "SELECT * FROM agent_activities WHERE id = ANY($1)";
-        by_ids(&mut self.0, sql, ids, rows::activity).await
+    async fn activities(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Activity>> {
+        let sql = "SELECT * FROM agent_activities";
+        rows_of(&mut self.0, sql, "id", ids, rows::activity).await
     }
 
     async fn clashes(&mut self, candidates: &ClashCandidates<'_>) -> Result<Clashes> {

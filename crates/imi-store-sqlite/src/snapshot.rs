@@ -1,5 +1,6 @@
-//! `export_snapshot` / `import_snapshot` on the SQLite file. The import is
-//! `imi_core::snapshot::import` over [`Import`]: one `BEGIN IMMEDIATE` transaction,
+//! `export_snapshot` / `import_snapshot` on the SQLite file, as `imi_core::snapshot`
+//! runs them over [`SnapTx`]: an export reads in one transaction of the reader
+//! pool; an import is one `BEGIN IMMEDIATE` transaction,
 //! rows loaded by id in one statement each (`json_each` of the ids), multi-row
 //! inserts of prepared shape. Timestamps are kept to the microsecond
 //! (`rows::ts_text`), as on PostgreSQL; finer ones are truncated and the report
@@ -9,8 +10,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use imi_core::snapshot::{
-    self, Clash, ClashCandidates, Clashes, ImportOptions, ImportPlan, ImportReport, ImportTarget,
-    RegistrySnapshot, RowCounts, TypeWrite,
+    self, Clash, ClashCandidates, Clashes, ImportOptions, ImportPlan, ImportReport,
+    RegistrySnapshot, RowCounts, SnapshotTx, TypeWrite,
 };
 use imi_core::{Activity, Error, Project, Result, Worktree, WorktreeType};
 use sqlx::sqlite::SqliteRow;
@@ -34,49 +35,8 @@ fn opt_ts_text(t: Option<DateTime<Utc>>) -> Option<String> {
 impl SqliteStore {
     pub(crate) async fn export_snapshot_impl(&self) -> Result<RegistrySnapshot> {
         // One read transaction: a consistent view of all four tables.
-        let mut tx = self.reader.begin().await.map_err(db_err)?;
-        let projects = sqlx::query(concat!("SELECT ", project_cols!(), " FROM projects"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::project)
-            .collect::<Result<Vec<_>>>()?;
-        let worktree_types = sqlx::query(concat!("SELECT ", type_cols!(), " FROM worktree_types"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree_type)
-            .collect::<Result<Vec<_>>>()?;
-        let worktrees = sqlx::query(concat!("SELECT ", worktree_cols!(), " FROM worktrees"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree)
-            .collect::<Result<Vec<_>>>()?;
-        let activities = sqlx::query(concat!(
-            "SELECT ",
-            activity_cols!(),
-            " FROM agent_activities"
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(rows::activity)
-        .collect::<Result<Vec<_>>>()?;
-        tx.rollback().await.map_err(db_err)?;
-        let mut s = RegistrySnapshot {
-            projects,
-            worktree_types,
-            worktrees,
-            activities,
-            ..Default::default()
-        };
-        s.sort();
-        Ok(s)
+        let begin = async { Ok(SnapTx(self.reader.begin().await.map_err(db_err)?)) };
+        snapshot::export(begin).await
     }
 
     pub(crate) async fn import_snapshot_impl(
@@ -84,28 +44,35 @@ impl SqliteStore {
         input: &RegistrySnapshot,
         opts: ImportOptions,
     ) -> Result<ImportReport> {
-        snapshot::import(input, opts, async { Ok(Import(self.begin().await?)) }).await
+        snapshot::import(input, opts, async { Ok(SnapTx(self.begin().await?)) }).await
     }
 }
 
-/// The import's transaction.
-struct Import(Transaction<'static, Sqlite>);
+/// An export's or an import's transaction.
+struct SnapTx(Transaction<'static, Sqlite>);
 
-/// The rows of a `... WHERE id IN (SELECT value FROM json_each(?1))` statement for
-/// these ids.
-async fn by_ids<T>(
+/// The rows of `sql` (a `SELECT ... FROM` one table), or of those with these ids
+/// (one statement, over `json_each` of the ids).
+async fn rows_of<T>(
     c: &mut SqliteConnection,
-    sql: &'static str,
-    ids: &[Uuid],
+    sql: &str,
+    ids: Option<&[Uuid]>,
     row: fn(&SqliteRow) -> Result<T>,
 ) -> Result<Vec<T>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
+    let (sql, ids) = match ids {
+        None => (sql.to_string(), None),
+        Some([]) => return Ok(vec![]),
+        Some(ids) => {
+            let ids: Vec<String> = ids.iter().map(|i| id_text(*i)).collect();
+            let sql = format!("{sql} WHERE id IN (SELECT value FROM json_each(?1))");
+            (sql, Some(serde_json::Value::from(ids).to_string()))
+        }
+    };
+    let mut q = sqlx::query(&sql);
+    if let Some(ids) = ids {
+        q = q.bind(ids);
     }
-    let ids = serde_json::Value::from(ids.iter().map(|i| id_text(*i)).collect::<Vec<_>>());
-    sqlx::query(sql)
-        .bind(ids.to_string())
-        .fetch_all(&mut *c)
+    q.fetch_all(&mut *c)
         .await
         .map_err(db_err)?
         .iter()
@@ -140,7 +107,7 @@ async fn bump_updated_at(c: &mut SqliteConnection, sql: &'static str, id: &str) 
     Ok(())
 }
 
-impl ImportTarget for Import {
+impl SnapshotTx for SnapTx {
     async fn counts(&mut self) -> Result<RowCounts> {
         let (p, t, w, a): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM worktree_types), \
@@ -149,51 +116,27 @@ impl ImportTarget for Import {
         .fetch_one(&mut *self.0)
         .await
         .map_err(db_err)?;
-        // count(*) is never negative
-        let n = |x: i64| x.unsigned_abs();
-        Ok(RowCounts {
-            projects: n(p),
-            worktree_types: n(t),
-            worktrees: n(w),
-            activities: n(a),
-        })
+        Ok(RowCounts::of_counts([p, t, w, a]))
     }
 
-    async fn projects(&mut self, ids: &[Uuid]) -> Result<Vec<Project>> {
-        let sql = concat!(
-            "SELECT ",
-            project_cols!(),
-            " FROM projects WHERE id IN (SELECT value FROM json_each(?1))"
-        );
-        by_ids(&mut self.0, sql, ids, rows::project).await
+    async fn projects(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Project>> {
+        let sql = concat!("SELECT ", project_cols!(), " FROM projects");
+        rows_of(&mut self.0, sql, ids, rows::project).await
     }
 
     async fn worktree_types(&mut self) -> Result<Vec<WorktreeType>> {
-        sqlx::query(concat!("SELECT ", type_cols!(), " FROM worktree_types"))
-            .fetch_all(&mut *self.0)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree_type)
-            .collect()
+        let sql = concat!("SELECT ", type_cols!(), " FROM worktree_types");
+        rows_of(&mut self.0, sql, None, rows::worktree_type).await
     }
 
-    async fn worktrees(&mut self, ids: &[Uuid]) -> Result<Vec<Worktree>> {
-        let sql = concat!(
-            "SELECT ",
-            worktree_cols!(),
-            " FROM worktrees WHERE id IN (SELECT value FROM json_each(?1))"
-        );
-        by_ids(&mut self.0, sql, ids, rows::worktree).await
+    async fn worktrees(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Worktree>> {
+        let sql = concat!("SELECT ", worktree_cols!(), " FROM worktrees");
+        rows_of(&mut self.0, sql, ids, rows::worktree).await
     }
 
-    async fn activities(&mut self, ids: &[Uuid]) -> Result<Vec<Activity>> {
-        let sql = concat!(
-            "SELECT ",
-            activity_cols!(),
-            " FROM agent_activities WHERE id IN (SELECT value FROM json_each(?1))"
-        );
-        by_ids(&mut self.0, sql, ids, rows::activity).await
+    async fn activities(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Activity>> {
+        let sql = concat!("SELECT ", activity_cols!(), " FROM agent_activities");
+        rows_of(&mut self.0, sql, ids, rows::activity).await
     }
 
     async fn clashes(&mut self, candidates: &ClashCandidates<'_>) -> Result<Clashes> {

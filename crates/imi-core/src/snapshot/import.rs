@@ -1,20 +1,16 @@
-//! Importing a snapshot, the same way on every backend. The rules live here once:
-//! which rows to insert, replace, keep or refuse and why ([`ImportPlan`]), the
-//! errors for conflicts and dangling references, the count check after the write
-//! ([`verify`]), and the one sequence of steps ([`import`]) that drives a backend.
-//! A backend supplies only SQL, through [`ImportTarget`]: count the tables, load
-//! the rows a snapshot names, find the rows a snapshot row would clash with under
-//! the uniqueness rules, write a plan, and end the transaction.
+//! The rules of a snapshot import, once for every backend, without I/O: which rows
+//! to insert, replace, keep or refuse and why ([`ImportPlan`]), the errors for
+//! conflicts and dangling references, and the count check after the write
+//! ([`verify`]). [`super::backend`] runs them against a backend's transaction.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::diff::{activity_diff, project_diff, type_diff, worktree_diff};
-use super::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot, RowConflict, TableCounts};
+use super::{ImportMode, ImportReport, RegistrySnapshot, RowConflict, TableCounts};
 use crate::error::{Error, Result};
 use crate::model::{Activity, Project, Worktree, WorktreeType};
 
@@ -28,6 +24,17 @@ pub struct RowCounts {
 }
 
 impl RowCounts {
+    /// From the four `count(*)` values, in this order (never negative).
+    pub fn of_counts([projects, worktree_types, worktrees, activities]: [i64; 4]) -> RowCounts {
+        let n = |x: i64| x.unsigned_abs();
+        RowCounts {
+            projects: n(projects),
+            worktree_types: n(worktree_types),
+            worktrees: n(worktrees),
+            activities: n(activities),
+        }
+    }
+
     fn by_table(self) -> [(&'static str, u64); 4] {
         [
             ("projects", self.projects),
@@ -462,129 +469,19 @@ pub fn verify(
     Ok(())
 }
 
-/// A backend's side of an import: one transaction on the target registry, opened
-/// before [`import`] calls anything and holding the registry's writers off until
-/// [`ImportTarget::finish`].
-pub trait ImportTarget: Send {
-    fn counts(&mut self) -> impl Future<Output = Result<RowCounts>> + Send;
-    /// The target's projects among `ids`.
-    fn projects(&mut self, ids: &[Uuid]) -> impl Future<Output = Result<Vec<Project>>> + Send;
-    /// Every worktree type of the target.
-    fn worktree_types(&mut self) -> impl Future<Output = Result<Vec<WorktreeType>>> + Send;
-    /// The target's worktrees among `ids`.
-    fn worktrees(&mut self, ids: &[Uuid]) -> impl Future<Output = Result<Vec<Worktree>>> + Send;
-    /// The target's activities among `ids`.
-    fn activities(&mut self, ids: &[Uuid]) -> impl Future<Output = Result<Vec<Activity>>> + Send;
-    /// The target's active rows, other than the candidate itself, that each
-    /// candidate would share a unique key with (see [`Clashes`]).
-    fn clashes(
-        &mut self,
-        candidates: &ClashCandidates<'_>,
-    ) -> impl Future<Output = Result<Clashes>> + Send;
-    /// Writes the plan: [`ImportPlan::type_writes`] in order, then the inserts and
-    /// replacements of projects, worktrees and activities (worktrees name their
-    /// type; the target maps the name to its id). Returns the rows inserted.
-    fn apply(&mut self, plan: &ImportPlan<'_>) -> impl Future<Output = Result<RowCounts>> + Send;
-    /// Commits (`true`) or rolls back the transaction.
-    fn finish(self, commit: bool) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// `import_snapshot` for every backend: validates the document, opens the target's
-/// transaction (`begin`), plans, refuses conflicts, writes, checks the counts, and
-/// commits, or rolls back for a dry run or any failure.
-pub async fn import<T: ImportTarget>(
-    input: &RegistrySnapshot,
-    opts: ImportOptions,
-    begin: impl Future<Output = Result<T>> + Send,
-) -> Result<ImportReport> {
-    input.validate()?;
-    let (snap, truncated) = input.at_registry_precision();
-    let mut target = begin.await?;
-    match plan_and_write(&mut target, &snap, opts.mode).await {
-        Ok(mut report) => {
-            target.finish(!opts.dry_run).await?;
-            report.dry_run = opts.dry_run;
-            report.timestamps_truncated = truncated;
-            Ok(report)
-        }
-        Err(e) => {
-            // The import's error is the one to report; nothing was committed.
-            let _ = target.finish(false).await;
-            Err(e)
-        }
-    }
-}
-
-async fn plan_and_write<T: ImportTarget>(
-    target: &mut T,
-    snap: &RegistrySnapshot,
-    mode: ImportMode,
-) -> Result<ImportReport> {
-    let before = target.counts().await?;
-    let ext = external_refs(snap);
-    // An empty table holds none of the rows and clashes with none.
-    let wanted = |held: u64, own: Vec<Uuid>, refs: &[Uuid]| -> Vec<Uuid> {
-        if held == 0 {
-            return vec![];
-        }
-        own.into_iter().chain(refs.iter().copied()).collect()
-    };
-    let ids = wanted(
-        before.projects,
-        snap.projects.iter().map(|p| p.id).collect(),
-        &ext.projects,
-    );
-    let projects = target.projects(&ids).await?;
-    let ids = wanted(
-        before.worktrees,
-        snap.worktrees.iter().map(|w| w.id).collect(),
-        &ext.worktrees,
-    );
-    let worktrees = target.worktrees(&ids).await?;
-    let ids = wanted(
-        before.activities,
-        snap.activities.iter().map(|a| a.id).collect(),
-        &[],
-    );
-    let activities = target.activities(&ids).await?;
-    let existing = Existing {
-        worktree_types: target.worktree_types().await?,
-        projects,
-        worktrees,
-        activities,
-    };
-    let plan = ImportPlan::new(snap, mode, &existing)?;
-    let mut candidates = plan.clash_candidates();
-    if before.projects == 0 {
-        candidates.projects.clear();
-    }
-    if before.worktrees == 0 {
-        candidates.worktrees.clear();
-    }
-    let clashes = target.clashes(&candidates).await?;
-    let plan = plan.with_clashes(&clashes);
-    plan.refuse_conflicts()?;
-    let applied = target.apply(&plan).await?;
-    let after = target.counts().await?;
-    verify(plan.inserted(), before, applied, after)?;
-    let mut report = plan.report;
-    report.verified = true;
-    Ok(report)
-}
-
 fn differs_reason(fields: &[&str]) -> String {
     format!("the target holds other values for {}", fields.join(", "))
 }
 
 /// Ids referenced by the snapshot's rows but not defined in it: the target must
 /// hold them.
-struct ExternalRefs {
-    projects: Vec<Uuid>,
-    worktrees: Vec<Uuid>,
-    types: Vec<String>,
+pub(super) struct ExternalRefs {
+    pub(super) projects: Vec<Uuid>,
+    pub(super) worktrees: Vec<Uuid>,
+    pub(super) types: Vec<String>,
 }
 
-fn external_refs(s: &RegistrySnapshot) -> ExternalRefs {
+pub(super) fn external_refs(s: &RegistrySnapshot) -> ExternalRefs {
     let projects: HashSet<Uuid> = s.projects.iter().map(|p| p.id).collect();
     let worktrees: HashSet<Uuid> = s.worktrees.iter().map(|w| w.id).collect();
     let types: HashSet<&str> = s.worktree_types.iter().map(|t| t.name.as_str()).collect();
