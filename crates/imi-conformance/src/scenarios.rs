@@ -1389,6 +1389,63 @@ pub async fn snapshot_with_dangling_references_is_refused<S: Store + Harness + F
     assert_eq!(doc(&t.export_snapshot().await.unwrap()), before);
 }
 
+/// A new type keeps its id when the target has it free; a type whose id the target
+/// uses is numbered by the target, past every id the import keeps (so it never takes
+/// one a later type of the same import needs), and worktrees follow it by name.
+pub async fn snapshot_types_keep_free_ids_and_renumber_taken_ones<S: Store + Harness + Fresh>(
+    s: &S,
+) {
+    let (p, _) = setup(s).await;
+    for name in ["alpha", "beta"] {
+        s.add_type(&NewWorktreeType {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        s.register_worktree(&worktree(&p, name, "x")).await.unwrap();
+    }
+    let a = s.export_snapshot().await.unwrap();
+    let id = |snap: &imi_core::RegistrySnapshot, name: &str| {
+        snap.worktree_types
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .id
+    };
+    let (alpha, beta) = (id(&a, "alpha"), id(&a, "beta"));
+    assert_eq!(beta, alpha + 1);
+
+    let (t, _guard) = S::fresh().await;
+    let gamma = t
+        .add_type(&NewWorktreeType {
+            name: "gamma".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(gamma.id, alpha, "the target's own type holds alpha's id");
+    let r = t.import_snapshot(&a, Default::default()).await.unwrap();
+    assert_eq!(r.worktree_types.inserted, 2);
+    let b = t.export_snapshot().await.unwrap();
+    assert_eq!(id(&b, "beta"), beta, "a free id is kept");
+    assert_eq!(id(&b, "gamma"), gamma.id);
+    let renumbered = id(&b, "alpha");
+    assert!(renumbered > beta, "alpha is numbered {renumbered}");
+    assert_eq!(
+        b.worktrees, a.worktrees,
+        "worktrees keep their types by name"
+    );
+    let later = t
+        .add_type(&NewWorktreeType {
+            name: "later".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(later.id > renumbered, "later is numbered {}", later.id);
+}
+
 /// 16 separate connections (one store each) register the https and ssh forms of
 /// one remote at the same instant: exactly one row, one UUID.
 pub async fn sixteen_connections_register_one_project<S: Store>(stores: &[S]) {

@@ -63,6 +63,7 @@ conformance!(
     snapshot_round_trip_is_exact,
     snapshot_conflicts_are_refused_unless_told,
     snapshot_with_dangling_references_is_refused,
+    snapshot_types_keep_free_ids_and_renumber_taken_ones,
     names_that_become_paths_are_checked_at_every_store_door,
     metadata_limits_are_enforced_on_write,
     over_deep_stored_metadata_is_readable_and_repairable,

@@ -3,17 +3,26 @@
 //! builds. Rows keep their ids and timestamps; worktree types are matched by name
 //! (their serial ids differ between registries).
 //!
-//! The backends share the rules below (row comparison, timestamp precision, the
-//! reference checks, the conflict error) so that an import behaves the same on both.
+//! Every backend exports and imports through [`backend`] (over its [`SnapshotTx`])
+//! and the rules of [`import`] (the planner, the conflict and reference rules, the
+//! count check), so that an import behaves the same on each.
+
+pub mod backend;
+mod diff;
+pub mod import;
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::model::{Activity, Project, Worktree, WorktreeType};
+
+pub use backend::{SnapshotTx, export, import};
+pub use import::{
+    Clash, ClashCandidates, Clashes, ImportPlan, RowAction, RowCounts, TablePlan, TypeWrite,
+};
 
 /// `format` of every snapshot document.
 pub const SNAPSHOT_FORMAT: &str = "imi-registry";
@@ -119,120 +128,6 @@ impl ImportReport {
             + self.worktrees.inserted
             + self.activities.inserted
     }
-}
-
-/// Fields of two rows that differ, for conflict reasons.
-fn diff<T: PartialEq>(out: &mut Vec<&'static str>, name: &'static str, a: &T, b: &T) {
-    if a != b {
-        out.push(name);
-    }
-}
-
-pub fn project_diff(a: &Project, b: &Project) -> Vec<&'static str> {
-    let mut d = vec![];
-    diff(&mut d, "name", &a.name, &b.name);
-    diff(&mut d, "remote_origin", &a.remote_origin, &b.remote_origin);
-    diff(&mut d, "origin_key", &a.origin_key, &b.origin_key);
-    diff(
-        &mut d,
-        "default_branch",
-        &a.default_branch,
-        &b.default_branch,
-    );
-    diff(&mut d, "trunk_path", &a.trunk_path, &b.trunk_path);
-    diff(&mut d, "description", &a.description, &b.description);
-    diff(&mut d, "metadata", &a.metadata, &b.metadata);
-    diff(&mut d, "created_at", &a.created_at, &b.created_at);
-    diff(&mut d, "updated_at", &a.updated_at, &b.updated_at);
-    diff(&mut d, "active", &a.active, &b.active);
-    d
-}
-
-/// A type's definition (its id and creation time are local to each registry).
-pub fn type_diff(a: &WorktreeType, b: &WorktreeType) -> Vec<&'static str> {
-    let mut d = vec![];
-    diff(&mut d, "branch_prefix", &a.branch_prefix, &b.branch_prefix);
-    diff(
-        &mut d,
-        "worktree_prefix",
-        &a.worktree_prefix,
-        &b.worktree_prefix,
-    );
-    diff(&mut d, "description", &a.description, &b.description);
-    diff(&mut d, "is_builtin", &a.is_builtin, &b.is_builtin);
-    diff(&mut d, "color", &a.color, &b.color);
-    diff(&mut d, "icon", &a.icon, &b.icon);
-    diff(&mut d, "metadata", &a.metadata, &b.metadata);
-    d
-}
-
-pub fn worktree_diff(a: &Worktree, b: &Worktree) -> Vec<&'static str> {
-    let mut d = vec![];
-    diff(&mut d, "project_id", &a.project_id, &b.project_id);
-    diff(&mut d, "type_name", &a.type_name, &b.type_name);
-    diff(&mut d, "name", &a.name, &b.name);
-    diff(&mut d, "branch_name", &a.branch_name, &b.branch_name);
-    diff(&mut d, "path", &a.path, &b.path);
-    diff(&mut d, "host", &a.host, &b.host);
-    diff(&mut d, "agent_id", &a.agent_id, &b.agent_id);
-    diff(
-        &mut d,
-        "uncommitted_files_count",
-        &a.uncommitted_files_count,
-        &b.uncommitted_files_count,
-    );
-    diff(
-        &mut d,
-        "ahead_of_trunk",
-        &a.ahead_of_trunk,
-        &b.ahead_of_trunk,
-    );
-    diff(&mut d, "behind_trunk", &a.behind_trunk, &b.behind_trunk);
-    diff(
-        &mut d,
-        "last_commit_hash",
-        &a.last_commit_hash,
-        &b.last_commit_hash,
-    );
-    diff(
-        &mut d,
-        "last_commit_message",
-        &a.last_commit_message,
-        &b.last_commit_message,
-    );
-    diff(&mut d, "last_sync_at", &a.last_sync_at, &b.last_sync_at);
-    diff(&mut d, "merged_at", &a.merged_at, &b.merged_at);
-    diff(&mut d, "merged_by", &a.merged_by, &b.merged_by);
-    diff(
-        &mut d,
-        "merge_commit_hash",
-        &a.merge_commit_hash,
-        &b.merge_commit_hash,
-    );
-    diff(&mut d, "metadata", &a.metadata, &b.metadata);
-    diff(&mut d, "created_at", &a.created_at, &b.created_at);
-    diff(&mut d, "updated_at", &a.updated_at, &b.updated_at);
-    diff(&mut d, "active", &a.active, &b.active);
-    d
-}
-
-pub fn activity_diff(a: &Activity, b: &Activity) -> Vec<&'static str> {
-    let mut d = vec![];
-    diff(&mut d, "agent_id", &a.agent_id, &b.agent_id);
-    diff(&mut d, "worktree_id", &a.worktree_id, &b.worktree_id);
-    diff(&mut d, "project_id", &a.project_id, &b.project_id);
-    diff(&mut d, "project_name", &a.project_name, &b.project_name);
-    diff(&mut d, "worktree_name", &a.worktree_name, &b.worktree_name);
-    diff(&mut d, "activity_type", &a.activity_type, &b.activity_type);
-    diff(&mut d, "file_path", &a.file_path, &b.file_path);
-    diff(&mut d, "description", &a.description, &b.description);
-    diff(&mut d, "metadata", &a.metadata, &b.metadata);
-    diff(&mut d, "created_at", &a.created_at, &b.created_at);
-    d
-}
-
-pub fn differs_reason(fields: &[&str]) -> String {
-    format!("the target holds other values for {}", fields.join(", "))
 }
 
 impl RegistrySnapshot {
@@ -433,86 +328,11 @@ pub fn validate_activity_row(a: &Activity) -> Result<()> {
     check().map_err(|e| in_row("activity", a.id, e))
 }
 
-/// Ids referenced by the snapshot's rows but not defined in it: the store checks
-/// that it holds them.
-pub struct ExternalRefs {
-    pub projects: Vec<Uuid>,
-    pub worktrees: Vec<Uuid>,
-    pub types: Vec<String>,
-}
-
-pub fn external_refs(s: &RegistrySnapshot) -> ExternalRefs {
-    let projects: HashSet<Uuid> = s.projects.iter().map(|p| p.id).collect();
-    let worktrees: HashSet<Uuid> = s.worktrees.iter().map(|w| w.id).collect();
-    let types: HashSet<&str> = s.worktree_types.iter().map(|t| t.name.as_str()).collect();
-    let mut ext_p: HashSet<Uuid> = HashSet::new();
-    let mut ext_w: HashSet<Uuid> = HashSet::new();
-    let mut ext_t: HashSet<String> = HashSet::new();
-    for w in &s.worktrees {
-        if !projects.contains(&w.project_id) {
-            ext_p.insert(w.project_id);
-        }
-        if !types.contains(w.type_name.as_str()) {
-            ext_t.insert(w.type_name.clone());
-        }
-    }
-    for a in &s.activities {
-        if let Some(p) = a.project_id.filter(|p| !projects.contains(p)) {
-            ext_p.insert(p);
-        }
-        if let Some(w) = a.worktree_id.filter(|w| !worktrees.contains(w)) {
-            ext_w.insert(w);
-        }
-    }
-    let mut r = ExternalRefs {
-        projects: ext_p.into_iter().collect(),
-        worktrees: ext_w.into_iter().collect(),
-        types: ext_t.into_iter().collect(),
-    };
-    r.projects.sort();
-    r.worktrees.sort();
-    r.types.sort();
-    r
-}
-
-/// The error for references the target does not hold either.
-pub fn missing_refs_error(what: &str, missing: &[String]) -> Error {
-    let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
-    Error::validation(format!(
-        "the document refers to {} {what} that neither it nor the target registry holds: {}{}",
-        missing.len(),
-        shown.join(", "),
-        if missing.len() > shown.len() {
-            ", ..."
-        } else {
-            ""
-        }
-    ))
-    .with_hint("export the whole registry (imi db export) and import that; nothing was written")
-}
-
-/// The error that refuses an import with conflicts, listing them.
-pub fn conflicts_error(conflicts: &[RowConflict]) -> Error {
-    const SHOWN: usize = 50;
-    let mut msg = format!(
-        "the target registry holds different rows for {} id(s) of the source; nothing was written:",
-        conflicts.len()
-    );
-    for c in conflicts.iter().take(SHOWN) {
-        msg.push_str(&format!("\n  {} {}: {}", c.table, c.id, c.reason));
-    }
-    if conflicts.len() > SHOWN {
-        msg.push_str(&format!("\n  ... and {} more", conflicts.len() - SHOWN));
-    }
-    Error::conflict(msg).with_hint(
-        "compare the two registries; run again with --overwrite to replace the target's rows with the source's",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn precision_truncates_and_reports() {

@@ -1,18 +1,23 @@
-//! `export_snapshot` / `import_snapshot` on the SQLite file: one `BEGIN IMMEDIATE`
-//! transaction, multi-row inserts of prepared shape. Timestamps are kept to the
-//! microsecond (`rows::ts_text`), as on PostgreSQL; finer ones are truncated and the
-//! report says so.
+//! `export_snapshot` / `import_snapshot` on the SQLite file, as `imi_core::snapshot`
+//! runs them over [`SnapTx`]: an export reads in one transaction of the reader
+//! pool; an import is one `BEGIN IMMEDIATE` transaction,
+//! rows loaded by id in one statement each (`json_each` of the ids), multi-row
+//! inserts of prepared shape. Timestamps are kept to the microsecond
+//! (`rows::ts_text`), as on PostgreSQL; finer ones are truncated and the report
+//! says so.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use imi_core::snapshot::{
-    ImportMode, ImportOptions, ImportReport, RegistrySnapshot, RowConflict, TableCounts,
-    activity_diff, conflicts_error, differs_reason, external_refs, missing_refs_error,
-    project_diff, type_diff, worktree_diff,
+    self, Clash, ClashCandidates, Clashes, ImportOptions, ImportPlan, ImportReport,
+    RegistrySnapshot, RowCounts, SnapshotTx, TypeWrite,
 };
 use imi_core::{Activity, Error, Project, Result, Worktree, WorktreeType};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
 
 use crate::error::db_err;
 use crate::rows::{
@@ -27,116 +32,11 @@ fn opt_ts_text(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(ts_text)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Counts([i64; 4]);
-
-async fn counts(c: &mut SqliteConnection) -> Result<Counts> {
-    let (p, t, w, a): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM worktree_types), \
-         (SELECT count(*) FROM worktrees), (SELECT count(*) FROM agent_activities)",
-    )
-    .fetch_one(&mut *c)
-    .await
-    .map_err(db_err)?;
-    Ok(Counts([p, t, w, a]))
-}
-
-async fn ids(c: &mut SqliteConnection, sql: &'static str) -> Result<HashSet<String>> {
-    let v: Vec<String> = sqlx::query_scalar(sql)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(db_err)?;
-    Ok(v.into_iter().collect())
-}
-
-fn conflict(table: &str, id: impl ToString, reason: String) -> RowConflict {
-    RowConflict {
-        table: table.to_string(),
-        id: id.to_string(),
-        reason,
-    }
-}
-
-/// What to do with one snapshot row compared with the target's.
-enum Plan {
-    Insert,
-    Same,
-    Replace,
-    Keep,
-    Refuse(Vec<&'static str>),
-}
-
-fn plan(mode: ImportMode, existing: bool, diff: Vec<&'static str>, c: &mut TableCounts) -> Plan {
-    c.read += 1;
-    if !existing {
-        return Plan::Insert;
-    }
-    if diff.is_empty() {
-        c.identical += 1;
-        return Plan::Same;
-    }
-    match mode {
-        ImportMode::Strict => {
-            c.conflicting += 1;
-            Plan::Refuse(diff)
-        }
-        ImportMode::Overwrite => {
-            c.overwritten += 1;
-            Plan::Replace
-        }
-        ImportMode::KeepExisting => {
-            c.kept += 1;
-            Plan::Keep
-        }
-    }
-}
-
 impl SqliteStore {
     pub(crate) async fn export_snapshot_impl(&self) -> Result<RegistrySnapshot> {
         // One read transaction: a consistent view of all four tables.
-        let mut tx = self.reader.begin().await.map_err(db_err)?;
-        let projects = sqlx::query(concat!("SELECT ", project_cols!(), " FROM projects"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::project)
-            .collect::<Result<Vec<_>>>()?;
-        let worktree_types = sqlx::query(concat!("SELECT ", type_cols!(), " FROM worktree_types"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree_type)
-            .collect::<Result<Vec<_>>>()?;
-        let worktrees = sqlx::query(concat!("SELECT ", worktree_cols!(), " FROM worktrees"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(rows::worktree)
-            .collect::<Result<Vec<_>>>()?;
-        let activities = sqlx::query(concat!(
-            "SELECT ",
-            activity_cols!(),
-            " FROM agent_activities"
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(rows::activity)
-        .collect::<Result<Vec<_>>>()?;
-        tx.rollback().await.map_err(db_err)?;
-        let mut s = RegistrySnapshot {
-            projects,
-            worktree_types,
-            worktrees,
-            activities,
-            ..Default::default()
-        };
-        s.sort();
-        Ok(s)
+        let begin = async { Ok(SnapTx(self.reader.begin().await.map_err(db_err)?)) };
+        snapshot::export(begin).await
     }
 
     pub(crate) async fn import_snapshot_impl(
@@ -144,247 +44,138 @@ impl SqliteStore {
         input: &RegistrySnapshot,
         opts: ImportOptions,
     ) -> Result<ImportReport> {
-        input.validate()?;
-        let (snap, truncated) = input.at_registry_precision();
-        let mut report = ImportReport {
-            dry_run: opts.dry_run,
-            timestamps_truncated: truncated,
-            ..Default::default()
-        };
-        let mode = opts.mode;
-        let mut tx = self.begin().await?;
-        let c: &mut SqliteConnection = &mut tx;
-        let before = counts(c).await?;
+        snapshot::import(input, opts, async { Ok(SnapTx(self.begin().await?)) }).await
+    }
+}
 
-        // References to rows the snapshot does not carry must be in the target.
-        let ext = external_refs(&snap);
-        let mut missing = vec![];
-        for id in &ext.projects {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE id = ?1")
-                .bind(id_text(*id))
-                .fetch_one(&mut *c)
-                .await
-                .map_err(db_err)?;
-            if n == 0 {
-                missing.push(id.to_string());
-            }
-        }
-        if !missing.is_empty() {
-            return Err(missing_refs_error("projects", &missing));
-        }
-        for id in &ext.worktrees {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM worktrees WHERE id = ?1")
-                .bind(id_text(*id))
-                .fetch_one(&mut *c)
-                .await
-                .map_err(db_err)?;
-            if n == 0 {
-                missing.push(id.to_string());
-            }
-        }
-        if !missing.is_empty() {
-            return Err(missing_refs_error("worktrees", &missing));
-        }
-        for name in &ext.types {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM worktree_types WHERE name = ?1")
-                .bind(name)
-                .fetch_one(&mut *c)
-                .await
-                .map_err(db_err)?;
-            if n == 0 {
-                missing.push(name.clone());
-            }
-        }
-        if !missing.is_empty() {
-            return Err(missing_refs_error("worktree types", &missing));
-        }
+/// An export's or an import's transaction.
+struct SnapTx(Transaction<'static, Sqlite>);
 
-        // --- types: by name; a new one keeps its id when the target has it free.
-        let existing_types: Vec<WorktreeType> =
-            sqlx::query(concat!("SELECT ", type_cols!(), " FROM worktree_types"))
-                .fetch_all(&mut *c)
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(rows::worktree_type)
-                .collect::<Result<_>>()?;
-        let by_name: HashMap<&str, &WorktreeType> = existing_types
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
-        let used_ids: HashSet<i32> = existing_types.iter().map(|t| t.id).collect();
-        let mut type_writes: Vec<(&WorktreeType, Plan, Option<&WorktreeType>)> = vec![];
-        for t in &snap.worktree_types {
-            let e = by_name.get(t.name.as_str()).copied();
-            let d = e.map(|e| type_diff(t, e)).unwrap_or_default();
-            let p = plan(mode, e.is_some(), d, &mut report.worktree_types);
-            if let Plan::Refuse(d) = &p {
-                report
-                    .conflicts
-                    .push(conflict("worktree_types", &t.name, differs_reason(d)));
-            }
-            type_writes.push((t, p, e));
+/// The rows of `sql` (a `SELECT ... FROM` one table), or of those with these ids
+/// (one statement, over `json_each` of the ids).
+async fn rows_of<T>(
+    c: &mut SqliteConnection,
+    sql: &str,
+    ids: Option<&[Uuid]>,
+    row: fn(&SqliteRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    let (sql, ids) = match ids {
+        None => (sql.to_string(), None),
+        Some([]) => return Ok(vec![]),
+        Some(ids) => {
+            let ids: Vec<String> = ids.iter().map(|i| id_text(*i)).collect();
+            let sql = format!("{sql} WHERE id IN (SELECT value FROM json_each(?1))");
+            (sql, Some(serde_json::Value::from(ids).to_string()))
         }
+    };
+    let mut q = sqlx::query(&sql);
+    if let Some(ids) = ids {
+        q = q.bind(ids);
+    }
+    q.fetch_all(&mut *c)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(row)
+        .collect()
+}
 
-        // --- projects
-        let project_ids = ids(c, "SELECT id FROM projects").await?;
-        let mut project_plans = Vec::with_capacity(snap.projects.len());
-        for p in &snap.projects {
+/// The id of the row `sql` finds (bound to `args`), as a clash of `id`.
+async fn clash(
+    c: &mut SqliteConnection,
+    id: Uuid,
+    sql: &'static str,
+    args: &[&str],
+) -> Result<Option<Clash>> {
+    let mut q = sqlx::query_scalar::<_, Hyphenated>(sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    let other = q.fetch_optional(&mut *c).await.map_err(db_err)?;
+    Ok(other.map(|o| Clash {
+        id,
+        other: o.into_uuid(),
+    }))
+}
+
+async fn bump_updated_at(c: &mut SqliteConnection, sql: &'static str, id: &str) -> Result<()> {
+    sqlx::query(sql)
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+impl SnapshotTx for SnapTx {
+    async fn counts(&mut self) -> Result<RowCounts> {
+        let (p, t, w, a): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM worktree_types), \
+             (SELECT count(*) FROM worktrees), (SELECT count(*) FROM agent_activities)",
+        )
+        .fetch_one(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(RowCounts::of_counts([p, t, w, a]))
+    }
+
+    async fn projects(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Project>> {
+        let sql = concat!("SELECT ", project_cols!(), " FROM projects");
+        rows_of(&mut self.0, sql, ids, rows::project).await
+    }
+
+    async fn worktree_types(&mut self) -> Result<Vec<WorktreeType>> {
+        let sql = concat!("SELECT ", type_cols!(), " FROM worktree_types");
+        rows_of(&mut self.0, sql, None, rows::worktree_type).await
+    }
+
+    async fn worktrees(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Worktree>> {
+        let sql = concat!("SELECT ", worktree_cols!(), " FROM worktrees");
+        rows_of(&mut self.0, sql, ids, rows::worktree).await
+    }
+
+    async fn activities(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Activity>> {
+        let sql = concat!("SELECT ", activity_cols!(), " FROM agent_activities");
+        rows_of(&mut self.0, sql, ids, rows::activity).await
+    }
+
+    async fn clashes(&mut self, candidates: &ClashCandidates<'_>) -> Result<Clashes> {
+        let c: &mut SqliteConnection = &mut self.0;
+        let mut out = Clashes::default();
+        for p in &candidates.projects {
+            let sql = "SELECT id FROM projects WHERE origin_key = ?1 AND active = 1 AND id <> ?2";
             let id = id_text(p.id);
-            let existing = if project_ids.contains(&id) {
-                Some(fetch_project(c, &id).await?)
-            } else {
-                None
-            };
-            let d = existing
-                .as_ref()
-                .map(|e| project_diff(p, e))
-                .unwrap_or_default();
-            let pl = plan(mode, existing.is_some(), d, &mut report.projects);
-            match &pl {
-                Plan::Refuse(d) => {
-                    report
-                        .conflicts
-                        .push(conflict("projects", p.id, differs_reason(d)))
-                }
-                Plan::Insert | Plan::Replace if p.active && before.0[0] > 0 => {
-                    let other: Option<String> = sqlx::query_scalar(
-                        "SELECT id FROM projects WHERE origin_key = ?1 AND active = 1 AND id <> ?2",
-                    )
-                    .bind(&p.origin_key)
-                    .bind(&id)
-                    .fetch_optional(&mut *c)
-                    .await
-                    .map_err(db_err)?;
-                    if let Some(o) = other {
-                        report.conflicts.push(conflict(
-                            "projects",
-                            p.id,
-                            format!(
-                                "{} is already registered as active project {o}",
-                                p.origin_key
-                            ),
-                        ));
-                    }
-                }
-                _ => {}
-            }
-            project_plans.push(pl);
+            let args = [p.origin_key.as_str(), &id];
+            out.origin_key.extend(clash(c, p.id, sql, &args).await?);
         }
-
-        // --- worktrees
-        let worktree_ids = ids(c, "SELECT id FROM worktrees").await?;
-        let mut worktree_plans = Vec::with_capacity(snap.worktrees.len());
-        for w in &snap.worktrees {
+        for w in &candidates.worktrees {
             let id = id_text(w.id);
-            let existing = if worktree_ids.contains(&id) {
-                Some(fetch_worktree(c, &id).await?)
-            } else {
-                None
-            };
-            let d = existing
-                .as_ref()
-                .map(|e| worktree_diff(w, e))
-                .unwrap_or_default();
-            let pl = plan(mode, existing.is_some(), d, &mut report.worktrees);
-            match &pl {
-                Plan::Refuse(d) => {
-                    report
-                        .conflicts
-                        .push(conflict("worktrees", w.id, differs_reason(d)))
-                }
-                Plan::Insert | Plan::Replace if before.0[2] > 0 => {
-                    // at most one active worktree per (project, host, name)
-                    let other: Option<String> = if w.active {
-                        sqlx::query_scalar(
-                            "SELECT id FROM worktrees WHERE project_id = ?1 AND host = ?2 \
-                             AND name = ?3 AND active = 1 AND id <> ?4",
-                        )
-                        .bind(id_text(w.project_id))
-                        .bind(&w.host)
-                        .bind(&w.name)
-                        .bind(&id)
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(db_err)?
-                    } else {
-                        None
-                    };
-                    if let Some(o) = other {
-                        report.conflicts.push(conflict(
-                            "worktrees",
-                            w.id,
-                            format!(
-                                "project {} already has active worktree {o} named {:?} on {}",
-                                w.project_id, w.name, w.host
-                            ),
-                        ));
-                    } else if w.active {
-                        let other: Option<String> = sqlx::query_scalar(
-                            "SELECT id FROM worktrees WHERE host = ?1 AND path = ?2 AND active = 1 AND id <> ?3",
-                        )
-                        .bind(&w.host)
-                        .bind(&w.path)
-                        .bind(&id)
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(db_err)?;
-                        if let Some(o) = other {
-                            report.conflicts.push(conflict(
-                                "worktrees",
-                                w.id,
-                                format!(
-                                    "active worktree {o} is already registered at {}:{}",
-                                    w.host, w.path
-                                ),
-                            ));
-                        }
-                    }
-                }
-                _ => {}
+            let sql = "SELECT id FROM worktrees WHERE project_id = ?1 AND host = ?2 \
+                       AND name = ?3 AND active = 1 AND id <> ?4";
+            let project = id_text(w.project_id);
+            let args = [project.as_str(), &w.host, &w.name, &id];
+            let named = clash(c, w.id, sql, &args).await?;
+            if named.is_some() {
+                // the planner reports the name; the path is not looked at
+                out.worktree_name.extend(named);
+                continue;
             }
-            worktree_plans.push(pl);
+            let sql = "SELECT id FROM worktrees WHERE host = ?1 AND path = ?2 AND active = 1 \
+                       AND id <> ?3";
+            let args = [w.host.as_str(), &w.path, &id];
+            out.worktree_path.extend(clash(c, w.id, sql, &args).await?);
         }
+        Ok(out)
+    }
 
-        // --- activities
-        let activity_ids = if before.0[3] > 0 {
-            ids(c, "SELECT id FROM agent_activities").await?
-        } else {
-            HashSet::new()
-        };
-        let mut activity_plans = Vec::with_capacity(snap.activities.len());
-        for a in &snap.activities {
-            let id = id_text(a.id);
-            let existing = if activity_ids.contains(&id) {
-                Some(fetch_activity(c, &id).await?)
-            } else {
-                None
-            };
-            let d = existing
-                .as_ref()
-                .map(|e| activity_diff(a, e))
-                .unwrap_or_default();
-            let pl = plan(mode, existing.is_some(), d, &mut report.activities);
-            if let Plan::Refuse(d) = &pl {
-                report
-                    .conflicts
-                    .push(conflict("agent_activities", a.id, differs_reason(d)));
-            }
-            activity_plans.push(pl);
-        }
-
-        if !report.conflicts.is_empty() {
-            tx.rollback().await.map_err(db_err)?;
-            return Err(conflicts_error(&report.conflicts));
-        }
-        let c: &mut SqliteConnection = &mut tx;
-
-        // --- writes: types first (worktrees need their ids)
-        for (t, p, e) in &type_writes {
-            match (p, e) {
-                (Plan::Insert, _) => {
-                    let id = (!used_ids.contains(&t.id)).then_some(t.id);
-                    sqlx::query(
+    async fn apply(&mut self, plan: &ImportPlan<'_>) -> Result<RowCounts> {
+        let c: &mut SqliteConnection = &mut self.0;
+        let mut inserted = RowCounts::default();
+        // types first: worktrees need their ids
+        for write in &plan.type_writes {
+            match *write {
+                TypeWrite::Insert { row: t, id } => {
+                    let n = sqlx::query(
                         "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
                          description, is_builtin, color, icon, metadata, created_at) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -402,9 +193,9 @@ impl SqliteStore {
                     .execute(&mut *c)
                     .await
                     .map_err(db_err)?;
-                    report.worktree_types.inserted += 1;
+                    inserted.worktree_types += n.rows_affected();
                 }
-                (Plan::Replace, Some(e)) => {
+                TypeWrite::Replace { row: t, id } => {
                     sqlx::query(
                         "UPDATE worktree_types SET branch_prefix = ?1, worktree_prefix = ?2, \
                          description = ?3, is_builtin = ?4, color = ?5, icon = ?6, metadata = ?7, \
@@ -418,21 +209,19 @@ impl SqliteStore {
                     .bind(&t.icon)
                     .bind(meta_text(&t.metadata))
                     .bind(ts_text(t.created_at))
-                    .bind(e.id)
+                    .bind(id)
                     .execute(&mut *c)
                     .await
                     .map_err(db_err)?;
                 }
-                // Same definition: the type has existed since the earlier of the two.
-                (Plan::Same, Some(e)) if t.created_at < e.created_at => {
+                TypeWrite::Backdate { id, created_at } => {
                     sqlx::query("UPDATE worktree_types SET created_at = ?1 WHERE id = ?2")
-                        .bind(ts_text(t.created_at))
-                        .bind(e.id)
+                        .bind(ts_text(created_at))
+                        .bind(id)
                         .execute(&mut *c)
                         .await
                         .map_err(db_err)?;
                 }
-                _ => {}
             }
         }
         let type_ids: HashMap<String, i64> =
@@ -444,8 +233,7 @@ impl SqliteStore {
                 .collect();
 
         // projects
-        let new: Vec<&Project> = pick(&snap.projects, &project_plans, Plan::is_insert);
-        for chunk in new.chunks(MAX_PARAMS / 11) {
+        for chunk in plan.projects.inserts().chunks(MAX_PARAMS / 11) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO projects (id, name, remote_origin, origin_key, default_branch, \
                  trunk_path, description, metadata, created_at, updated_at, active) ",
@@ -464,9 +252,9 @@ impl SqliteStore {
                     .push_bind(p.active);
             });
             let n = qb.build().execute(&mut *c).await.map_err(db_err)?;
-            report.projects.inserted += n.rows_affected();
+            inserted.projects += n.rows_affected();
         }
-        for p in pick(&snap.projects, &project_plans, Plan::is_replace) {
+        for p in plan.projects.replaces() {
             let id = id_text(p.id);
             // Two steps, so that the updated_at trigger (which stamps now() when an
             // update leaves updated_at as it was) keeps the given value.
@@ -499,8 +287,7 @@ impl SqliteStore {
                     .with_hint("the document's types must include every type its worktrees use")
             })
         };
-        let new: Vec<&Worktree> = pick(&snap.worktrees, &worktree_plans, Plan::is_insert);
-        for chunk in new.chunks(MAX_PARAMS / 22) {
+        for chunk in plan.worktrees.inserts().chunks(MAX_PARAMS / 22) {
             let tids = chunk
                 .iter()
                 .map(|w| type_id(&w.type_name))
@@ -536,9 +323,9 @@ impl SqliteStore {
                     .push_bind(w.active);
             });
             let n = qb.build().execute(&mut *c).await.map_err(db_err)?;
-            report.worktrees.inserted += n.rows_affected();
+            inserted.worktrees += n.rows_affected();
         }
-        for w in pick(&snap.worktrees, &worktree_plans, Plan::is_replace) {
+        for w in plan.worktrees.replaces() {
             let id = id_text(w.id);
             bump_updated_at(c, "UPDATE worktrees SET updated_at = '' WHERE id = ?1", &id).await?;
             sqlx::query(
@@ -577,8 +364,7 @@ impl SqliteStore {
         }
 
         // activities
-        let new: Vec<&Activity> = pick(&snap.activities, &activity_plans, Plan::is_insert);
-        for chunk in new.chunks(MAX_PARAMS / 11) {
+        for chunk in plan.activities.inserts().chunks(MAX_PARAMS / 11) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, project_name, \
                  worktree_name, activity_type, file_path, description, metadata, created_at) ",
@@ -597,9 +383,9 @@ impl SqliteStore {
                     .push_bind(ts_text(a.created_at));
             });
             let n = qb.build().execute(&mut *c).await.map_err(db_err)?;
-            report.activities.inserted += n.rows_affected();
+            inserted.activities += n.rows_affected();
         }
-        for a in pick(&snap.activities, &activity_plans, Plan::is_replace) {
+        for a in plan.activities.replaces() {
             sqlx::query(
                 "UPDATE agent_activities SET agent_id = ?1, worktree_id = ?2, project_id = ?3, \
                  project_name = ?4, worktree_name = ?5, activity_type = ?6, file_path = ?7, \
@@ -620,107 +406,15 @@ impl SqliteStore {
             .await
             .map_err(db_err)?;
         }
+        Ok(inserted)
+    }
 
-        // --- verify
-        let after = counts(c).await?;
-        let inserted = [
-            report.projects.inserted,
-            report.worktree_types.inserted,
-            report.worktrees.inserted,
-            report.activities.inserted,
-        ];
-        verify(before.0, after.0, inserted)?;
-        report.verified = true;
-        if opts.dry_run {
-            tx.rollback().await.map_err(db_err)?;
+    async fn finish(self, commit: bool) -> Result<()> {
+        if commit {
+            self.0.commit().await
         } else {
-            tx.commit().await.map_err(db_err)?;
+            self.0.rollback().await
         }
-        Ok(report)
+        .map_err(db_err)
     }
-}
-
-/// Row counts after = before + inserted, for each table.
-pub(crate) fn verify(before: [i64; 4], after: [i64; 4], inserted: [u64; 4]) -> Result<()> {
-    const TABLES: [&str; 4] = [
-        "projects",
-        "worktree_types",
-        "worktrees",
-        "agent_activities",
-    ];
-    for i in 0..4 {
-        if after[i] != before[i] + inserted[i] as i64 {
-            return Err(Error::internal(format!(
-                "count check failed for {}: {} before + {} inserted, but {} after; nothing was written",
-                TABLES[i], before[i], inserted[i], after[i]
-            ))
-            .with_hint("another process may be writing the registry; run the import again"));
-        }
-    }
-    Ok(())
-}
-
-impl Plan {
-    fn is_insert(&self) -> bool {
-        matches!(self, Plan::Insert)
-    }
-    fn is_replace(&self) -> bool {
-        matches!(self, Plan::Replace)
-    }
-}
-
-fn pick<'a, T>(rows: &'a [T], plans: &[Plan], f: fn(&Plan) -> bool) -> Vec<&'a T> {
-    rows.iter()
-        .zip(plans)
-        .filter(|(_, p)| f(p))
-        .map(|(r, _)| r)
-        .collect()
-}
-
-async fn bump_updated_at(c: &mut SqliteConnection, sql: &'static str, id: &str) -> Result<()> {
-    sqlx::query(sql)
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
-async fn fetch_project(c: &mut SqliteConnection, id: &str) -> Result<Project> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        project_cols!(),
-        " FROM projects WHERE id = ?1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *c)
-    .await
-    .map_err(db_err)?;
-    rows::project(&row)
-}
-
-async fn fetch_worktree(c: &mut SqliteConnection, id: &str) -> Result<Worktree> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        worktree_cols!(),
-        " FROM worktrees WHERE id = ?1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *c)
-    .await
-    .map_err(db_err)?;
-    rows::worktree(&row)
-}
-
-async fn fetch_activity(c: &mut SqliteConnection, id: &str) -> Result<Activity> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        activity_cols!(),
-        " FROM agent_activities WHERE id = ?1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *c)
-    .await
-    .map_err(db_err)?;
-    rows::activity(&row)
 }
