@@ -99,3 +99,29 @@ async fn postgres_sixteen_connections_register_one_project() {
     }
     imi_conformance::scenarios::sixteen_connections_register_one_project(&stores).await;
 }
+
+/// Every refused call gives the same code, message and hint on SQLite, PostgreSQL
+/// and PostgreSQL through PgBouncer (each is also checked against the expected text
+/// by the scenario `failing_calls_are_worded_once`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_calls_agree_across_backends() {
+    use imi_conformance::failing::failing_calls;
+    let (sqlite, _dir) = imi_conformance::sqlite_store().await;
+    let on_sqlite = failing_calls(&sqlite).await;
+    let Some((pg, _db)) = imi_conformance::postgres_store().await else {
+        return;
+    };
+    let on_postgres = failing_calls(&pg).await;
+    let mut differ = Vec::new();
+    for (a, b) in on_sqlite.iter().zip(&on_postgres) {
+        if a != b {
+            differ.push(format!("sqlite:   {a:?}\npostgres: {b:?}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n\n"));
+    assert_eq!(on_sqlite.len(), on_postgres.len());
+    let Some((bounced, _bouncer, _db2)) = imi_conformance::pgbouncer_store().await else {
+        return;
+    };
+    assert_eq!(failing_calls(&bounced).await, on_postgres);
+}

@@ -2,8 +2,10 @@
 //! the error type every layer shares, and the [`Store`] contract that each backend
 //! (SQLite, PostgreSQL) implements with identical behaviour.
 
+pub mod columns;
 pub mod display;
 pub mod error;
+pub mod messages;
 pub mod metadata;
 pub mod model;
 pub mod naming;
@@ -13,6 +15,7 @@ pub mod search;
 pub mod snapshot;
 pub mod store;
 
+pub use columns::{Columns, FromColumns};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use redact::redact;

@@ -276,6 +276,91 @@ impl NewWorktree {
     }
 }
 
+/// What a store found about the place a worktree registration asks for: before
+/// writing (SQLite), or after its SQL refused the registration (PostgreSQL, to say
+/// why). [`NewWorktree::admit`] decides on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorktreePlace {
+    /// A type of that name exists.
+    pub type_known: bool,
+    /// The project's `active`; `None` when there is no such project.
+    pub project_active: Option<bool>,
+    /// This host's row of that name in the project (the active one, else the most
+    /// recently updated one): its `active` and `path`.
+    pub same_name: Option<(bool, String)>,
+    /// Another active worktree registered at the path on this host: its name and its
+    /// project's name.
+    pub place_owner: Option<(String, String)>,
+}
+
+/// What registering a worktree does, once [`NewWorktree::admit`] let it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The same worktree is registered already: returned as it is (idempotent).
+    Existing,
+    /// A removed row of that name is reactivated with the new values.
+    Reactivate,
+    Insert,
+}
+
+impl NewWorktree {
+    /// The registration rules, in order: a known type, an active project, the name
+    /// free (or this very worktree) on `host`, the path free on `host`.
+    pub fn admit(&self, host: &str, place: &WorktreePlace) -> Result<Admission> {
+        use crate::messages;
+        if !place.type_known {
+            return Err(messages::unknown_worktree_type(&self.type_name));
+        }
+        match place.project_active {
+            None => return Err(messages::project_not_found(self.project_id)),
+            Some(false) => return Err(messages::project_inactive(self.project_id)),
+            Some(true) => {}
+        }
+        match &place.same_name {
+            Some((true, path)) if strip_trailing_slashes(path) == strip_trailing_slashes(&self.path) => {
+                return Ok(Admission::Existing);
+            }
+            Some((true, path)) => {
+                return Err(messages::worktree_name_taken(&self.name, host, path));
+            }
+            _ => {}
+        }
+        if let Some((w, p)) = &place.place_owner {
+            return Err(messages::worktree_place_taken(
+                &self.path,
+                host,
+                Some((w.as_str(), p.as_str())),
+            ));
+        }
+        Ok(match place.same_name {
+            Some(_) => Admission::Reactivate,
+            None => Admission::Insert,
+        })
+    }
+}
+
+/// `path` without trailing `/` (`/` itself stays): the form two registered paths
+/// are compared in.
+pub fn strip_trailing_slashes(path: &str) -> &str {
+    let t = path.trim_end_matches('/');
+    if t.is_empty() && path.starts_with('/') {
+        "/"
+    } else {
+        t
+    }
+}
+
+/// The deterministic path of worktree `name` (SPEC §2): `parent(trunk)/name`, on
+/// the text of the trunk path, exactly as the SQL function `get_project_working_path`
+/// computes it, so that every interface gives the same bytes: trailing `/` of the
+/// trunk path dropped, then everything up to its last `/` kept (nothing when it has
+/// none: a relative one-component trunk such as `trunk` gives `/name`).
+pub fn sibling_path(trunk: &str, name: &str) -> String {
+    let base = trunk.trim_end_matches('/');
+    let parent = base.rfind('/').map_or("", |i| &base[..i]);
+    format!("{parent}/{name}")
+}
+
 /// A git-state update; `None` leaves a field unchanged (as in
 /// `update_worktree_git_state`). `last_sync_at` is always stamped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -285,6 +370,63 @@ pub struct GitState {
     pub behind: Option<i32>,
     pub last_commit_hash: Option<String>,
     pub last_commit_message: Option<String>,
+}
+
+impl GitState {
+    /// The rules every store applies before writing: no count is negative.
+    pub fn validate(&self) -> Result<()> {
+        crate::naming::validate_count("uncommitted count", self.uncommitted_count)?;
+        crate::naming::validate_count("ahead count", self.ahead)?;
+        crate::naming::validate_count("behind count", self.behind)
+    }
+}
+
+/// Who merged a worktree ([`crate::Store::mark_merged`]): not empty.
+pub fn validate_merged_by(merged_by: &str) -> Result<()> {
+    crate::naming::require_non_empty("merged by", merged_by)
+}
+
+/// How many rows a listing returns: 1 or more, checked once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(i64);
+
+impl Limit {
+    pub fn new(limit: i64) -> Result<Limit> {
+        if limit <= 0 {
+            return Err(
+                Error::validation(format!("limit must be positive (got {limit})"))
+                    .with_hint("give a limit of 1 or more"),
+            );
+        }
+        Ok(Limit(limit))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A day count of the retention operations: 0 to [`crate::naming::MAX_DAYS`] (100
+/// years), checked once, so that `now - days` is always a valid time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Days(i32);
+
+impl Days {
+    /// `what` names the count in the error (`retention days`, `inactive days`).
+    pub fn new(what: &str, days: i32) -> Result<Days> {
+        crate::naming::validate_days(what, days)?;
+        Ok(Days(days))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+
+    /// `now - self`: cannot overflow (at most 100 years back, chrono reaches
+    /// 262 000 years).
+    pub fn before(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::TimeDelta::days(i64::from(self.0))
+    }
 }
 
 /// Input of [`crate::Store::log_activity`].
@@ -391,6 +533,41 @@ pub struct SchemaStatus {
     pub pending: Vec<i64>,
 }
 
+impl SchemaStatus {
+    /// The status of a `backend` registry whose applied migrations are `applied`,
+    /// for a binary that knows the migrations `known`.
+    pub fn compare(backend: &str, applied: &[i64], known: impl IntoIterator<Item = i64>) -> Self {
+        let known: Vec<i64> = known.into_iter().collect();
+        SchemaStatus {
+            backend: backend.to_string(),
+            applied: applied.iter().copied().max().unwrap_or(0),
+            latest: known.iter().copied().max().unwrap_or(0),
+            pending: known.into_iter().filter(|v| !applied.contains(v)).collect(),
+        }
+    }
+
+    /// `REGISTRY_UNAVAILABLE` when a newer imi wrote the registry's schema.
+    pub fn check_not_newer(&self) -> Result<()> {
+        if self.applied > self.latest {
+            return Err(Error::unavailable(format!(
+                "registry schema {} is newer than this imi (which knows up to {})",
+                self.applied, self.latest
+            ))
+            .with_hint("upgrade imi to a version that knows this schema"));
+        }
+        Ok(())
+    }
+}
+
+/// A migration failed while it ran: the driver's error (`inner`, already
+/// translated) with the migration's version in front.
+pub fn migration_failed(version: i64, inner: Error) -> Error {
+    Error::new(
+        inner.kind,
+        format!("migration {version} failed: {}", inner.message),
+    )
+}
+
 /// Result of a retention clean-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaintenanceReport {
@@ -417,6 +594,49 @@ mod tests {
         let e = parse_uuid("project", "not-a-uuid").unwrap_err();
         assert_eq!(e.code(), "VALIDATION_ERROR");
         assert!(e.message.contains("not-a-uuid") && e.hint.is_some());
+    }
+
+    #[test]
+    fn sibling_path_follows_get_project_working_path() {
+        for (trunk, want) in [
+            ("/code/p/trunk-main", "/code/p/n"),
+            ("/code/p/trunk-main/", "/code/p/n"),
+            ("/code/p/trunk-main///", "/code/p/n"),
+            ("/trunk", "/n"),
+            ("/", "/n"),
+            ("trunk", "/n"),
+            ("a/b", "a/n"),
+            ("a/b/", "a/n"),
+            ("/a//b", "/a//n"),
+            ("//x//", "//n"),
+        ] {
+            assert_eq!(sibling_path(trunk, "n"), want, "trunk {trunk:?}");
+        }
+    }
+
+    #[test]
+    fn trailing_slashes() {
+        assert_eq!(strip_trailing_slashes("/a/b//"), "/a/b");
+        assert_eq!(strip_trailing_slashes("/"), "/");
+        assert_eq!(strip_trailing_slashes("///"), "/");
+        assert_eq!(strip_trailing_slashes("a"), "a");
+    }
+
+    #[test]
+    fn limits_and_days_are_checked_once() {
+        assert_eq!(Limit::new(1).unwrap().get(), 1);
+        for bad in [0, -1] {
+            let e = Limit::new(bad).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR");
+            assert!(e.hint.is_some());
+        }
+        assert_eq!(Days::new("d", 36_500).unwrap().get(), 36_500);
+        assert!(Days::new("d", 36_501).is_err() && Days::new("d", -1).is_err());
+        let now = Utc::now();
+        assert_eq!(
+            Days::new("d", 2).unwrap().before(now),
+            now - chrono::TimeDelta::days(2)
+        );
     }
 
     #[test]
