@@ -114,15 +114,34 @@ pub async fn failing_calls<S: Store>(s: &S) -> Vec<Refusal> {
     c.refused("get_project(unknown id)", s.get_project(UNKNOWN_ID).await);
     c.refused(
         "get_project_by_origin(unknown remote)",
-        s.get_project_by_origin("https://github.com/acme/nope").await,
+        s.get_project_by_origin("https://github.com/acme/nope")
+            .await,
     );
     c.refused(
         "get_project_by_origin(unknown remote, other form)",
-        s.get_project_by_origin("git@github.com:Acme/Nope.git").await,
+        s.get_project_by_origin("git@github.com:Acme/Nope.git")
+            .await,
     );
     c.refused(
         "get_project_by_origin(unknown trunk path)",
         s.get_project_by_origin("/srv/none/trunk-main").await,
+    );
+    c.refused(
+        "get_project_by_origin(unknown remote with credentials)",
+        s.get_project_by_origin("https://user:secret@github.com/acme/nope")
+            .await,
+    );
+    c.refused(
+        "get_project_by_origin(unknown scp-like remote)",
+        s.get_project_by_origin("github.com:nobody/none").await,
+    );
+    c.refused(
+        "get_project_by_origin(unknown file remote)",
+        s.get_project_by_origin("file:///srv/nope.git").await,
+    );
+    c.refused(
+        "get_project_by_origin(relative path)",
+        s.get_project_by_origin("relative/dir").await,
     );
     c.refused(
         "get_project_by_origin(deactivated project)",
@@ -217,10 +236,7 @@ pub async fn failing_calls<S: Store>(s: &S) -> Vec<Refusal> {
         })
         .await,
     );
-    c.refused(
-        "get_worktree(unknown id)",
-        s.get_worktree(UNKNOWN_ID).await,
-    );
+    c.refused("get_worktree(unknown id)", s.get_worktree(UNKNOWN_ID).await);
     c.refused(
         "get_worktree_by_path(unknown path)",
         s.get_worktree_by_path("/nowhere/x").await,
@@ -390,4 +406,120 @@ pub async fn failing_calls<S: Store>(s: &S) -> Vec<Refusal> {
         s.prune_inactive_worktrees(36_501).await,
     );
     c.out
+}
+
+/// What each failing call of [`failing_calls`] answers on every backend: call,
+/// code, message, hint (the wording of `imi_core::messages` and the input rules).
+#[rustfmt::skip]
+pub const EXPECTED: &[(&str, &str, &str, &str)] = &[
+    ("get_project(unknown id)", "NOT_FOUND", "no project with id <unknown>", "list projects with `imi list --projects`"),
+    ("get_project_by_origin(unknown remote)", "NOT_FOUND", "no project registered for https://github.com/acme/nope", "register it with `imi init` in its repository"),
+    ("get_project_by_origin(unknown remote, other form)", "NOT_FOUND", "no project registered for git@github.com:Acme/Nope.git", "register it with `imi init` in its repository"),
+    ("get_project_by_origin(unknown trunk path)", "NOT_FOUND", "no project registered for /srv/none/trunk-main", "register it with `imi init` in its repository"),
+    ("get_project_by_origin(unknown remote with credentials)", "NOT_FOUND", "no project registered for https://github.com/acme/nope", "register it with `imi init` in its repository"),
+    ("get_project_by_origin(unknown scp-like remote)", "NOT_FOUND", "no project registered for github.com:nobody/none", "register it with `imi init` in its repository"),
+    ("get_project_by_origin(unknown file remote)", "NOT_FOUND", "no project registered for file:///srv/nope.git", "register it with `imi init` in its repository"),
+    ("get_project_by_origin(relative path)", "NOT_FOUND", "no project registered for relative/dir", "register it with `imi init` in its repository"),
+    ("get_project_by_origin(deactivated project)", "NOT_FOUND", "project \"gone\" (<gone>) registered for git@github.com:acme/gone is deactivated", "run `imi init` in its trunk to reactivate it"),
+    ("get_project_by_origin(unsupported remote)", "VALIDATION_ERROR", "unsupported remote scheme \"svn\" in \"svn://x/y\"", "use ssh://, https://, http://, git://, file:// or user@host:path"),
+    ("get_project_by_origin(empty)", "VALIDATION_ERROR", "remote is empty", "give a git remote URL such as https://github.com/owner/repo"),
+    ("get_project_by_name(unknown name)", "NOT_FOUND", "no active project named \"nope\"", "list projects with `imi list --projects`"),
+    ("get_project_by_name(deactivated project)", "NOT_FOUND", "no active project named \"gone\"", "list projects with `imi list --projects`"),
+    ("get_project_by_name(shared name)", "CONFLICT", "several active projects are named \"twin\"", "use the project's UUID or its remote instead of its name"),
+    ("deactivate_project(unknown id)", "NOT_FOUND", "no project with id <unknown>", "list projects with `imi list --projects`"),
+    ("register_project(empty name)", "VALIDATION_ERROR", "invalid project name \"\": it is empty", "a project is named after the last part of its remote or path; give a remote or directory whose last part is a plain name such as `app`"),
+    ("register_project(unsupported remote)", "VALIDATION_ERROR", "unsupported remote scheme \"svn\" in \"svn://a/b\"", "use ssh://, https://, http://, git://, file:// or user@host:path"),
+    ("register_worktree(unknown type)", "VALIDATION_ERROR", "unknown worktree type \"nosuch\"", "see the known types with `imi types list`"),
+    ("register_worktree(unknown project)", "NOT_FOUND", "no project with id <unknown>", "list projects with `imi list --projects`"),
+    ("register_worktree(inactive project)", "NOT_FOUND", "project <gone> is inactive", "register the project again (imi init) to reactivate it"),
+    ("register_worktree(name taken at another path)", "CONFLICT", "worktree \"feat-login\" is already registered in this project on test-host at /code/app/feat-login", "remove it first (imi remove), or choose another name"),
+    ("register_worktree(path taken by another worktree)", "CONFLICT", "path /code/app/feat-login on host test-host is already registered to worktree \"feat-login\" of project \"app\"", "remove that worktree first (imi remove), or choose another path"),
+    ("register_worktree(bad name)", "VALIDATION_ERROR", "invalid worktree name \"a b\": it contains whitespace", "try \"a-b\""),
+    ("register_worktree(empty branch)", "VALIDATION_ERROR", "branch name is empty", "give a non-empty branch name"),
+    ("get_worktree(unknown id)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("get_worktree_by_path(unknown path)", "NOT_FOUND", "no active worktree registered at /nowhere/x on test-host", "list registered worktrees with `imi list`"),
+    ("get_worktree_by_name(unknown name)", "NOT_FOUND", "no worktree named \"nope\" in project <app> on test-host", "list the project's worktrees with `imi list`"),
+    ("get_worktree_by_name(unknown project)", "NOT_FOUND", "no worktree named \"feat-login\" in project <unknown> on test-host", "list the project's worktrees with `imi list`"),
+    ("update_git_state(unknown id)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("update_git_state(negative count)", "VALIDATION_ERROR", "behind count is negative (-1)", "counts are zero or more"),
+    ("update_git_states(one unknown id)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("mark_merged(unknown id)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("mark_merged(empty merged_by)", "VALIDATION_ERROR", "merged by is empty", "give a non-empty merged by"),
+    ("deactivate_worktree(unknown id)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("add_type(existing name)", "CONFLICT", "worktree type \"spike\" already exists", "see the known types with `imi types list`"),
+    ("add_type(built-in name)", "CONFLICT", "worktree type \"feat\" already exists", "see the known types with `imi types list`"),
+    ("add_type(bad name)", "VALIDATION_ERROR", "invalid type name \"Bad\"", "type names are lowercase: a letter, then letters, digits or `-` (e.g. spike)"),
+    ("remove_type(unknown)", "NOT_FOUND", "no worktree type named \"nosuch\"", "see the known types with `imi types list`"),
+    ("remove_type(built-in)", "CONFLICT", "worktree type \"feat\" is built in and cannot be removed", "only types added with `imi types add` can be removed"),
+    ("remove_type(in use)", "CONFLICT", "worktree type \"spike\" is used by 1 active and 1 inactive worktrees", "remove those worktrees first (inactive ones are pruned by `imi db maintain`)"),
+    ("metadata_set(unknown project)", "NOT_FOUND", "no project with id <unknown>", "list projects with `imi list --projects`"),
+    ("metadata_get(unknown project)", "NOT_FOUND", "no project with id <unknown>", "list projects with `imi list --projects`"),
+    ("metadata_unset(unknown project)", "NOT_FOUND", "no project with id <unknown>", "list projects with `imi list --projects`"),
+    ("metadata_set(unknown worktree)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("metadata_get(unknown worktree)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("metadata_unset(unknown worktree)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("metadata_set(key through a scalar)", "CONFLICT", "metadata key \"k\" holds a number, not an object", "unset it first, or set a different key"),
+    ("metadata_set(bad key)", "VALIDATION_ERROR", "invalid metadata key \"a..b\"", "keys are dot-separated names, e.g. plane.ticket_id"),
+    ("metadata_get(bad key)", "VALIDATION_ERROR", "invalid metadata key \"\"", "keys are dot-separated names, e.g. plane.ticket_id"),
+    ("log_activity(unknown worktree)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("log_activity(unknown type)", "VALIDATION_ERROR", "unknown activity type \"danced\"", "use one of: created, modified, deleted, committed, pushed, merged, synced, claimed, released, removed, other"),
+    ("log_activity(empty agent)", "VALIDATION_ERROR", "agent id is empty", "give a non-empty agent id"),
+    ("recent_activities(0)", "VALIDATION_ERROR", "limit must be positive (got 0)", "give a limit of 1 or more"),
+    ("recent_activities_by_agent(-1)", "VALIDATION_ERROR", "limit must be positive (got -1)", "give a limit of 1 or more"),
+    ("working_path(unknown project)", "NOT_FOUND", "no project with id <unknown>", "list projects with `imi list --projects`"),
+    ("working_path(inactive project)", "NOT_FOUND", "project <gone> is inactive", "register the project again (imi init) to reactivate it"),
+    ("working_path(bad name)", "VALIDATION_ERROR", "invalid worktree name \"../x\": it contains a slash", "try \"x\""),
+    ("cleanup_old_activities(-1)", "VALIDATION_ERROR", "retention days is negative (-1)", "give a number of days, 0 or more"),
+    ("prune_inactive_worktrees(36501)", "VALIDATION_ERROR", "inactive days is too large (36501, at most 36500: 100 years)", "give a number of days from 0 to 36500"),
+];
+
+/// Every failing store call gives the code, message and hint of [`EXPECTED`]
+/// (`failing_calls_agree_across_backends` in the test also compares the backends'
+/// lists with each other).
+pub async fn failing_calls_are_worded_once<S: Store>(s: &S) {
+    let got = failing_calls(s).await;
+    for (r, (call, code, message, hint)) in got.iter().zip(EXPECTED) {
+        assert_eq!(
+            (r.call, r.code, r.message.as_str(), r.hint.as_deref()),
+            (*call, *code, *message, Some(*hint)),
+            "on {}",
+            s.backend()
+        );
+    }
+    assert_eq!(got.len(), EXPECTED.len());
+}
+
+/// A relative or odd trunk path gives one worktree path on every backend: the rule
+/// of `imi_core::sibling_path` and of the SQL function `get_project_working_path`
+/// (SQLite used to give `trunk/n` for the trunk `trunk`, PostgreSQL `/n`).
+pub async fn odd_trunk_paths_give_one_worktree_path<S: Store>(s: &S) {
+    for (i, (trunk, want)) in [
+        ("trunk", "/feat-n"),
+        ("a/b/", "a/feat-n"),
+        ("/", "/feat-n"),
+        ("//x//", "//feat-n"),
+        ("/code/app/trunk-main///", "/code/app/feat-n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = registered(
+            s,
+            &NewProject {
+                name: format!("odd{i}"),
+                trunk_path: trunk.into(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(p.trunk_path, trunk, "stored as given");
+        assert_eq!(s.working_path(p.id, None).await.unwrap(), trunk);
+        assert_eq!(
+            s.working_path(p.id, Some("feat-n")).await.unwrap(),
+            want,
+            "trunk {trunk:?} on {}",
+            s.backend()
+        );
+        assert_eq!(imi_core::sibling_path(trunk, "feat-n"), want);
+    }
 }

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use crate::{Harness, TEST_HOST};
 
+pub use crate::failing::{failing_calls_are_worded_once, odd_trunk_paths_give_one_worktree_path};
+
 #[track_caller]
 fn assert_kind<T: std::fmt::Debug>(r: Result<T, Error>, kind: ErrorKind) -> Error {
     match r {

@@ -67,6 +67,8 @@ conformance!(
     metadata_limits_are_enforced_on_write,
     over_deep_stored_metadata_is_readable_and_repairable,
     retention_day_counts_are_bounded,
+    failing_calls_are_worded_once,
+    odd_trunk_paths_give_one_worktree_path,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

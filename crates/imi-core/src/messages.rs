@@ -32,7 +32,7 @@ pub fn single_named(name: &str, found: Vec<Project>) -> Result<Project> {
     match (it.next(), it.next()) {
         (Some(p), None) => Ok(p),
         (None, _) => Err(
-            Error::not_found(format!("no active project named {name:?}")).with_hint(LIST_PROJECTS)
+            Error::not_found(format!("no active project named {name:?}")).with_hint(LIST_PROJECTS),
         ),
         (Some(_), Some(_)) => Err(Error::conflict(format!(
             "several active projects are named {name:?}"
@@ -54,8 +54,10 @@ pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project>
             p.name, p.id
         ))
         .with_hint("run `imi init` in its trunk to reactivate it")),
-        None => Err(Error::not_found(format!("no project registered for {shown}"))
-            .with_hint("register it with `imi init` in its repository")),
+        None => Err(
+            Error::not_found(format!("no project registered for {shown}"))
+                .with_hint("register it with `imi init` in its repository"),
+        ),
     }
 }
 
@@ -69,10 +71,8 @@ pub fn worktree_not_found(id: Uuid) -> Error {
 
 /// `NOT_FOUND` for `get_worktree_by_path`.
 pub fn no_worktree_at(path: &str, host: &str) -> Error {
-    Error::not_found(format!(
-        "no active worktree registered at {path} on {host}"
-    ))
-    .with_hint("list registered worktrees with `imi list`")
+    Error::not_found(format!("no active worktree registered at {path} on {host}"))
+        .with_hint("list registered worktrees with `imi list`")
 }
 
 /// `NOT_FOUND` for `get_worktree_by_name`.
@@ -155,7 +155,9 @@ pub fn check_type_removal(name: &str, found: Option<TypeUse>) -> Result<()> {
             "worktree type {name:?} is used by {} active and {} inactive worktrees",
             u.active, u.inactive
         ))
-        .with_hint("remove those worktrees first (inactive ones are pruned by `imi db maintain`)"));
+        .with_hint(
+            "remove those worktrees first (inactive ones are pruned by `imi db maintain`)",
+        ));
     }
     Ok(())
 }
@@ -181,7 +183,13 @@ mod tests {
                 }),
                 "CONFLICT",
             ),
-            (Some(TypeUse { inactive: 1, ..free }), "CONFLICT"),
+            (
+                Some(TypeUse {
+                    inactive: 1,
+                    ..free
+                }),
+                "CONFLICT",
+            ),
         ] {
             let e = check_type_removal("spike", found).unwrap_err();
             assert_eq!(e.code(), code);

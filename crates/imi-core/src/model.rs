@@ -317,7 +317,9 @@ impl NewWorktree {
             Some(true) => {}
         }
         match &place.same_name {
-            Some((true, path)) if strip_trailing_slashes(path) == strip_trailing_slashes(&self.path) => {
+            Some((true, path))
+                if strip_trailing_slashes(path) == strip_trailing_slashes(&self.path) =>
+            {
                 return Ok(Admission::Existing);
             }
             Some((true, path)) => {

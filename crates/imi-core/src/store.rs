@@ -105,8 +105,7 @@ pub trait Store: Send + Sync {
 
     /// The stored metadata text of `target` ([`crate::metadata`] says why text);
     /// `NOT_FOUND` ([`messages::target_not_found`]) when there is no such row.
-    fn read_metadata(&self, target: MetadataTarget)
-    -> impl Future<Output = Result<String>> + Send;
+    fn read_metadata(&self, target: MetadataTarget) -> impl Future<Output = Result<String>> + Send;
 
     /// In one transaction: reads the stored metadata text of `target` with its row
     /// locked against other writers, passes it to `edit`, writes the text `edit`

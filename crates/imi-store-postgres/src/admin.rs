@@ -186,7 +186,9 @@ impl PgStore {
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => Vec::new(),
             Err(e) => return Err(db_err(e)),
         };
-        let known = MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration());
+        let known = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration());
         Ok(SchemaStatus::compare(
             "postgres",
             &applied,

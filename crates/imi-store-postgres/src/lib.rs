@@ -340,10 +340,7 @@ impl Store for PgStore {
                 .fetch_all(self.db())
                 .await
                 .map_err(db_err)?;
-        let found = found
-            .iter()
-            .map(rows::read)
-            .collect::<Result<Vec<_>>>()?;
+        let found = found.iter().map(rows::read).collect::<Result<Vec<_>>>()?;
         messages::single_named(name, found)
     }
 
@@ -539,7 +536,10 @@ impl Store for PgStore {
         match done {
             Ok(_) => Ok(()),
             Err(e) => match db_err(e) {
-                e if e.kind == ErrorKind::NotFound => Err(self.first_unknown(&ids).await?.map_or(e, worktree_not_found)),
+                e if e.kind == ErrorKind::NotFound => Err(self
+                    .first_unknown(&ids)
+                    .await?
+                    .map_or(e, worktree_not_found)),
                 e => Err(e),
             },
         }

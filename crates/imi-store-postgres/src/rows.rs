@@ -6,11 +6,11 @@ use imi_core::{
     Activity, Columns, Error, FromColumns, InflightWork, Metadata, Project, Result, WorkStatus,
     Worktree, WorktreeType,
 };
-use uuid::Uuid;
 use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{Decode, Postgres, Row, Type};
+use uuid::Uuid;
 
 fn get<'r, T>(row: &'r PgRow, col: &str) -> Result<T>
 where

@@ -28,8 +28,7 @@ mod snapshot;
 
 use error::{db_err, is_unique_violation, migrate_err};
 use rows::{
-    activity_cols, days_ago_text, inflight_pred, now_text, project_cols, type_cols,
-    worktree_cols,
+    activity_cols, days_ago_text, inflight_pred, now_text, project_cols, type_cols, worktree_cols,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -463,7 +462,9 @@ impl Store for SqliteStore {
         } else {
             Vec::new()
         };
-        let known = MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration());
+        let known = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration());
         Ok(SchemaStatus::compare(
             "sqlite",
             &applied,
@@ -536,10 +537,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let found = found
-            .iter()
-            .map(rows::read)
-            .collect::<Result<Vec<_>>>()?;
+        let found = found.iter().map(rows::read).collect::<Result<Vec<_>>>()?;
         messages::single_named(name, found)
     }
 
@@ -690,19 +688,19 @@ impl Store for SqliteStore {
             same_name: wt_active.zip(get("wt_path")?),
             place_owner: get("owner")?.zip(get("owner_project")?),
         };
-        let result = match w.admit(host, &place)? {
-            Admission::Existing => {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    worktree_cols!(),
-                    " FROM worktrees WHERE id = ?1"
-                ))
-                .bind(existing_id)
-                .fetch_one(&mut *tx)
-                .await
-            }
-            Admission::Reactivate => {
-                sqlx::query(concat!(
+        let result =
+            match w.admit(host, &place)? {
+                Admission::Existing => {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        worktree_cols!(),
+                        " FROM worktrees WHERE id = ?1"
+                    ))
+                    .bind(existing_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                }
+                Admission::Reactivate => sqlx::query(concat!(
                     "UPDATE worktrees SET type_id = ?1, branch_name = ?2, path = ?3, host = ?4, ",
                     "agent_id = ?5, metadata = ?6, merged_at = NULL, merged_by = NULL, ",
                     "merge_commit_hash = NULL, has_uncommitted_changes = 0, ",
@@ -720,29 +718,28 @@ impl Store for SqliteStore {
                 .bind(existing_id)
                 .bind(&now)
                 .fetch_one(&mut *tx)
-                .await
-            }
-            Admission::Insert => {
-                sqlx::query(concat!(
-                    "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, ",
-                    "host, agent_id, metadata, created_at, updated_at) ",
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING ",
-                    worktree_cols!()
-                ))
-                .bind(id_text(Uuid::new_v4()))
-                .bind(&project_id)
-                .bind(type_id)
-                .bind(&w.name)
-                .bind(&w.branch_name)
-                .bind(&w.path)
-                .bind(host)
-                .bind(w.agent_id.as_deref())
-                .bind(&meta)
-                .bind(&now)
-                .fetch_one(&mut *tx)
-                .await
-            }
-        };
+                .await,
+                Admission::Insert => {
+                    sqlx::query(concat!(
+                        "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, ",
+                        "host, agent_id, metadata, created_at, updated_at) ",
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING ",
+                        worktree_cols!()
+                    ))
+                    .bind(id_text(Uuid::new_v4()))
+                    .bind(&project_id)
+                    .bind(type_id)
+                    .bind(&w.name)
+                    .bind(&w.branch_name)
+                    .bind(&w.path)
+                    .bind(host)
+                    .bind(w.agent_id.as_deref())
+                    .bind(&meta)
+                    .bind(&now)
+                    .fetch_one(&mut *tx)
+                    .await
+                }
+            };
         let row = match result {
             Ok(row) => row,
             // the write lock is held since the look above: only a writer outside imi's

@@ -132,7 +132,9 @@ impl Columns for Cols<'_> {
         parse_uuid(get::<&str>(self.0, col)?)
     }
     fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>> {
-        get::<Option<&str>>(self.0, col)?.map(parse_uuid).transpose()
+        get::<Option<&str>>(self.0, col)?
+            .map(parse_uuid)
+            .transpose()
     }
     fn time(&self, col: &str) -> Result<DateTime<Utc>> {
         parse_ts(get::<&str>(self.0, col)?)
