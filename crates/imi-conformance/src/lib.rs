@@ -15,6 +15,7 @@ use imi_store_sqlite::SqliteStore;
 use uuid::Uuid;
 
 pub mod failing;
+pub mod methods;
 pub mod scenarios;
 
 /// The host name every test store is opened with.

@@ -69,6 +69,12 @@ conformance!(
     retention_day_counts_are_bounded,
     failing_calls_are_worded_once,
     odd_trunk_paths_give_one_worktree_path,
+    every_project_method_works,
+    concurrent_registration_of_four_forms_yields_one_project,
+    every_worktree_method_works,
+    every_type_method_works,
+    every_metadata_method_works,
+    every_activity_and_retention_method_works,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
