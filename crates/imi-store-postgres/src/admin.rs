@@ -186,14 +186,9 @@ impl PgStore {
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => Vec::new(),
             Err(e) => return Err(db_err(e)),
         };
-        let known = MIGRATOR
-            .iter()
-            .filter(|m| m.migration_type.is_up_migration());
-        Ok(SchemaStatus::compare(
-            "postgres",
-            &applied,
-            known.map(|m| m.version),
-        ))
+        let up = |m: &sqlx::migrate::Migration| m.migration_type.is_up_migration();
+        let known = MIGRATOR.iter().filter(|m| up(m)).map(|m| m.version);
+        Ok(SchemaStatus::compare("postgres", &applied, known))
     }
 
     /// Applies pending migrations under sqlx's advisory lock (safe when several

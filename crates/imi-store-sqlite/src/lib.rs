@@ -462,14 +462,9 @@ impl Store for SqliteStore {
         } else {
             Vec::new()
         };
-        let known = MIGRATOR
-            .iter()
-            .filter(|m| m.migration_type.is_up_migration());
-        Ok(SchemaStatus::compare(
-            "sqlite",
-            &applied,
-            known.map(|m| m.version),
-        ))
+        let up = |m: &sqlx::migrate::Migration| m.migration_type.is_up_migration();
+        let known = MIGRATOR.iter().filter(|m| up(m)).map(|m| m.version);
+        Ok(SchemaStatus::compare("sqlite", &applied, known))
     }
 
     async fn ping(&self) -> Result<()> {
