@@ -194,6 +194,13 @@ pub trait Store: Send + Sync {
         &self,
         project_id: Option<Uuid>,
     ) -> impl Future<Output = Result<Vec<InflightWork>>> + Send;
+    /// The trunk path and `active` of a project, `None` when there is no such
+    /// project: the one primary-key read [`Store::working_path`] needs.
+    fn project_trunk(
+        &self,
+        project_id: Uuid,
+    ) -> impl Future<Output = Result<Option<(String, bool)>>> + Send;
+
     /// Trunk path for `None`, else `parent(trunk_path)/<worktree_name>`
     /// ([`crate::model::sibling_path`]); `NOT_FOUND` for an unknown or inactive
     /// project.
@@ -206,13 +213,14 @@ pub trait Store: Send + Sync {
             if let Some(n) = worktree_name {
                 crate::naming::validate_worktree_name(n)?;
             }
-            let p = self.get_project(project_id).await?;
-            if !p.active {
+            let found = self.project_trunk(project_id).await?;
+            let (trunk, active) = found.ok_or_else(|| messages::project_not_found(project_id))?;
+            if !active {
                 return Err(messages::project_inactive(project_id));
             }
             Ok(match worktree_name {
-                None => p.trunk_path,
-                Some(n) => sibling_path(&p.trunk_path, n),
+                None => trunk,
+                Some(n) => sibling_path(&trunk, n),
             })
         }
     }

@@ -763,6 +763,15 @@ impl Store for PgStore {
         many(found, rows::inflight)
     }
 
+    async fn project_trunk(&self, project_id: Uuid) -> Result<Option<(String, bool)>> {
+        // get_project_working_path's read; the rule itself is imi-core's
+        sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_optional(self.db())
+            .await
+            .map_err(db_err)
+    }
+
     async fn stats(&self) -> Result<RegistryStats> {
         let row = sqlx::query("SELECT * FROM get_registry_stats()")
             .fetch_one(self.db())

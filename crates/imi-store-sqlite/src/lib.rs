@@ -1165,6 +1165,14 @@ impl Store for SqliteStore {
         rows::inflight_json(&text)
     }
 
+    async fn project_trunk(&self, project_id: Uuid) -> Result<Option<(String, bool)>> {
+        sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = ?1")
+            .bind(id_text(project_id))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)
+    }
+
     async fn stats(&self) -> Result<RegistryStats> {
         let row = sqlx::query(concat!(
             "SELECT (SELECT count(*) FROM projects) AS total_projects, ",
