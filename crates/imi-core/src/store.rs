@@ -2,6 +2,11 @@
 //! observable behaviour; the conformance suite (`crates/imi-conformance`) runs one set
 //! of scenarios against all of them.
 //!
+//! A backend holds SQL and row decoding only. The rules and messages are imi-core's
+//! ([`crate::messages`], the input types of [`crate::model`]); operations made of
+//! simpler ones are provided here (`working_path` over `project_trunk`, the metadata
+//! operations over `read_metadata` and `edit_metadata`).
+//!
 //! Methods return `Send` futures so stores can be used from any task.
 
 use std::future::Future;
