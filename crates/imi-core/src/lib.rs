@@ -11,6 +11,7 @@ pub mod model;
 pub mod naming;
 pub mod redact;
 pub mod remote;
+pub mod rules;
 pub mod search;
 pub mod snapshot;
 pub mod store;
@@ -19,5 +20,8 @@ pub use columns::{Columns, FromColumns};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use redact::redact;
+pub use rules::{
+    Admission, TypeUse, WorktreePlace, check_type_removal, sibling_path, strip_trailing_slashes,
+};
 pub use snapshot::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot};
 pub use store::Store;

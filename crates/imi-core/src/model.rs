@@ -276,93 +276,6 @@ impl NewWorktree {
     }
 }
 
-/// What a store found about the place a worktree registration asks for: before
-/// writing (SQLite), or after its SQL refused the registration (PostgreSQL, to say
-/// why). [`NewWorktree::admit`] decides on it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WorktreePlace {
-    /// A type of that name exists.
-    pub type_known: bool,
-    /// The project's `active`; `None` when there is no such project.
-    pub project_active: Option<bool>,
-    /// This host's row of that name in the project (the active one, else the most
-    /// recently updated one): its `active` and `path`.
-    pub same_name: Option<(bool, String)>,
-    /// Another active worktree registered at the path on this host: its name and its
-    /// project's name.
-    pub place_owner: Option<(String, String)>,
-}
-
-/// What registering a worktree does, once [`NewWorktree::admit`] let it in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// The same worktree is registered already: returned as it is (idempotent).
-    Existing,
-    /// A removed row of that name is reactivated with the new values.
-    Reactivate,
-    Insert,
-}
-
-impl NewWorktree {
-    /// The registration rules, in order: a known type, an active project, the name
-    /// free (or this very worktree) on `host`, the path free on `host`.
-    pub fn admit(&self, host: &str, place: &WorktreePlace) -> Result<Admission> {
-        use crate::messages;
-        if !place.type_known {
-            return Err(messages::unknown_worktree_type(&self.type_name));
-        }
-        match place.project_active {
-            None => return Err(messages::project_not_found(self.project_id)),
-            Some(false) => return Err(messages::project_inactive(self.project_id)),
-            Some(true) => {}
-        }
-        match &place.same_name {
-            Some((true, path))
-                if strip_trailing_slashes(path) == strip_trailing_slashes(&self.path) =>
-            {
-                return Ok(Admission::Existing);
-            }
-            Some((true, path)) => {
-                return Err(messages::worktree_name_taken(&self.name, host, path));
-            }
-            _ => {}
-        }
-        if let Some((w, p)) = &place.place_owner {
-            return Err(messages::worktree_place_taken(
-                &self.path,
-                host,
-                Some((w.as_str(), p.as_str())),
-            ));
-        }
-        Ok(match place.same_name {
-            Some(_) => Admission::Reactivate,
-            None => Admission::Insert,
-        })
-    }
-}
-
-/// `path` without trailing `/` (`/` itself stays): the form two registered paths
-/// are compared in.
-pub fn strip_trailing_slashes(path: &str) -> &str {
-    let t = path.trim_end_matches('/');
-    if t.is_empty() && path.starts_with('/') {
-        "/"
-    } else {
-        t
-    }
-}
-
-/// The deterministic path of worktree `name` (SPEC §2): `parent(trunk)/name`, on
-/// the text of the trunk path, exactly as the SQL function `get_project_working_path`
-/// computes it, so that every interface gives the same bytes: trailing `/` of the
-/// trunk path dropped, then everything up to its last `/` kept (nothing when it has
-/// none: a relative one-component trunk such as `trunk` gives `/name`).
-pub fn sibling_path(trunk: &str, name: &str) -> String {
-    let base = trunk.trim_end_matches('/');
-    let parent = base.rfind('/').map_or("", |i| &base[..i]);
-    format!("{parent}/{name}")
-}
-
 /// A git-state update; `None` leaves a field unchanged (as in
 /// `update_worktree_git_state`). `last_sync_at` is always stamped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -596,32 +509,6 @@ mod tests {
         let e = parse_uuid("project", "not-a-uuid").unwrap_err();
         assert_eq!(e.code(), "VALIDATION_ERROR");
         assert!(e.message.contains("not-a-uuid") && e.hint.is_some());
-    }
-
-    #[test]
-    fn sibling_path_follows_get_project_working_path() {
-        for (trunk, want) in [
-            ("/code/p/trunk-main", "/code/p/n"),
-            ("/code/p/trunk-main/", "/code/p/n"),
-            ("/code/p/trunk-main///", "/code/p/n"),
-            ("/trunk", "/n"),
-            ("/", "/n"),
-            ("trunk", "/n"),
-            ("a/b", "a/n"),
-            ("a/b/", "a/n"),
-            ("/a//b", "/a//n"),
-            ("//x//", "//n"),
-        ] {
-            assert_eq!(sibling_path(trunk, "n"), want, "trunk {trunk:?}");
-        }
-    }
-
-    #[test]
-    fn trailing_slashes() {
-        assert_eq!(strip_trailing_slashes("/a/b//"), "/a/b");
-        assert_eq!(strip_trailing_slashes("/"), "/");
-        assert_eq!(strip_trailing_slashes("///"), "/");
-        assert_eq!(strip_trailing_slashes("a"), "a");
     }
 
     #[test]

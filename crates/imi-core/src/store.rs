@@ -3,7 +3,7 @@
 //! of scenarios against all of them.
 //!
 //! A backend holds SQL and row decoding only. The rules and messages are imi-core's
-//! ([`crate::messages`], the input types of [`crate::model`]); operations made of
+//! ([`crate::rules`], [`crate::messages`], the input types of [`crate::model`]); operations made of
 //! simpler ones are provided here (`working_path` over `project_trunk`, the metadata
 //! operations over `read_metadata` and `edit_metadata`).
 //!
@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::messages;
 use crate::metadata;
 use crate::model::*;
+use crate::rules::sibling_path;
 use crate::snapshot::{ImportOptions, ImportReport, RegistrySnapshot};
 
 pub trait Store: Send + Sync {
@@ -207,7 +208,7 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Option<(String, bool)>>> + Send;
 
     /// Trunk path for `None`, else `parent(trunk_path)/<worktree_name>`
-    /// ([`crate::model::sibling_path`]); `NOT_FOUND` for an unknown or inactive
+    /// ([`crate::rules::sibling_path`]); `NOT_FOUND` for an unknown or inactive
     /// project.
     fn working_path(
         &self,

@@ -633,13 +633,13 @@ impl Store for PgStore {
             .fetch_one(&mut tx)
             .await
             .map_err(db_err)?;
-            usage = Some(messages::TypeUse {
+            usage = Some(imi_core::TypeUse {
                 is_builtin,
                 active,
                 inactive,
             });
         }
-        messages::check_type_removal(name, usage)?;
+        imi_core::check_type_removal(name, usage)?;
         sqlx::query("DELETE FROM worktree_types WHERE id = $1")
             .bind(found.map(|f| f.0))
             .execute(&mut tx)

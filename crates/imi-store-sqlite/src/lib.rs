@@ -969,12 +969,12 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let usage = found.map(|(_, is_builtin, active, inactive)| messages::TypeUse {
+        let usage = found.map(|(_, is_builtin, active, inactive)| imi_core::TypeUse {
             is_builtin,
             active,
             inactive,
         });
-        messages::check_type_removal(name, usage)?;
+        imi_core::check_type_removal(name, usage)?;
         let type_id = found.map(|f| f.0);
         sqlx::query("DELETE FROM worktree_types WHERE id = ?1")
             .bind(type_id)
