@@ -14,6 +14,8 @@ use imi_store_postgres::PgStore;
 use imi_store_sqlite::SqliteStore;
 use uuid::Uuid;
 
+pub mod failing;
+pub mod methods;
 pub mod scenarios;
 
 /// The host name every test store is opened with.

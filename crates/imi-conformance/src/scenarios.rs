@@ -10,6 +10,13 @@ use uuid::Uuid;
 
 use crate::{Harness, TEST_HOST};
 
+pub use crate::failing::{failing_calls_are_worded_once, odd_trunk_paths_give_one_worktree_path};
+pub use crate::methods::{
+    concurrent_registration_of_four_forms_yields_one_project,
+    every_activity_and_retention_method_works, every_metadata_method_works,
+    every_project_method_works, every_type_method_works, every_worktree_method_works,
+};
+
 #[track_caller]
 fn assert_kind<T: std::fmt::Debug>(r: Result<T, Error>, kind: ErrorKind) -> Error {
     match r {

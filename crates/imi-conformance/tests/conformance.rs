@@ -68,6 +68,14 @@ conformance!(
     metadata_limits_are_enforced_on_write,
     over_deep_stored_metadata_is_readable_and_repairable,
     retention_day_counts_are_bounded,
+    failing_calls_are_worded_once,
+    odd_trunk_paths_give_one_worktree_path,
+    every_project_method_works,
+    concurrent_registration_of_four_forms_yields_one_project,
+    every_worktree_method_works,
+    every_type_method_works,
+    every_metadata_method_works,
+    every_activity_and_retention_method_works,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -99,4 +107,30 @@ async fn postgres_sixteen_connections_register_one_project() {
         );
     }
     imi_conformance::scenarios::sixteen_connections_register_one_project(&stores).await;
+}
+
+/// Every refused call gives the same code, message and hint on SQLite, PostgreSQL
+/// and PostgreSQL through PgBouncer (each is also checked against the expected text
+/// by the scenario `failing_calls_are_worded_once`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_calls_agree_across_backends() {
+    use imi_conformance::failing::failing_calls;
+    let (sqlite, _dir) = imi_conformance::sqlite_store().await;
+    let on_sqlite = failing_calls(&sqlite).await;
+    let Some((pg, _db)) = imi_conformance::postgres_store().await else {
+        return;
+    };
+    let on_postgres = failing_calls(&pg).await;
+    let mut differ = Vec::new();
+    for (a, b) in on_sqlite.iter().zip(&on_postgres) {
+        if a != b {
+            differ.push(format!("sqlite:   {a:?}\npostgres: {b:?}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n\n"));
+    assert_eq!(on_sqlite.len(), on_postgres.len());
+    let Some((bounced, _bouncer, _db2)) = imi_conformance::pgbouncer_store().await else {
+        return;
+    };
+    assert_eq!(failing_calls(&bounced).await, on_postgres);
 }

@@ -2,19 +2,26 @@
 //! the error type every layer shares, and the [`Store`] contract that each backend
 //! (SQLite, PostgreSQL) implements with identical behaviour.
 
+pub mod columns;
 pub mod display;
 pub mod error;
+pub mod messages;
 pub mod metadata;
 pub mod model;
 pub mod naming;
 pub mod redact;
 pub mod remote;
+pub mod rules;
 pub mod search;
 pub mod snapshot;
 pub mod store;
 
+pub use columns::{Columns, FromColumns};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;
 pub use redact::redact;
+pub use rules::{
+    Admission, TypeUse, WorktreePlace, check_type_removal, sibling_path, strip_trailing_slashes,
+};
 pub use snapshot::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot};
 pub use store::Store;

@@ -160,6 +160,12 @@ impl Decoded {
     }
 }
 
+/// The text a document is stored as (compact JSON).
+pub fn to_text(doc: &Metadata) -> String {
+    // Serialising a map of `Value`s cannot fail: string keys, no custom Serialize.
+    serde_json::to_string(doc).unwrap_or_else(|_| "{}".to_string())
+}
+
 /// Parses stored metadata text without ever failing on depth (see the module
 /// documentation). Fails only on text that is not a JSON object at all.
 pub fn decode_stored(text: &str) -> Result<Decoded> {

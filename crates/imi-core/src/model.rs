@@ -287,6 +287,63 @@ pub struct GitState {
     pub last_commit_message: Option<String>,
 }
 
+impl GitState {
+    /// The rules every store applies before writing: no count is negative.
+    pub fn validate(&self) -> Result<()> {
+        crate::naming::validate_count("uncommitted count", self.uncommitted_count)?;
+        crate::naming::validate_count("ahead count", self.ahead)?;
+        crate::naming::validate_count("behind count", self.behind)
+    }
+}
+
+/// Who merged a worktree ([`crate::Store::mark_merged`]): not empty.
+pub fn validate_merged_by(merged_by: &str) -> Result<()> {
+    crate::naming::require_non_empty("merged by", merged_by)
+}
+
+/// How many rows a listing returns: 1 or more, checked once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(i64);
+
+impl Limit {
+    pub fn new(limit: i64) -> Result<Limit> {
+        if limit <= 0 {
+            return Err(
+                Error::validation(format!("limit must be positive (got {limit})"))
+                    .with_hint("give a limit of 1 or more"),
+            );
+        }
+        Ok(Limit(limit))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A day count of the retention operations: 0 to [`crate::naming::MAX_DAYS`] (100
+/// years), checked once, so that `now - days` is always a valid time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Days(i32);
+
+impl Days {
+    /// `what` names the count in the error (`retention days`, `inactive days`).
+    pub fn new(what: &str, days: i32) -> Result<Days> {
+        crate::naming::validate_days(what, days)?;
+        Ok(Days(days))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+
+    /// `now - self`: cannot overflow (at most 100 years back, chrono reaches
+    /// 262 000 years).
+    pub fn before(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::TimeDelta::days(i64::from(self.0))
+    }
+}
+
 /// Input of [`crate::Store::log_activity`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewActivity {
@@ -391,6 +448,41 @@ pub struct SchemaStatus {
     pub pending: Vec<i64>,
 }
 
+impl SchemaStatus {
+    /// The status of a `backend` registry whose applied migrations are `applied`,
+    /// for a binary that knows the migrations `known`.
+    pub fn compare(backend: &str, applied: &[i64], known: impl IntoIterator<Item = i64>) -> Self {
+        let known: Vec<i64> = known.into_iter().collect();
+        SchemaStatus {
+            backend: backend.to_string(),
+            applied: applied.iter().copied().max().unwrap_or(0),
+            latest: known.iter().copied().max().unwrap_or(0),
+            pending: known.into_iter().filter(|v| !applied.contains(v)).collect(),
+        }
+    }
+
+    /// `REGISTRY_UNAVAILABLE` when a newer imi wrote the registry's schema.
+    pub fn check_not_newer(&self) -> Result<()> {
+        if self.applied > self.latest {
+            return Err(Error::unavailable(format!(
+                "registry schema {} is newer than this imi (which knows up to {})",
+                self.applied, self.latest
+            ))
+            .with_hint("upgrade imi to a version that knows this schema"));
+        }
+        Ok(())
+    }
+}
+
+/// A migration failed while it ran: the driver's error (`inner`, already
+/// translated) with the migration's version in front.
+pub fn migration_failed(version: i64, inner: Error) -> Error {
+    Error::new(
+        inner.kind,
+        format!("migration {version} failed: {}", inner.message),
+    )
+}
+
 /// Result of a retention clean-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaintenanceReport {
@@ -417,6 +509,23 @@ mod tests {
         let e = parse_uuid("project", "not-a-uuid").unwrap_err();
         assert_eq!(e.code(), "VALIDATION_ERROR");
         assert!(e.message.contains("not-a-uuid") && e.hint.is_some());
+    }
+
+    #[test]
+    fn limits_and_days_are_checked_once() {
+        assert_eq!(Limit::new(1).unwrap().get(), 1);
+        for bad in [0, -1] {
+            let e = Limit::new(bad).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR");
+            assert!(e.hint.is_some());
+        }
+        assert_eq!(Days::new("d", 36_500).unwrap().get(), 36_500);
+        assert!(Days::new("d", 36_501).is_err() && Days::new("d", -1).is_err());
+        let now = Utc::now();
+        assert_eq!(
+            Days::new("d", 2).unwrap().before(now),
+            now - chrono::TimeDelta::days(2)
+        );
     }
 
     #[test]

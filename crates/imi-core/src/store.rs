@@ -2,6 +2,11 @@
 //! observable behaviour; the conformance suite (`crates/imi-conformance`) runs one set
 //! of scenarios against all of them.
 //!
+//! A backend holds SQL and row decoding only. The rules and messages are imi-core's
+//! ([`crate::rules`], [`crate::messages`], the input types of [`crate::model`]); operations made of
+//! simpler ones are provided here (`working_path` over `project_trunk`, the metadata
+//! operations over `read_metadata` and `edit_metadata`).
+//!
 //! Methods return `Send` futures so stores can be used from any task.
 
 use std::future::Future;
@@ -10,7 +15,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::Result;
+use crate::messages;
+use crate::metadata;
 use crate::model::*;
+use crate::rules::sibling_path;
 use crate::snapshot::{ImportOptions, ImportReport, RegistrySnapshot};
 
 pub trait Store: Send + Sync {
@@ -101,6 +109,24 @@ pub trait Store: Send + Sync {
 
     // --- metadata -----------------------------------------------------------------
 
+    /// The stored metadata text of `target` ([`crate::metadata`] says why text);
+    /// `NOT_FOUND` ([`messages::target_not_found`]) when there is no such row.
+    fn read_metadata(&self, target: MetadataTarget) -> impl Future<Output = Result<String>> + Send;
+
+    /// In one transaction: reads the stored metadata text of `target` with its row
+    /// locked against other writers, passes it to `edit`, writes the text `edit`
+    /// returns (`None`: nothing to write), commits, and returns what `edit` gave
+    /// back. `NOT_FOUND` as [`Store::read_metadata`]. The metadata operations below
+    /// are built on these two.
+    fn edit_metadata<T, F>(
+        &self,
+        target: MetadataTarget,
+        edit: F,
+    ) -> impl Future<Output = Result<T>> + Send
+    where
+        T: Send,
+        F: FnOnce(&str) -> Result<(Option<String>, T)> + Send;
+
     /// Sets `key` (dotted: `plane.ticket_id`) deep inside the metadata object,
     /// creating intermediate objects and keeping sibling keys.
     fn metadata_set(
@@ -108,19 +134,53 @@ pub trait Store: Send + Sync {
         target: MetadataTarget,
         key: &str,
         value: Value,
-    ) -> impl Future<Output = Result<Metadata>> + Send;
+    ) -> impl Future<Output = Result<Metadata>> + Send {
+        async move {
+            metadata::parse_key(key)?;
+            self.edit_metadata(target, |text| {
+                let mut doc = metadata::decode_stored(text)?.writable("the metadata")?;
+                metadata::set(&mut doc, key, value)?;
+                Ok((Some(metadata::to_text(&doc)), doc))
+            })
+            .await
+        }
+    }
+
     /// The value at `key`, or the whole object for `None`.
     fn metadata_get(
         &self,
         target: MetadataTarget,
         key: Option<&str>,
-    ) -> impl Future<Output = Result<Option<Value>>> + Send;
+    ) -> impl Future<Output = Result<Option<Value>>> + Send {
+        async move {
+            if let Some(k) = key {
+                metadata::parse_key(k)?;
+            }
+            let doc = metadata::decode_stored(&self.read_metadata(target).await?)?.doc;
+            match key {
+                None => Ok(Some(Value::Object(doc))),
+                Some(k) => Ok(metadata::get(&doc, k)?.cloned()),
+            }
+        }
+    }
+
     /// Removes `key`; returns whether it was there.
     fn metadata_unset(
         &self,
         target: MetadataTarget,
         key: &str,
-    ) -> impl Future<Output = Result<bool>> + Send;
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async move {
+            metadata::parse_key(key)?;
+            self.edit_metadata(target, |text| {
+                // on the stored text: also repairs a document too deep to read
+                let new_text = metadata::unset_text(text, key)?;
+                let removed = new_text.is_some();
+                Ok((new_text, removed))
+            })
+            .await
+        }
+    }
 
     // --- activities ---------------------------------------------------------------
 
@@ -140,13 +200,36 @@ pub trait Store: Send + Sync {
         &self,
         project_id: Option<Uuid>,
     ) -> impl Future<Output = Result<Vec<InflightWork>>> + Send;
-    /// Trunk path for `None`, else `parent(trunk_path)/<worktree_name>`; `NOT_FOUND`
-    /// for an unknown or inactive project.
+    /// The trunk path and `active` of a project, `None` when there is no such
+    /// project: the one primary-key read [`Store::working_path`] needs.
+    fn project_trunk(
+        &self,
+        project_id: Uuid,
+    ) -> impl Future<Output = Result<Option<(String, bool)>>> + Send;
+
+    /// Trunk path for `None`, else `parent(trunk_path)/<worktree_name>`
+    /// ([`crate::rules::sibling_path`]); `NOT_FOUND` for an unknown or inactive
+    /// project.
     fn working_path(
         &self,
         project_id: Uuid,
         worktree_name: Option<&str>,
-    ) -> impl Future<Output = Result<String>> + Send;
+    ) -> impl Future<Output = Result<String>> + Send {
+        async move {
+            if let Some(n) = worktree_name {
+                crate::naming::validate_worktree_name(n)?;
+            }
+            let found = self.project_trunk(project_id).await?;
+            let (trunk, active) = found.ok_or_else(|| messages::project_not_found(project_id))?;
+            if !active {
+                return Err(messages::project_inactive(project_id));
+            }
+            Ok(match worktree_name {
+                None => trunk,
+                Some(n) => sibling_path(&trunk, n),
+            })
+        }
+    }
     fn stats(&self) -> impl Future<Output = Result<RegistryStats>> + Send;
 
     // --- retention ----------------------------------------------------------------
@@ -183,13 +266,7 @@ pub trait Store: Send + Sync {
 /// migrations, and refuses a registry written by a newer imi.
 pub async fn ensure_schema<S: Store>(store: &S) -> Result<SchemaStatus> {
     let status = store.schema_status().await?;
-    if status.applied > status.latest {
-        return Err(crate::Error::unavailable(format!(
-            "registry schema {} is newer than this imi (which knows up to {})",
-            status.applied, status.latest
-        ))
-        .with_hint("upgrade imi to a version that knows this schema"));
-    }
+    status.check_not_newer()?;
     if status.pending.is_empty() {
         return Ok(status);
     }
@@ -258,53 +335,4 @@ pub fn registry_fault(fault: RegistryFault, detail: &str) -> crate::Error {
         ),
     };
     crate::Error::unavailable(format!("{what} ({detail})")).with_hint(next)
-}
-
-/// `NOT_FOUND` for a project id, worded the same on every backend.
-pub fn project_not_found(id: uuid::Uuid) -> crate::Error {
-    crate::Error::not_found(format!("no project with id {id}"))
-        .with_hint("list projects with `imi list --projects`")
-}
-
-/// `NOT_FOUND` for a worktree id, worded the same on every backend.
-pub fn worktree_not_found(id: uuid::Uuid) -> crate::Error {
-    crate::Error::not_found(format!("no worktree with id {id}"))
-        .with_hint("list worktrees with `imi list --all`")
-}
-
-/// The one active project named `name` among `found` (a store fetches at most two):
-/// none is `NOT_FOUND`, several a `CONFLICT`.
-pub fn single_named(name: &str, found: Vec<Project>) -> Result<Project> {
-    let mut it = found.into_iter();
-    match (it.next(), it.next()) {
-        (Some(p), None) => Ok(p),
-        (None, _) => Err(
-            crate::Error::not_found(format!("no active project named {name:?}"))
-                .with_hint("list projects with `imi list --projects`"),
-        ),
-        (Some(_), Some(_)) => Err(crate::Error::conflict(format!(
-            "several active projects are named {name:?}"
-        ))
-        .with_hint("use the project's UUID or its remote instead of its name")),
-    }
-}
-
-/// The answer of `get_project_by_origin` from the project a store found for the key of
-/// `remote` (the active one, else the most recently updated inactive one): only an
-/// active project is returned, like the SQL function `get_project_by_origin`; an
-/// inactive one is `NOT_FOUND` saying it is deactivated and how to reactivate it.
-pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project> {
-    let shown = crate::remote::sanitize(remote).unwrap_or_else(|_| remote.trim().to_string());
-    match found {
-        Some(p) if p.active => Ok(p),
-        Some(p) => Err(crate::Error::not_found(format!(
-            "project {:?} ({}) registered for {shown} is deactivated",
-            p.name, p.id
-        ))
-        .with_hint("run `imi init` in its trunk to reactivate it")),
-        None => Err(
-            crate::Error::not_found(format!("no project registered for {shown}"))
-                .with_hint("register it with `imi init` in its repository"),
-        ),
-    }
 }

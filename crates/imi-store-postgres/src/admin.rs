@@ -186,30 +186,16 @@ impl PgStore {
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => Vec::new(),
             Err(e) => return Err(db_err(e)),
         };
-        let known: Vec<i64> = MIGRATOR
-            .iter()
-            .filter(|m| m.migration_type.is_up_migration())
-            .map(|m| m.version)
-            .collect();
-        Ok(SchemaStatus {
-            backend: "postgres".to_string(),
-            applied: applied.iter().copied().max().unwrap_or(0),
-            latest: known.iter().copied().max().unwrap_or(0),
-            pending: known
-                .iter()
-                .copied()
-                .filter(|v| !applied.contains(v))
-                .collect(),
-        })
+        let up = |m: &sqlx::migrate::Migration| m.migration_type.is_up_migration();
+        let known = MIGRATOR.iter().filter(|m| up(m)).map(|m| m.version);
+        Ok(SchemaStatus::compare("postgres", &applied, known))
     }
 
     /// Applies pending migrations under sqlx's advisory lock (safe when several
     /// processes migrate at once); refuses a registry newer than this binary.
     pub(crate) async fn migrate_impl(&self) -> Result<SchemaStatus> {
         let status = self.schema_status_impl().await?;
-        if status.applied > status.latest {
-            return Err(newer_schema(&status));
-        }
+        status.check_not_newer()?;
         if status.pending.is_empty() {
             return Ok(status);
         }
@@ -309,12 +295,4 @@ impl PgStore {
             .map_err(db_err)?;
         Ok(())
     }
-}
-
-pub(crate) fn newer_schema(status: &SchemaStatus) -> Error {
-    Error::unavailable(format!(
-        "registry schema {} is newer than this imi (which knows up to {})",
-        status.applied, status.latest
-    ))
-    .with_hint("upgrade imi to a version that knows this schema")
 }

@@ -177,13 +177,7 @@ fn column_of(constraint: &str, suffix: &str) -> String {
 pub(crate) fn migrate_err(e: MigrateError) -> Error {
     match e {
         MigrateError::Execute(e) => db_err(e),
-        MigrateError::ExecuteMigration(e, v) => {
-            let inner = db_err(e);
-            Error::new(
-                inner.kind,
-                format!("migration {v} failed: {}", inner.message),
-            )
-        }
+        MigrateError::ExecuteMigration(e, v) => imi_core::migration_failed(v, db_err(e)),
         MigrateError::VersionMissing(v) => Error::unavailable(format!(
             "the registry has migration {v}, which this imi does not know"
         ))

@@ -19,12 +19,12 @@ mod snapshot;
 use std::str::FromStr;
 use std::time::Duration;
 
+use imi_core::messages::{self, project_not_found, worktree_not_found};
 use imi_core::{
-    Activity, Error, GitState, InflightWork, Metadata, MetadataTarget, NewActivity, NewProject,
-    NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result, SchemaStatus,
-    Store, Worktree, WorktreeFilter, WorktreeType, metadata, naming, remote,
+    Activity, Days, Error, ErrorKind, GitState, InflightWork, Limit, MetadataTarget, NewActivity,
+    NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result,
+    SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, remote,
 };
-use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Row, postgres::PgRow};
@@ -136,6 +136,67 @@ impl PgStore {
         self.pooling
     }
 
+    /// Why `imi_register_worktree` refused `w` (`err`, as its SQL words it), worded
+    /// by imi-core: what the registration rules (`NewWorktree::admit`) say about
+    /// the place it asked for. `err` itself when they see nothing in the way (the
+    /// place changed meanwhile) or the failure was not a refusal.
+    async fn refused_worktree(&self, w: &NewWorktree, host: &str, err: Error) -> Error {
+        if !matches!(
+            err.kind,
+            ErrorKind::Validation | ErrorKind::NotFound | ErrorKind::Conflict
+        ) {
+            return err;
+        }
+        let found = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM worktree_types t WHERE t.name = $1) AS type_known, \
+             (SELECT p.active FROM projects p WHERE p.id = $2) AS project_active, \
+             n.active AS name_active, n.path AS name_path, \
+             o.name AS owner, o.project_name AS owner_project \
+             FROM (SELECT 1) AS one \
+             LEFT JOIN LATERAL (SELECT w.id, w.active, w.path FROM worktrees w \
+               WHERE w.project_id = $2 AND w.name = $3 AND w.host = $4 \
+               ORDER BY w.active DESC, w.updated_at DESC, w.id DESC LIMIT 1) n ON true \
+             LEFT JOIN LATERAL (SELECT w.name, p.name AS project_name FROM worktrees w \
+               JOIN projects p ON p.id = w.project_id \
+               WHERE w.host = $4 AND w.path = $5 AND w.active AND w.id IS DISTINCT FROM n.id \
+               LIMIT 1) o ON true",
+        )
+        .bind(&w.type_name)
+        .bind(w.project_id)
+        .bind(&w.name)
+        .bind(host)
+        .bind(&w.path)
+        .fetch_one(self.db())
+        .await;
+        let place = found.and_then(|r| {
+            let name_active: Option<bool> = r.try_get("name_active")?;
+            let owner: Option<String> = r.try_get("owner")?;
+            Ok(WorktreePlace {
+                type_known: r.try_get("type_known")?,
+                project_active: r.try_get("project_active")?,
+                same_name: name_active.zip(r.try_get::<Option<String>, _>("name_path")?),
+                place_owner: owner.zip(r.try_get::<Option<String>, _>("owner_project")?),
+            })
+        });
+        match place.map(|p| w.admit(host, &p)) {
+            Ok(Err(refusal)) => refusal,
+            _ => err,
+        }
+    }
+
+    /// The first of `ids` that no worktree has (the one a batch update failed on).
+    async fn first_unknown(&self, ids: &[Uuid]) -> Result<Option<Uuid>> {
+        sqlx::query_scalar(
+            "SELECT u.id FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ord) \
+             WHERE NOT EXISTS (SELECT 1 FROM worktrees w WHERE w.id = u.id) \
+             ORDER BY u.ord LIMIT 1",
+        )
+        .bind(ids)
+        .fetch_optional(self.db())
+        .await
+        .map_err(db_err)
+    }
+
     async fn worktree_from(&self, sql: &'static str, id: Uuid) -> Result<Worktree> {
         let row = sqlx::query(sql)
             .bind(id)
@@ -143,75 +204,45 @@ impl PgStore {
             .await
             .map_err(db_err)?;
         match row {
-            Some(r) => rows::worktree(&r),
+            Some(r) => rows::read(&r),
             None => Err(worktree_not_found(id)),
         }
     }
-}
-
-use imi_core::store::{project_not_found, worktree_not_found};
-
-/// `parent(trunk_path)/name` exactly as `get_project_working_path` computes it:
-/// trailing slashes of the trunk path dropped, then everything up to the last `/`
-/// kept (nothing when there is none), then `/name`.
-fn sibling_path(trunk: &str, name: &str) -> String {
-    let base = trunk.trim_end_matches('/');
-    let parent = base.rfind('/').map_or("", |i| &base[..i]);
-    format!("{parent}/{name}")
-}
-
-fn validate_limit(limit: i64) -> Result<()> {
-    if limit <= 0 {
-        return Err(
-            Error::validation(format!("limit must be positive (got {limit})"))
-                .with_hint("give a limit of 1 or more"),
-        );
-    }
-    Ok(())
-}
-
-fn validate_git_state(s: &GitState) -> Result<()> {
-    naming::validate_count("uncommitted count", s.uncommitted_count)?;
-    naming::validate_count("ahead count", s.ahead)?;
-    naming::validate_count("behind count", s.behind)?;
-    Ok(())
 }
 
 fn many<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(f).collect()
 }
 
-const METADATA_LOCK_PROJECT: &str = "SELECT metadata FROM projects WHERE id = $1 FOR UPDATE";
-const METADATA_LOCK_WORKTREE: &str = "SELECT metadata FROM worktrees WHERE id = $1 FOR UPDATE";
-const METADATA_READ_PROJECT: &str = "SELECT metadata FROM projects WHERE id = $1";
-const METADATA_READ_WORKTREE: &str = "SELECT metadata FROM worktrees WHERE id = $1";
-const METADATA_WRITE_PROJECT: &str = "UPDATE projects SET metadata = $2::jsonb WHERE id = $1";
-const METADATA_WRITE_WORKTREE: &str = "UPDATE worktrees SET metadata = $2::jsonb WHERE id = $1";
-
-struct MetaSql {
-    lock: &'static str,
-    read: &'static str,
-    write: &'static str,
-    id: Uuid,
-    missing: fn(Uuid) -> Error,
+/// `db_err`, except that the `NOT_FOUND` an `imi_*` function raises for worktree
+/// `id` (its only one) is worded by imi-core.
+fn worktree_err(id: Uuid) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| match db_err(e) {
+        e if e.kind == ErrorKind::NotFound => worktree_not_found(id),
+        e => e,
+    }
 }
 
-fn meta_sql(target: MetadataTarget) -> MetaSql {
+/// The statements that lock, read and write `target`'s metadata (chosen, never
+/// formatted). The `updated_at` trigger stamps the write.
+fn metadata_sql(target: MetadataTarget) -> (Uuid, [&'static str; 3]) {
     match target {
-        MetadataTarget::Project(id) => MetaSql {
-            lock: METADATA_LOCK_PROJECT,
-            read: METADATA_READ_PROJECT,
-            write: METADATA_WRITE_PROJECT,
+        MetadataTarget::Project(id) => (
             id,
-            missing: project_not_found,
-        },
-        MetadataTarget::Worktree(id) => MetaSql {
-            lock: METADATA_LOCK_WORKTREE,
-            read: METADATA_READ_WORKTREE,
-            write: METADATA_WRITE_WORKTREE,
+            [
+                "SELECT metadata FROM projects WHERE id = $1 FOR UPDATE",
+                "SELECT metadata FROM projects WHERE id = $1",
+                "UPDATE projects SET metadata = $2::jsonb WHERE id = $1",
+            ],
+        ),
+        MetadataTarget::Worktree(id) => (
             id,
-            missing: worktree_not_found,
-        },
+            [
+                "SELECT metadata FROM worktrees WHERE id = $1 FOR UPDATE",
+                "SELECT metadata FROM worktrees WHERE id = $1",
+                "UPDATE worktrees SET metadata = $2::jsonb WHERE id = $1",
+            ],
+        ),
     }
 }
 
@@ -274,7 +305,7 @@ impl Store for PgStore {
         .fetch_one(self.db())
         .await
         .map_err(db_err)?;
-        rows::project(&row)
+        rows::read(&row)
     }
 
     async fn get_project(&self, id: Uuid) -> Result<Project> {
@@ -284,7 +315,7 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         match row {
-            Some(r) => rows::project(&r),
+            Some(r) => rows::read(&r),
             None => Err(project_not_found(id)),
         }
     }
@@ -298,8 +329,8 @@ impl Store for PgStore {
             .fetch_optional(self.db())
             .await
             .map_err(db_err)?;
-        let found = row.as_ref().map(rows::project).transpose()?;
-        imi_core::store::active_by_origin(remote_origin, found)
+        let found = row.as_ref().map(rows::read).transpose()?;
+        messages::active_by_origin(remote_origin, found)
     }
 
     async fn get_project_by_name(&self, name: &str) -> Result<Project> {
@@ -309,11 +340,8 @@ impl Store for PgStore {
                 .fetch_all(self.db())
                 .await
                 .map_err(db_err)?;
-        let found = found
-            .iter()
-            .map(rows::project)
-            .collect::<Result<Vec<_>>>()?;
-        imi_core::store::single_named(name, found)
+        let found = found.iter().map(rows::read).collect::<Result<Vec<_>>>()?;
+        messages::single_named(name, found)
     }
 
     async fn list_projects(&self, include_inactive: bool) -> Result<Vec<Project>> {
@@ -324,7 +352,7 @@ impl Store for PgStore {
         .fetch_all(self.db())
         .await
         .map_err(db_err)?;
-        many(found, rows::project)
+        many(found, rows::read)
     }
 
     async fn search_projects(&self, query: &str) -> Result<Vec<ProjectMatch>> {
@@ -378,9 +406,11 @@ impl Store for PgStore {
         .bind(Json(&w.metadata))
         .bind(host)
         .fetch_one(self.db())
-        .await
-        .map_err(db_err)?;
-        rows::worktree(&row)
+        .await;
+        match row {
+            Ok(row) => rows::read(&row),
+            Err(e) => Err(self.refused_worktree(w, host, db_err(e)).await),
+        }
     }
 
     async fn get_worktree(&self, id: Uuid) -> Result<Worktree> {
@@ -400,12 +430,8 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?;
         match row {
-            Some(r) => rows::worktree(&r),
-            None => Err(Error::not_found(format!(
-                "no active worktree registered at {path} on {}",
-                self.host
-            ))
-            .with_hint("list worktrees with `imi list`, or register this one with `imi add`")),
+            Some(r) => rows::read(&r),
+            None => Err(messages::no_worktree_at(path, &self.host)),
         }
     }
 
@@ -424,12 +450,8 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?;
         match row {
-            Some(r) => rows::worktree(&r),
-            None => Err(Error::not_found(format!(
-                "no worktree named {name:?} in project {project_id} on {}",
-                self.host
-            ))
-            .with_hint("list worktrees with `imi list`")),
+            Some(r) => rows::read(&r),
+            None => Err(messages::no_worktree_named(project_id, name, &self.host)),
         }
     }
 
@@ -452,11 +474,11 @@ impl Store for PgStore {
         .fetch_all(self.db())
         .await
         .map_err(db_err)?;
-        many(found, rows::worktree)
+        many(found, rows::read)
     }
 
     async fn update_git_state(&self, id: Uuid, state: &GitState) -> Result<Worktree> {
-        validate_git_state(state)?;
+        state.validate()?;
         let row = sqlx::query(
             "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
              FROM imi_update_git_state(p_worktree_id := $1, p_uncommitted_count := $2, \
@@ -471,8 +493,8 @@ impl Store for PgStore {
         .bind(state.last_commit_message.as_deref())
         .fetch_one(self.db())
         .await
-        .map_err(db_err)?;
-        rows::worktree(&row)
+        .map_err(worktree_err(id))?;
+        rows::read(&row)
     }
 
     async fn update_git_states(&self, updates: &[(Uuid, GitState)]) -> Result<()> {
@@ -480,7 +502,7 @@ impl Store for PgStore {
             return Ok(());
         }
         for (_, s) in updates {
-            validate_git_state(s)?;
+            s.validate()?;
         }
         let ids: Vec<Uuid> = updates.iter().map(|(id, _)| *id).collect();
         let uncommitted: Vec<Option<i32>> =
@@ -496,23 +518,31 @@ impl Store for PgStore {
             .map(|(_, s)| s.last_commit_message.clone())
             .collect();
         // One statement: atomic (any error rolls back every row), one round trip.
-        sqlx::query(
+        let done = sqlx::query(
             "SELECT g.id FROM unnest($1::uuid[], $2::int4[], $3::int4[], $4::int4[], \
              $5::text[], $6::text[]) WITH ORDINALITY AS u(id, uc, ah, be, h, m, ord) \
              CROSS JOIN LATERAL imi_update_git_state(p_worktree_id := u.id, \
              p_uncommitted_count := u.uc, p_ahead := u.ah, p_behind := u.be, \
              p_last_commit_hash := u.h, p_last_commit_message := u.m) g",
         )
-        .bind(ids)
+        .bind(&ids)
         .bind(uncommitted)
         .bind(ahead)
         .bind(behind)
         .bind(hashes)
         .bind(messages)
         .fetch_all(self.db())
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) => match db_err(e) {
+                e if e.kind == ErrorKind::NotFound => Err(self
+                    .first_unknown(&ids)
+                    .await?
+                    .map_or(e, worktree_not_found)),
+                e => Err(e),
+            },
+        }
     }
 
     async fn mark_merged(
@@ -521,7 +551,7 @@ impl Store for PgStore {
         merged_by: &str,
         merge_commit_hash: Option<&str>,
     ) -> Result<Worktree> {
-        naming::require_non_empty("merged_by", merged_by)?;
+        imi_core::validate_merged_by(merged_by)?;
         let row = sqlx::query(
             "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
              FROM imi_mark_worktree_merged(p_worktree_id := $1, p_merged_by := $2, \
@@ -532,8 +562,8 @@ impl Store for PgStore {
         .bind(merge_commit_hash)
         .fetch_one(self.db())
         .await
-        .map_err(db_err)?;
-        rows::worktree(&row)
+        .map_err(worktree_err(id))?;
+        rows::read(&row)
     }
 
     async fn deactivate_worktree(&self, id: Uuid) -> Result<()> {
@@ -559,7 +589,7 @@ impl Store for PgStore {
             .fetch_all(self.db())
             .await
             .map_err(db_err)?;
-        many(found, rows::worktree_type)
+        many(found, rows::read)
     }
 
     async fn add_type(&self, t: &NewWorktreeType) -> Result<WorktreeType> {
@@ -578,11 +608,8 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?;
         match row {
-            Some(r) => rows::worktree_type(&r),
-            None => Err(
-                Error::conflict(format!("worktree type {:?} already exists", t.name))
-                    .with_hint("see the known types with `imi types list`"),
-            ),
+            Some(r) => rows::read(&r),
+            None => Err(messages::worktree_type_exists(&t.name)),
         }
     }
 
@@ -596,33 +623,25 @@ impl Store for PgStore {
                 .fetch_optional(&mut tx)
                 .await
                 .map_err(db_err)?;
-        let Some((id, builtin)) = found else {
-            return Err(Error::not_found(format!("no worktree type {name:?}"))
-                .with_hint("see the known types with `imi types list`"));
-        };
-        if builtin {
-            return Err(Error::conflict(format!(
-                "{name:?} is a built-in worktree type and cannot be removed"
-            )));
-        }
-        let (active, inactive): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE active), count(*) FILTER (WHERE NOT active) \
-             FROM worktrees WHERE type_id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut tx)
-        .await
-        .map_err(db_err)?;
-        if active + inactive > 0 {
-            return Err(Error::conflict(format!(
-                "worktree type {name:?} is used by {active} active and {inactive} inactive worktrees"
-            ))
-            .with_hint(
-                "remove those worktrees first (inactive ones are pruned by `imi db maintain`)",
-            ));
-        }
-        sqlx::query("DELETE FROM worktree_types WHERE id = $1")
+        let mut usage = None;
+        if let Some((id, is_builtin)) = found {
+            let (active, inactive): (i64, i64) = sqlx::query_as(
+                "SELECT count(*) FILTER (WHERE active), count(*) FILTER (WHERE NOT active) \
+                 FROM worktrees WHERE type_id = $1",
+            )
             .bind(id)
+            .fetch_one(&mut tx)
+            .await
+            .map_err(db_err)?;
+            usage = Some(imi_core::TypeUse {
+                is_builtin,
+                active,
+                inactive,
+            });
+        }
+        imi_core::check_type_removal(name, usage)?;
+        sqlx::query("DELETE FROM worktree_types WHERE id = $1")
+            .bind(found.map(|f| f.0))
             .execute(&mut tx)
             .await
             .map_err(db_err)?;
@@ -631,79 +650,41 @@ impl Store for PgStore {
 
     // --- metadata -----------------------------------------------------------------
 
-    async fn metadata_set(
-        &self,
-        target: MetadataTarget,
-        key: &str,
-        value: Value,
-    ) -> Result<Metadata> {
-        metadata::parse_key(key)?;
-        let sql = meta_sql(target);
-        let mut tx = self.db().begin().await?;
-        let row = sqlx::query(sql.lock)
-            .bind(sql.id)
-            .fetch_optional(&mut tx)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| (sql.missing)(sql.id))?;
-        let mut doc = metadata::decode_stored(&metadata_text(&row)?)?.writable("the metadata")?;
-        metadata::set(&mut doc, key, value)?;
-        let text = serde_json::to_string(&doc)
-            .map_err(|e| Error::internal(format!("cannot encode metadata: {e}")))?;
-        sqlx::query(sql.write)
-            .bind(sql.id)
-            .bind(text)
-            .execute(&mut tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await?;
-        Ok(doc)
-    }
-
-    async fn metadata_get(
-        &self,
-        target: MetadataTarget,
-        key: Option<&str>,
-    ) -> Result<Option<Value>> {
-        if let Some(k) = key {
-            metadata::parse_key(k)?;
-        }
-        let sql = meta_sql(target);
-        let row = sqlx::query(sql.read)
-            .bind(sql.id)
+    async fn read_metadata(&self, target: MetadataTarget) -> Result<String> {
+        let (id, [_, read, _]) = metadata_sql(target);
+        let row = sqlx::query(read)
+            .bind(id)
             .fetch_optional(self.db())
             .await
             .map_err(db_err)?
-            .ok_or_else(|| (sql.missing)(sql.id))?;
-        let doc = metadata::decode_stored(&metadata_text(&row)?)?.doc;
-        match key {
-            None => Ok(Some(Value::Object(doc))),
-            Some(k) => Ok(metadata::get(&doc, k)?.cloned()),
-        }
+            .ok_or_else(|| messages::target_not_found(target))?;
+        metadata_text(&row)
     }
 
-    async fn metadata_unset(&self, target: MetadataTarget, key: &str) -> Result<bool> {
-        metadata::parse_key(key)?;
-        let sql = meta_sql(target);
+    async fn edit_metadata<T, F>(&self, target: MetadataTarget, edit: F) -> Result<T>
+    where
+        T: Send,
+        F: FnOnce(&str) -> Result<(Option<String>, T)> + Send,
+    {
+        let (id, [lock, _, write]) = metadata_sql(target);
         let mut tx = self.db().begin().await?;
-        let row = sqlx::query(sql.lock)
-            .bind(sql.id)
+        let row = sqlx::query(lock)
+            .bind(id)
             .fetch_optional(&mut tx)
             .await
             .map_err(db_err)?
-            .ok_or_else(|| (sql.missing)(sql.id))?;
-        // on the stored text: also repairs a document too deep to read
-        let new_text = metadata::unset_text(&metadata_text(&row)?, key)?;
-        if let Some(t) = &new_text {
-            sqlx::query(sql.write)
-                .bind(sql.id)
+            .ok_or_else(|| messages::target_not_found(target))?;
+        let (new_text, out) = edit(&metadata_text(&row)?)?;
+        if let Some(t) = new_text {
+            sqlx::query(write)
+                .bind(id)
                 .bind(t)
                 .execute(&mut tx)
                 .await
                 .map_err(db_err)?;
         }
         tx.commit().await?;
-        Ok(new_text.is_some())
+        Ok(out)
     }
 
     // --- activities ---------------------------------------------------------------
@@ -722,8 +703,11 @@ impl Store for PgStore {
         .bind(Json(&a.metadata))
         .fetch_one(self.db())
         .await
-        .map_err(db_err)?;
-        rows::activity(&row)
+        .map_err(|e| match a.worktree_id {
+            Some(id) => worktree_err(id)(e),
+            None => db_err(e),
+        })?;
+        rows::read(&row)
     }
 
     async fn recent_activities_by_agent(
@@ -731,29 +715,29 @@ impl Store for PgStore {
         agent_id: &str,
         limit: i64,
     ) -> Result<Vec<Activity>> {
-        validate_limit(limit)?;
+        let limit = Limit::new(limit)?;
         let found = sqlx::query(
             "SELECT * FROM agent_activities WHERE agent_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(agent_id)
-        .bind(limit)
+        .bind(limit.get())
         .fetch_all(self.db())
         .await
         .map_err(db_err)?;
-        many(found, rows::activity)
+        many(found, rows::read)
     }
 
     async fn recent_activities(&self, limit: i64) -> Result<Vec<Activity>> {
-        validate_limit(limit)?;
+        let limit = Limit::new(limit)?;
         let found = sqlx::query(
             "SELECT * FROM agent_activities ORDER BY created_at DESC, id DESC LIMIT $1",
         )
-        .bind(limit)
+        .bind(limit.get())
         .fetch_all(self.db())
         .await
         .map_err(db_err)?;
-        many(found, rows::activity)
+        many(found, rows::read)
     }
 
     // --- derived ------------------------------------------------------------------
@@ -779,28 +763,13 @@ impl Store for PgStore {
         many(found, rows::inflight)
     }
 
-    async fn working_path(&self, project_id: Uuid, worktree_name: Option<&str>) -> Result<String> {
-        if let Some(n) = worktree_name {
-            naming::validate_worktree_name(n)?;
-        }
-        // get_project_working_path's rules, computed here: one primary-key read.
-        let found: Option<(String, bool)> =
-            sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = $1")
-                .bind(project_id)
-                .fetch_optional(self.db())
-                .await
-                .map_err(db_err)?;
-        let (trunk, active) = found.ok_or_else(|| project_not_found(project_id))?;
-        if !active {
-            return Err(
-                Error::not_found(format!("project {project_id} is inactive"))
-                    .with_hint("register the project again (imi init) to reactivate it"),
-            );
-        }
-        Ok(match worktree_name {
-            None => trunk,
-            Some(n) => sibling_path(&trunk, n),
-        })
+    async fn project_trunk(&self, project_id: Uuid) -> Result<Option<(String, bool)>> {
+        // get_project_working_path's read; the rule itself is imi-core's
+        sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_optional(self.db())
+            .await
+            .map_err(db_err)
     }
 
     async fn stats(&self) -> Result<RegistryStats> {
@@ -808,15 +777,15 @@ impl Store for PgStore {
             .fetch_one(self.db())
             .await
             .map_err(db_err)?;
-        rows::stats(&row)
+        rows::read(&row)
     }
 
     // --- retention ----------------------------------------------------------------
 
     async fn cleanup_old_activities(&self, retention_days: i32) -> Result<i64> {
-        naming::validate_days("retention days", retention_days)?;
+        let days = Days::new("retention days", retention_days)?;
         let n: i32 = sqlx::query_scalar("SELECT cleanup_old_activities(p_retention_days := $1)")
-            .bind(retention_days)
+            .bind(days.get())
             .fetch_one(self.db())
             .await
             .map_err(db_err)?;
@@ -824,9 +793,9 @@ impl Store for PgStore {
     }
 
     async fn prune_inactive_worktrees(&self, inactive_days: i32) -> Result<i64> {
-        naming::validate_days("inactive days", inactive_days)?;
+        let days = Days::new("inactive days", inactive_days)?;
         let n: i32 = sqlx::query_scalar("SELECT prune_inactive_worktrees(p_inactive_days := $1)")
-            .bind(inactive_days)
+            .bind(days.get())
             .fetch_one(self.db())
             .await
             .map_err(db_err)?;
@@ -845,26 +814,5 @@ impl Store for PgStore {
         opts: imi_core::ImportOptions,
     ) -> Result<imi_core::ImportReport> {
         self.import_snapshot_impl(snapshot, opts).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sibling_path;
-
-    #[test]
-    fn sibling_path_follows_get_project_working_path() {
-        for (trunk, want) in [
-            ("/code/p/trunk-main", "/code/p/n"),
-            ("/code/p/trunk-main/", "/code/p/n"),
-            ("/code/p/trunk-main///", "/code/p/n"),
-            ("/trunk", "/n"),
-            ("/", "/n"),
-            ("trunk", "/n"),
-            ("a/b", "a/n"),
-            ("/a//b", "/a//n"),
-        ] {
-            assert_eq!(sibling_path(trunk, "n"), want, "trunk {trunk:?}");
-        }
     }
 }

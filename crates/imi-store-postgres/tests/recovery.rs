@@ -8,25 +8,10 @@
 mod common;
 
 use common::*;
-use imi_core::{Error, ErrorKind, GitState, Store};
+use imi_core::Store;
 use imi_store_postgres::PgStore;
+use imi_testkit::faults::{assert_unavailable, assert_writes_again, uncommitted};
 use sqlx::{Connection, PgConnection};
-
-fn state(n: i32) -> GitState {
-    GitState {
-        uncommitted_count: Some(n),
-        ..Default::default()
-    }
-}
-
-#[track_caller]
-fn assert_unavailable(e: &Error, says: &str, hint_says: &str) {
-    assert_eq!(e.kind, ErrorKind::Unavailable, "{e:?}");
-    assert_eq!(e.code(), "REGISTRY_UNAVAILABLE");
-    assert!(e.message.contains(says), "{e:?}");
-    let hint = e.hint.as_deref().unwrap_or_default();
-    assert!(hint.contains(hint_says), "{e:?}");
-}
 
 async fn admin_on(db: &imi_testkit::PgTestDb) -> PgConnection {
     PgConnection::connect(&db.url).await.unwrap()
@@ -68,22 +53,21 @@ async fn server_disk_full_is_registry_unavailable_then_writes_again() {
     .unwrap();
 
     for n in 1..4 {
-        let e = s.update_git_states(&[(w.id, state(n))]).await.unwrap_err();
+        let e = s
+            .update_git_states(&[(w.id, uncommitted(n))])
+            .await
+            .unwrap_err();
         assert_unavailable(&e, "disk is full", "free space");
         assert!(e.message.contains("No space left on device"), "{e:?}");
     }
-    let e = s.update_git_state(w.id, &state(1)).await.unwrap_err();
+    let e = s.update_git_state(w.id, &uncommitted(1)).await.unwrap_err();
     assert_unavailable(&e, "disk is full", "free space");
 
     sqlx::raw_sql("DROP TRIGGER test_disk_full ON worktrees")
         .execute(&mut admin)
         .await
         .unwrap();
-    s.update_git_states(&[(w.id, state(5))]).await.unwrap();
-    assert_eq!(
-        s.get_worktree(w.id).await.unwrap().uncommitted_files_count,
-        5
-    );
+    assert_writes_again(&s, w.id, 5).await;
 }
 
 #[tokio::test]
@@ -99,7 +83,7 @@ async fn a_dropped_connection_is_registry_unavailable_then_reconnects() {
     assert!(terminate_others(&mut admin, &db.name).await >= 1);
     let mut failures = 0;
     for n in 0..20 {
-        match s.update_git_states(&[(w.id, state(n))]).await {
+        match s.update_git_states(&[(w.id, uncommitted(n))]).await {
             Ok(()) => break,
             Err(e) => {
                 assert_unavailable(&e, "connection", "PostgreSQL is running");
@@ -112,11 +96,7 @@ async fn a_dropped_connection_is_registry_unavailable_then_reconnects() {
         "a killed connection was used without an error"
     );
     assert!(failures < 20, "the store never reconnected");
-    s.update_git_states(&[(w.id, state(9))]).await.unwrap();
-    assert_eq!(
-        s.get_worktree(w.id).await.unwrap().uncommitted_files_count,
-        9
-    );
+    assert_writes_again(&s, w.id, 9).await;
 }
 
 #[tokio::test]
@@ -138,7 +118,10 @@ async fn a_read_only_server_is_registry_unavailable() {
     terminate_others(&mut admin, &db.name).await;
     let mut saw_read_only = false;
     for n in 0..20 {
-        let e = s.update_git_states(&[(w.id, state(n))]).await.unwrap_err();
+        let e = s
+            .update_git_states(&[(w.id, uncommitted(n))])
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "REGISTRY_UNAVAILABLE", "{e:?}");
         if e.message.contains("read-only") {
             assert_unavailable(&e, "read-only", "writable");
@@ -157,7 +140,7 @@ async fn a_read_only_server_is_registry_unavailable() {
     terminate_others(&mut admin, &db.name).await;
     let mut ok = false;
     for n in 0..20 {
-        if s.update_git_states(&[(w.id, state(n))]).await.is_ok() {
+        if s.update_git_states(&[(w.id, uncommitted(n))]).await.is_ok() {
             ok = true;
             break;
         }

@@ -1096,6 +1096,8 @@ async fn store_shortcuts_agree_with_sql() {
         "//",
         "trunk",
         "a/b",
+        "a/b/",
+        "//x//",
         "/a//b",
         "/ä/ß/trunk",
     ]

@@ -96,13 +96,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
 pub(crate) fn migrate_err(e: MigrateError) -> Error {
     match e {
         MigrateError::Execute(e) => db_err(e),
-        MigrateError::ExecuteMigration(e, v) => {
-            let inner = db_err(e);
-            Error::new(
-                inner.kind,
-                format!("migration {v} failed: {}", inner.message),
-            )
-        }
+        MigrateError::ExecuteMigration(e, v) => imi_core::migration_failed(v, db_err(e)),
         other => Error::unavailable(format!("registry schema cannot be migrated: {other}"))
             .with_hint("the registry was changed by another imi version; see imi db status"),
     }

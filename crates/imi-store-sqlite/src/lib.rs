@@ -10,12 +10,13 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use imi_core::messages::{self, project_not_found, worktree_not_found};
 use imi_core::{
-    Activity, Error, ErrorKind, GitState, InflightWork, Metadata, MetadataTarget, NewActivity,
-    NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result,
-    SchemaStatus, Store, Worktree, WorktreeFilter, WorktreeType, metadata, naming, remote, search,
+    Activity, Admission, Days, Error, ErrorKind, GitState, InflightWork, Limit, MetadataTarget,
+    NewActivity, NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats,
+    Result, SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, metadata,
+    remote, search, strip_trailing_slashes,
 };
-use serde_json::Value;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
@@ -27,8 +28,7 @@ mod snapshot;
 
 use error::{db_err, is_unique_violation, migrate_err};
 use rows::{
-    activity_cols, days_ago_text, inflight_pred, now_text, parse_meta, project_cols, type_cols,
-    worktree_cols,
+    activity_cols, days_ago_text, inflight_pred, now_text, project_cols, type_cols, worktree_cols,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -56,8 +56,6 @@ pub struct SqliteStore {
 fn id_text(id: Uuid) -> String {
     id.hyphenated().to_string()
 }
-
-use imi_core::store::{project_not_found, worktree_not_found};
 
 /// The registry is private to its user (issue 8, rule 8): directories created for
 /// it are 0700, the file is created 0600 before SQLite opens it (SQLite gives the
@@ -109,15 +107,6 @@ fn make_private(path: &Path) -> Result<()> {
 fn io_unavailable(what: String, e: std::io::Error) -> Error {
     Error::unavailable(format!("{what}: {e}"))
         .with_hint("check that the registry's directory exists and is writable")
-}
-
-fn strip_trailing_slashes(p: &str) -> &str {
-    let t = p.trim_end_matches('/');
-    if t.is_empty() && p.starts_with('/') {
-        "/"
-    } else {
-        t
-    }
 }
 
 /// Whether a connection handed back to the pool may serve the next caller.
@@ -407,34 +396,9 @@ impl SqliteStore {
                 .await,
             }
             .map_err(db_err)?;
-        let project = rows::project(&row)?;
+        let project = rows::read(&row)?;
         tx.commit().await.map_err(db_err)?;
         Ok(project)
-    }
-
-    /// The message for a place already taken by another active worktree.
-    async fn place_taken(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        host: &str,
-        path: &str,
-    ) -> Error {
-        let other: Option<(String, String)> = sqlx::query_as(
-            "SELECT w.name, p.name FROM worktrees w JOIN projects p ON p.id = w.project_id \
-             WHERE w.host = ?1 AND w.path = ?2 AND w.active = 1",
-        )
-        .bind(host)
-        .bind(path)
-        .fetch_optional(&mut **tx)
-        .await
-        .ok()
-        .flatten();
-        let who = match other {
-            Some((w, p)) => format!("worktree {w:?} of project {p:?}"),
-            None => "another active worktree".to_string(),
-        };
-        Error::conflict(format!("{path} on {host} is already registered to {who}"))
-            .with_hint("remove that worktree first (imi remove), or choose another path")
     }
 
     async fn fetch_worktree(&self, id: Uuid) -> Result<Option<Worktree>> {
@@ -447,7 +411,7 @@ impl SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?
-        .map(|r| rows::worktree(&r))
+        .map(|r| rows::read(&r))
         .transpose()
     }
 }
@@ -465,14 +429,14 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> Result<SchemaStatus> {
         let status = self.schema_status().await?;
-        check_not_newer(&status)?;
+        status.check_not_newer()?;
         if status.pending.is_empty() {
             return Ok(status);
         }
         let _lock = self.lock_schema().await?;
         // Another process may have migrated while we waited for the lock.
         let status = self.schema_status().await?;
-        check_not_newer(&status)?;
+        status.check_not_newer()?;
         if !status.pending.is_empty() {
             MIGRATOR.run(&self.writer).await.map_err(migrate_err)?;
         }
@@ -498,17 +462,9 @@ impl Store for SqliteStore {
         } else {
             Vec::new()
         };
-        let known: Vec<i64> = MIGRATOR
-            .iter()
-            .filter(|m| m.migration_type.is_up_migration())
-            .map(|m| m.version)
-            .collect();
-        Ok(SchemaStatus {
-            backend: "sqlite".to_string(),
-            applied: applied.iter().copied().max().unwrap_or(0),
-            latest: known.iter().copied().max().unwrap_or(0),
-            pending: known.into_iter().filter(|v| !applied.contains(v)).collect(),
-        })
+        let up = |m: &sqlx::migrate::Migration| m.migration_type.is_up_migration();
+        let known = MIGRATOR.iter().filter(|m| up(m)).map(|m| m.version);
+        Ok(SchemaStatus::compare("sqlite", &applied, known))
     }
 
     async fn ping(&self) -> Result<()> {
@@ -548,7 +504,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db_err)?
         .ok_or_else(|| project_not_found(id))?;
-        rows::project(&row)
+        rows::read(&row)
     }
 
     async fn get_project_by_origin(&self, remote_origin: &str) -> Result<Project> {
@@ -562,8 +518,8 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?;
-        let found = row.as_ref().map(rows::project).transpose()?;
-        imi_core::store::active_by_origin(remote_origin, found)
+        let found = row.as_ref().map(rows::read).transpose()?;
+        messages::active_by_origin(remote_origin, found)
     }
 
     async fn get_project_by_name(&self, name: &str) -> Result<Project> {
@@ -576,11 +532,8 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let found = found
-            .iter()
-            .map(rows::project)
-            .collect::<Result<Vec<_>>>()?;
-        imi_core::store::single_named(name, found)
+        let found = found.iter().map(rows::read).collect::<Result<Vec<_>>>()?;
+        messages::single_named(name, found)
     }
 
     async fn list_projects(&self, include_inactive: bool) -> Result<Vec<Project>> {
@@ -602,7 +555,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?
             .iter()
-            .map(rows::project)
+            .map(rows::read)
             .collect()
     }
 
@@ -696,50 +649,43 @@ impl Store for SqliteStore {
         let now = now_text();
 
         let mut tx = self.begin().await?;
+        // What the rules decide on (WorktreePlace), in one statement: the type, the
+        // project, this host's row of the name, another active worktree at the path.
         let found = sqlx::query(
             "SELECT t.id AS type_id, p.active AS project_active, w.id AS wt_id, \
-             w.active AS wt_active, w.host AS wt_host, w.path AS wt_path \
+             w.active AS wt_active, w.path AS wt_path, o.name AS owner, op.name AS owner_project \
              FROM (SELECT 1) AS one \
              LEFT JOIN worktree_types t ON t.name = ?1 \
              LEFT JOIN projects p ON p.id = ?2 \
              LEFT JOIN worktrees w ON w.id = (SELECT w2.id FROM worktrees w2 \
                WHERE w2.project_id = ?2 AND w2.name = ?3 AND w2.host = ?4 \
-               ORDER BY w2.active DESC, w2.updated_at DESC, w2.id DESC LIMIT 1)",
+               ORDER BY w2.active DESC, w2.updated_at DESC, w2.id DESC LIMIT 1) \
+             LEFT JOIN worktrees o ON o.id = (SELECT o2.id FROM worktrees o2 \
+               WHERE o2.host = ?4 AND o2.path = ?5 AND o2.active = 1 AND o2.id IS NOT w.id \
+               LIMIT 1) \
+             LEFT JOIN projects op ON op.id = o.project_id",
         )
         .bind(&w.type_name)
         .bind(&project_id)
         .bind(&w.name)
         .bind(host)
+        .bind(&w.path)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         let get = |c: &str| -> Result<Option<String>> { found.try_get(c).map_err(db_err) };
         let type_id: Option<i64> = found.try_get("type_id").map_err(db_err)?;
-        let Some(type_id) = type_id else {
-            return Err(
-                Error::validation(format!("unknown worktree type {:?}", w.type_name))
-                    .with_hint("see the available types with `imi types list`"),
-            );
-        };
-        let project_active: Option<bool> = found.try_get("project_active").map_err(db_err)?;
-        match project_active {
-            None => return Err(project_not_found(w.project_id)),
-            Some(false) => {
-                return Err(
-                    Error::not_found(format!("project {} is inactive", w.project_id))
-                        .with_hint("register the project again to reactivate it"),
-                );
-            }
-            Some(true) => {}
-        }
-        let existing = get("wt_id")?;
         let wt_active: Option<bool> = found.try_get("wt_active").map_err(db_err)?;
-        let result = match (existing, wt_active) {
-            (Some(existing_id), Some(true)) => {
-                let (wt_host, wt_path) = (get("wt_host")?, get("wt_path")?);
-                let wt_host = wt_host.unwrap_or_default();
-                let wt_path = wt_path.unwrap_or_default();
-                if strip_trailing_slashes(&wt_path) == strip_trailing_slashes(&w.path) {
+        let existing_id = get("wt_id")?;
+        let place = WorktreePlace {
+            type_known: type_id.is_some(),
+            project_active: found.try_get("project_active").map_err(db_err)?,
+            same_name: wt_active.zip(get("wt_path")?),
+            place_owner: get("owner")?.zip(get("owner_project")?),
+        };
+        let result =
+            match w.admit(host, &place)? {
+                Admission::Existing => {
                     sqlx::query(concat!(
                         "SELECT ",
                         worktree_cols!(),
@@ -748,16 +694,8 @@ impl Store for SqliteStore {
                     .bind(existing_id)
                     .fetch_one(&mut *tx)
                     .await
-                } else {
-                    return Err(Error::conflict(format!(
-                        "worktree {:?} is already registered in this project on {wt_host} at {wt_path}",
-                        w.name
-                    ))
-                    .with_hint("choose another name, or remove the existing worktree first"));
                 }
-            }
-            (Some(existing_id), _) => {
-                sqlx::query(concat!(
+                Admission::Reactivate => sqlx::query(concat!(
                     "UPDATE worktrees SET type_id = ?1, branch_name = ?2, path = ?3, host = ?4, ",
                     "agent_id = ?5, metadata = ?6, merged_at = NULL, merged_by = NULL, ",
                     "merge_commit_hash = NULL, has_uncommitted_changes = 0, ",
@@ -775,37 +713,38 @@ impl Store for SqliteStore {
                 .bind(existing_id)
                 .bind(&now)
                 .fetch_one(&mut *tx)
-                .await
-            }
-            (None, _) => {
-                sqlx::query(concat!(
-                    "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, ",
-                    "host, agent_id, metadata, created_at, updated_at) ",
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING ",
-                    worktree_cols!()
-                ))
-                .bind(id_text(Uuid::new_v4()))
-                .bind(&project_id)
-                .bind(type_id)
-                .bind(&w.name)
-                .bind(&w.branch_name)
-                .bind(&w.path)
-                .bind(host)
-                .bind(w.agent_id.as_deref())
-                .bind(&meta)
-                .bind(&now)
-                .fetch_one(&mut *tx)
-                .await
-            }
-        };
+                .await,
+                Admission::Insert => {
+                    sqlx::query(concat!(
+                        "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, ",
+                        "host, agent_id, metadata, created_at, updated_at) ",
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING ",
+                        worktree_cols!()
+                    ))
+                    .bind(id_text(Uuid::new_v4()))
+                    .bind(&project_id)
+                    .bind(type_id)
+                    .bind(&w.name)
+                    .bind(&w.branch_name)
+                    .bind(&w.path)
+                    .bind(host)
+                    .bind(w.agent_id.as_deref())
+                    .bind(&meta)
+                    .bind(&now)
+                    .fetch_one(&mut *tx)
+                    .await
+                }
+            };
         let row = match result {
             Ok(row) => row,
+            // the write lock is held since the look above: only a writer outside imi's
+            // protocol can have taken the path meanwhile
             Err(e) if is_unique_violation(&e) => {
-                return Err(self.place_taken(&mut tx, host, &w.path).await);
+                return Err(messages::worktree_place_taken(&w.path, host, None));
             }
             Err(e) => return Err(db_err(e)),
         };
-        let wt = rows::worktree(&row)?;
+        let wt = rows::read(&row)?;
         tx.commit().await.map_err(db_err)?;
         Ok(wt)
     }
@@ -830,14 +769,8 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| {
-            Error::not_found(format!(
-                "no active worktree registered at {path} on {}",
-                self.host
-            ))
-            .with_hint("list registered worktrees with `imi list`")
-        })?;
-        rows::worktree(&row)
+        .ok_or_else(|| messages::no_worktree_at(path, &self.host))?;
+        rows::read(&row)
     }
 
     async fn get_worktree_by_name(&self, project_id: Uuid, name: &str) -> Result<Worktree> {
@@ -853,14 +786,8 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| {
-            Error::not_found(format!(
-                "no worktree named {name:?} in project {project_id} on {}",
-                self.host
-            ))
-            .with_hint("list the project's worktrees with `imi list`")
-        })?;
-        rows::worktree(&row)
+        .ok_or_else(|| messages::no_worktree_named(project_id, name, &self.host))?;
+        rows::read(&row)
     }
 
     async fn list_worktrees(&self, filter: &WorktreeFilter) -> Result<Vec<Worktree>> {
@@ -903,23 +830,23 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?
             .iter()
-            .map(rows::worktree)
+            .map(rows::read)
             .collect()
     }
 
     async fn update_git_state(&self, id: Uuid, state: &GitState) -> Result<Worktree> {
-        validate_git_state(state)?;
+        state.validate()?;
         let row = git_state_query(concat!(" RETURNING ", worktree_cols!()), id, state)
             .fetch_optional(&self.writer)
             .await
             .map_err(db_err)?
             .ok_or_else(|| worktree_not_found(id))?;
-        rows::worktree(&row)
+        rows::read(&row)
     }
 
     async fn update_git_states(&self, updates: &[(Uuid, GitState)]) -> Result<()> {
         for (_, s) in updates {
-            validate_git_state(s)?;
+            s.validate()?;
         }
         if updates.is_empty() {
             return Ok(());
@@ -945,7 +872,7 @@ impl Store for SqliteStore {
         merged_by: &str,
         merge_commit_hash: Option<&str>,
     ) -> Result<Worktree> {
-        naming::require_non_empty("merged by", merged_by)?;
+        imi_core::validate_merged_by(merged_by)?;
         let row = sqlx::query(concat!(
             "UPDATE worktrees SET merged_at = ?4, merged_by = ?1, merge_commit_hash = ?2, ",
             "active = 0, updated_at = ?4 WHERE id = ?3 RETURNING ",
@@ -959,7 +886,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db_err)?
         .ok_or_else(|| worktree_not_found(id))?;
-        rows::worktree(&row)
+        rows::read(&row)
     }
 
     async fn deactivate_worktree(&self, id: Uuid) -> Result<()> {
@@ -999,7 +926,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db_err)?
         .iter()
-        .map(rows::worktree_type)
+        .map(rows::read)
         .collect()
     }
 
@@ -1022,46 +949,33 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                Error::conflict(format!("worktree type {:?} already exists", t.name))
-                    .with_hint("see the existing types with `imi types list`")
+                messages::worktree_type_exists(&t.name)
             } else {
                 db_err(e)
             }
         })?;
-        rows::worktree_type(&row)
+        rows::read(&row)
     }
 
     async fn remove_type(&self, name: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        let found: Option<(i64, bool)> =
-            sqlx::query_as("SELECT id, is_builtin FROM worktree_types WHERE name = ?1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        let Some((type_id, builtin)) = found else {
-            return Err(Error::not_found(format!("no worktree type named {name:?}"))
-                .with_hint("see the existing types with `imi types list`"));
-        };
-        if builtin {
-            return Err(Error::conflict(format!(
-                "worktree type {name:?} is built in and cannot be removed"
-            )));
-        }
-        let (active, inactive): (i64, i64) = sqlx::query_as(
-            "SELECT coalesce(sum(active = 1), 0), coalesce(sum(active = 0), 0) \
-             FROM worktrees WHERE type_id = ?1",
+        let found: Option<(i64, bool, i64, i64)> = sqlx::query_as(
+            "SELECT t.id, t.is_builtin, \
+             (SELECT count(*) FROM worktrees w WHERE w.type_id = t.id AND w.active = 1), \
+             (SELECT count(*) FROM worktrees w WHERE w.type_id = t.id AND w.active = 0) \
+             FROM worktree_types t WHERE t.name = ?1",
         )
-        .bind(type_id)
-        .fetch_one(&mut *tx)
+        .bind(name)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        if active + inactive > 0 {
-            return Err(Error::conflict(format!(
-                "worktree type {name:?} is used by {active} active and {inactive} inactive worktrees"
-            ))
-            .with_hint("remove those worktrees (and prune inactive ones) first"));
-        }
+        let usage = found.map(|(_, is_builtin, active, inactive)| imi_core::TypeUse {
+            is_builtin,
+            active,
+            inactive,
+        });
+        imi_core::check_type_removal(name, usage)?;
+        let type_id = found.map(|f| f.0);
         sqlx::query("DELETE FROM worktree_types WHERE id = ?1")
             .bind(type_id)
             .execute(&mut *tx)
@@ -1072,57 +986,42 @@ impl Store for SqliteStore {
 
     // --- metadata -----------------------------------------------------------------
 
-    async fn metadata_set(
-        &self,
-        target: MetadataTarget,
-        key: &str,
-        value: Value,
-    ) -> Result<Metadata> {
-        metadata::parse_key(key)?;
-        let mut tx = self.begin().await?;
-        let text = read_metadata(&mut tx, target).await?;
-        let mut doc = metadata::decode_stored(&text)?.writable("the metadata")?;
-        metadata::set(&mut doc, key, value)?;
-        write_metadata(&mut tx, target, &rows::meta_text(&doc)).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(doc)
-    }
-
-    async fn metadata_get(
-        &self,
-        target: MetadataTarget,
-        key: Option<&str>,
-    ) -> Result<Option<Value>> {
-        if let Some(k) = key {
-            metadata::parse_key(k)?;
-        }
-        let (sql, id) = match target {
-            MetadataTarget::Project(id) => ("SELECT metadata FROM projects WHERE id = ?1", id),
-            MetadataTarget::Worktree(id) => ("SELECT metadata FROM worktrees WHERE id = ?1", id),
-        };
-        let text: Option<String> = sqlx::query_scalar(sql)
-            .bind(id_text(id))
+    async fn read_metadata(&self, target: MetadataTarget) -> Result<String> {
+        let text: Option<String> = sqlx::query_scalar(metadata_sql(target).0)
+            .bind(target_id(target))
             .fetch_optional(&self.reader)
             .await
             .map_err(db_err)?;
-        let doc = parse_meta(&text.ok_or_else(|| target_not_found(target))?)?;
-        match key {
-            None => Ok(Some(Value::Object(doc))),
-            Some(k) => Ok(metadata::get(&doc, k)?.cloned()),
-        }
+        text.ok_or_else(|| messages::target_not_found(target))
     }
 
-    async fn metadata_unset(&self, target: MetadataTarget, key: &str) -> Result<bool> {
-        metadata::parse_key(key)?;
+    async fn edit_metadata<T, F>(&self, target: MetadataTarget, edit: F) -> Result<T>
+    where
+        T: Send,
+        F: FnOnce(&str) -> Result<(Option<String>, T)> + Send,
+    {
+        let (read, write) = metadata_sql(target);
+        let id = target_id(target);
+        // BEGIN IMMEDIATE: the write lock is held from the read on
         let mut tx = self.begin().await?;
-        let text = read_metadata(&mut tx, target).await?;
-        // on the stored text: also repairs a document too deep to read
-        let new_text = metadata::unset_text(&text, key)?;
-        if let Some(t) = &new_text {
-            write_metadata(&mut tx, target, t).await?;
+        let text: Option<String> = sqlx::query_scalar(read)
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let text = text.ok_or_else(|| messages::target_not_found(target))?;
+        let (new_text, out) = edit(&text)?;
+        if let Some(t) = new_text {
+            sqlx::query(write)
+                .bind(t)
+                .bind(&id)
+                .bind(now_text())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
         }
-        Ok(new_text.is_some())
+        Ok(out)
     }
 
     // --- activities ---------------------------------------------------------------
@@ -1187,7 +1086,7 @@ impl Store for SqliteStore {
                 row
             }
         };
-        rows::activity(&row)
+        rows::read(&row)
     }
 
     async fn recent_activities_by_agent(
@@ -1195,7 +1094,7 @@ impl Store for SqliteStore {
         agent_id: &str,
         limit: i64,
     ) -> Result<Vec<Activity>> {
-        validate_limit(limit)?;
+        let limit = Limit::new(limit)?;
         // Ties on the timestamp go to the greater id, as on PostgreSQL (lowercase
         // hyphenated text sorts bytewise like the uuid type); the index
         // agent_activities_agent_created (agent_id, created_at, id) gives this order.
@@ -1206,28 +1105,28 @@ impl Store for SqliteStore {
             "ORDER BY created_at DESC, id DESC LIMIT ?2"
         ))
         .bind(agent_id)
-        .bind(limit)
+        .bind(limit.get())
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?
         .iter()
-        .map(rows::activity)
+        .map(rows::read)
         .collect()
     }
 
     async fn recent_activities(&self, limit: i64) -> Result<Vec<Activity>> {
-        validate_limit(limit)?;
+        let limit = Limit::new(limit)?;
         sqlx::query(concat!(
             "SELECT ",
             activity_cols!(),
             " FROM agent_activities ORDER BY created_at DESC, id DESC LIMIT ?1"
         ))
-        .bind(limit)
+        .bind(limit.get())
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?
         .iter()
-        .map(rows::activity)
+        .map(rows::read)
         .collect()
     }
 
@@ -1266,27 +1165,12 @@ impl Store for SqliteStore {
         rows::inflight_json(&text)
     }
 
-    async fn working_path(&self, project_id: Uuid, worktree_name: Option<&str>) -> Result<String> {
-        if let Some(n) = worktree_name {
-            naming::validate_worktree_name(n)?;
-        }
-        let found: Option<(String, bool)> =
-            sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = ?1")
-                .bind(id_text(project_id))
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
-        let (trunk, active) = found.ok_or_else(|| project_not_found(project_id))?;
-        if !active {
-            return Err(
-                Error::not_found(format!("project {project_id} is inactive"))
-                    .with_hint("register the project again to reactivate it"),
-            );
-        }
-        Ok(match worktree_name {
-            None => trunk,
-            Some(n) => format!("{}/{n}", parent_dir(&trunk)),
-        })
+    async fn project_trunk(&self, project_id: Uuid) -> Result<Option<(String, bool)>> {
+        sqlx::query_as("SELECT trunk_path, active FROM projects WHERE id = ?1")
+            .bind(id_text(project_id))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)
     }
 
     async fn stats(&self) -> Result<RegistryStats> {
@@ -1302,28 +1186,19 @@ impl Store for SqliteStore {
             "(SELECT count(*) FROM agent_activities WHERE created_at > ?1) ",
             "AS activities_last_24h"
         ))
-        .bind(days_ago_text(1))
+        .bind(days_ago_text(Days::new("days", 1)?))
         .fetch_one(&self.reader)
         .await
         .map_err(db_err)?;
-        let get = |c: &str| -> Result<i64> { row.try_get(c).map_err(db_err) };
-        Ok(RegistryStats {
-            total_projects: get("total_projects")?,
-            active_projects: get("active_projects")?,
-            total_worktrees: get("total_worktrees")?,
-            active_worktrees: get("active_worktrees")?,
-            in_flight_worktrees: get("in_flight_worktrees")?,
-            total_activities: get("total_activities")?,
-            activities_last_24h: get("activities_last_24h")?,
-        })
+        rows::read(&row)
     }
 
     // --- retention ----------------------------------------------------------------
 
     async fn cleanup_old_activities(&self, retention_days: i32) -> Result<i64> {
-        naming::validate_days("retention days", retention_days)?;
+        let days = Days::new("retention days", retention_days)?;
         let n = sqlx::query("DELETE FROM agent_activities WHERE created_at < ?1")
-            .bind(days_ago_text(retention_days))
+            .bind(days_ago_text(days))
             .execute(&self.writer)
             .await
             .map_err(db_err)?
@@ -1332,9 +1207,9 @@ impl Store for SqliteStore {
     }
 
     async fn prune_inactive_worktrees(&self, inactive_days: i32) -> Result<i64> {
-        naming::validate_days("inactive days", inactive_days)?;
+        let days = Days::new("inactive days", inactive_days)?;
         let n = sqlx::query("DELETE FROM worktrees WHERE active = 0 AND updated_at < ?1")
-            .bind(days_ago_text(inactive_days))
+            .bind(days_ago_text(days))
             .execute(&self.writer)
             .await
             .map_err(db_err)?
@@ -1354,42 +1229,6 @@ impl Store for SqliteStore {
         opts: imi_core::ImportOptions,
     ) -> Result<imi_core::ImportReport> {
         self.import_snapshot_impl(snapshot, opts).await
-    }
-}
-
-fn check_not_newer(status: &SchemaStatus) -> Result<()> {
-    if status.applied > status.latest {
-        return Err(Error::unavailable(format!(
-            "registry schema {} is newer than this imi (which knows up to {})",
-            status.applied, status.latest
-        ))
-        .with_hint("upgrade imi"));
-    }
-    Ok(())
-}
-
-fn validate_git_state(s: &GitState) -> Result<()> {
-    naming::validate_count("uncommitted count", s.uncommitted_count)?;
-    naming::validate_count("ahead count", s.ahead)?;
-    naming::validate_count("behind count", s.behind)
-}
-
-fn validate_limit(limit: i64) -> Result<()> {
-    if limit <= 0 {
-        return Err(
-            Error::validation(format!("limit must be positive (got {limit})"))
-                .with_hint("give a limit of 1 or more"),
-        );
-    }
-    Ok(())
-}
-
-/// `parent(trunk_path)`, ignoring a trailing `/`: the text before the last `/`.
-fn parent_dir(trunk: &str) -> &str {
-    let t = trunk.trim_end_matches('/');
-    match t.rfind('/') {
-        Some(i) => &t[..i],
-        None => t,
     }
 }
 
@@ -1445,66 +1284,22 @@ async fn row_exists(
         .map_err(db_err)
 }
 
-fn target_not_found(target: MetadataTarget) -> Error {
+fn target_id(target: MetadataTarget) -> String {
     match target {
-        MetadataTarget::Project(id) => project_not_found(id),
-        MetadataTarget::Worktree(id) => worktree_not_found(id),
+        MetadataTarget::Project(id) | MetadataTarget::Worktree(id) => id_text(id),
     }
 }
 
-/// The stored metadata text of `target` (parsed by the caller: see
-/// imi_core::metadata for why text).
-async fn read_metadata(
-    tx: &mut Transaction<'static, Sqlite>,
-    target: MetadataTarget,
-) -> Result<String> {
-    let (sql, id) = match target {
-        MetadataTarget::Project(id) => ("SELECT metadata FROM projects WHERE id = ?1", id),
-        MetadataTarget::Worktree(id) => ("SELECT metadata FROM worktrees WHERE id = ?1", id),
-    };
-    let text: Option<String> = sqlx::query_scalar(sql)
-        .bind(id_text(id))
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    text.ok_or_else(|| target_not_found(target))
-}
-
-async fn write_metadata(
-    tx: &mut Transaction<'static, Sqlite>,
-    target: MetadataTarget,
-    text: &str,
-) -> Result<()> {
-    let (sql, id) = match target {
-        MetadataTarget::Project(id) => (
+/// The statements that read and write `target`'s metadata (chosen, never formatted).
+fn metadata_sql(target: MetadataTarget) -> (&'static str, &'static str) {
+    match target {
+        MetadataTarget::Project(_) => (
+            "SELECT metadata FROM projects WHERE id = ?1",
             "UPDATE projects SET metadata = ?1, updated_at = ?3 WHERE id = ?2",
-            id,
         ),
-        MetadataTarget::Worktree(id) => (
+        MetadataTarget::Worktree(_) => (
+            "SELECT metadata FROM worktrees WHERE id = ?1",
             "UPDATE worktrees SET metadata = ?1, updated_at = ?3 WHERE id = ?2",
-            id,
         ),
-    };
-    sqlx::query(sql)
-        .bind(text)
-        .bind(id_text(id))
-        .bind(now_text())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parents() {
-        assert_eq!(parent_dir("/code/imi/trunk-main"), "/code/imi");
-        assert_eq!(parent_dir("/code/imi/trunk-main/"), "/code/imi");
-        assert_eq!(parent_dir("/trunk"), "");
-        assert_eq!(strip_trailing_slashes("/a/b//"), "/a/b");
-        assert_eq!(strip_trailing_slashes("/"), "/");
     }
 }

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use imi_core::{
-    Activity, Error, InflightWork, Metadata, Project, Result, WorkStatus, Worktree, WorktreeType,
+    Activity, Columns, Days, Error, FromColumns, InflightWork, Metadata, Project, Result,
+    WorkStatus, Worktree, WorktreeType,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
@@ -81,11 +82,9 @@ pub(crate) fn now_text() -> String {
     ts_text(Utc::now())
 }
 
-/// `now - days` in the stored form, for the retention cut-offs. `days` is validated
-/// to 0..=36500 (`naming::validate_days`), so the subtraction stays far inside
-/// chrono's range (which ends 262 000 years away) and cannot panic.
-pub(crate) fn days_ago_text(days: i32) -> String {
-    ts_text(Utc::now() - chrono::TimeDelta::days(i64::from(days)))
+/// `now - days` in the stored form, for the retention cut-offs.
+pub(crate) fn days_ago_text(days: Days) -> String {
+    ts_text(days.before(Utc::now()))
 }
 
 fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T>
@@ -99,26 +98,10 @@ pub(crate) fn parse_uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| Error::internal(format!("registry holds an invalid id {s:?}")))
 }
 
-fn uuid(row: &SqliteRow, col: &str) -> Result<Uuid> {
-    parse_uuid(get::<&str>(row, col)?)
-}
-
-fn opt_uuid(row: &SqliteRow, col: &str) -> Result<Option<Uuid>> {
-    get::<Option<&str>>(row, col)?.map(parse_uuid).transpose()
-}
-
 pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| Error::internal(format!("registry holds an invalid timestamp {s:?}")))
-}
-
-fn ts(row: &SqliteRow, col: &str) -> Result<DateTime<Utc>> {
-    parse_ts(get::<&str>(row, col)?)
-}
-
-fn opt_ts(row: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>> {
-    get::<Option<&str>>(row, col)?.map(parse_ts).transpose()
 }
 
 /// Stored metadata as read back: never fails on depth (imi_core::metadata::decode_stored).
@@ -126,87 +109,65 @@ pub(crate) fn parse_meta(s: &str) -> Result<Metadata> {
     Ok(imi_core::metadata::decode_stored(s)?.doc)
 }
 
-fn meta(row: &SqliteRow, col: &str) -> Result<Metadata> {
-    parse_meta(get::<&str>(row, col)?)
+/// A row read through [`Columns`]: ids and times are TEXT here.
+struct Cols<'r>(&'r SqliteRow);
+
+impl Columns for Cols<'_> {
+    fn text(&self, col: &str) -> Result<String> {
+        get(self.0, col)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        get(self.0, col)
+    }
+    fn int(&self, col: &str) -> Result<i32> {
+        get(self.0, col)
+    }
+    fn count(&self, col: &str) -> Result<i64> {
+        get(self.0, col)
+    }
+    fn flag(&self, col: &str) -> Result<bool> {
+        get(self.0, col)
+    }
+    fn uuid(&self, col: &str) -> Result<Uuid> {
+        parse_uuid(get::<&str>(self.0, col)?)
+    }
+    fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>> {
+        get::<Option<&str>>(self.0, col)?
+            .map(parse_uuid)
+            .transpose()
+    }
+    fn time(&self, col: &str) -> Result<DateTime<Utc>> {
+        parse_ts(get::<&str>(self.0, col)?)
+    }
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
+        get::<Option<&str>>(self.0, col)?.map(parse_ts).transpose()
+    }
+    fn metadata(&self, col: &str) -> Result<Metadata> {
+        parse_meta(get::<&str>(self.0, col)?)
+    }
+}
+
+/// The record of type `T` in `row`.
+pub(crate) fn read<T: FromColumns>(row: &SqliteRow) -> Result<T> {
+    T::from_columns(&Cols(row))
+}
+
+// The snapshot import reads records by these names.
+pub(crate) fn project(row: &SqliteRow) -> Result<Project> {
+    read(row)
+}
+pub(crate) fn worktree(row: &SqliteRow) -> Result<Worktree> {
+    read(row)
+}
+pub(crate) fn worktree_type(row: &SqliteRow) -> Result<WorktreeType> {
+    read(row)
+}
+pub(crate) fn activity(row: &SqliteRow) -> Result<Activity> {
+    read(row)
 }
 
 pub(crate) fn meta_text(m: &Metadata) -> String {
-    // Serialising a map of `Value`s cannot fail (string keys, no custom Serialize).
-    serde_json::to_string(m).unwrap_or_else(|_| "{}".to_string())
-}
-
-pub(crate) fn project(row: &SqliteRow) -> Result<Project> {
-    Ok(Project {
-        id: uuid(row, "id")?,
-        name: get(row, "name")?,
-        remote_origin: get(row, "remote_origin")?,
-        origin_key: get(row, "origin_key")?,
-        default_branch: get(row, "default_branch")?,
-        trunk_path: get(row, "trunk_path")?,
-        description: get(row, "description")?,
-        metadata: meta(row, "metadata")?,
-        created_at: ts(row, "created_at")?,
-        updated_at: ts(row, "updated_at")?,
-        active: get(row, "active")?,
-    })
-}
-
-pub(crate) fn worktree(row: &SqliteRow) -> Result<Worktree> {
-    Ok(Worktree {
-        id: uuid(row, "id")?,
-        project_id: uuid(row, "project_id")?,
-        type_name: get(row, "type_name")?,
-        name: get(row, "name")?,
-        branch_name: get(row, "branch_name")?,
-        path: get(row, "path")?,
-        host: get(row, "host")?,
-        agent_id: get(row, "agent_id")?,
-        has_uncommitted_changes: get(row, "has_uncommitted_changes")?,
-        uncommitted_files_count: get(row, "uncommitted_files_count")?,
-        ahead_of_trunk: get(row, "ahead_of_trunk")?,
-        behind_trunk: get(row, "behind_trunk")?,
-        last_commit_hash: get(row, "last_commit_hash")?,
-        last_commit_message: get(row, "last_commit_message")?,
-        last_sync_at: opt_ts(row, "last_sync_at")?,
-        merged_at: opt_ts(row, "merged_at")?,
-        merged_by: get(row, "merged_by")?,
-        merge_commit_hash: get(row, "merge_commit_hash")?,
-        metadata: meta(row, "metadata")?,
-        created_at: ts(row, "created_at")?,
-        updated_at: ts(row, "updated_at")?,
-        active: get(row, "active")?,
-    })
-}
-
-pub(crate) fn worktree_type(row: &SqliteRow) -> Result<WorktreeType> {
-    Ok(WorktreeType {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
-        branch_prefix: get(row, "branch_prefix")?,
-        worktree_prefix: get(row, "worktree_prefix")?,
-        description: get(row, "description")?,
-        is_builtin: get(row, "is_builtin")?,
-        color: get(row, "color")?,
-        icon: get(row, "icon")?,
-        metadata: meta(row, "metadata")?,
-        created_at: ts(row, "created_at")?,
-    })
-}
-
-pub(crate) fn activity(row: &SqliteRow) -> Result<Activity> {
-    Ok(Activity {
-        id: uuid(row, "id")?,
-        agent_id: get(row, "agent_id")?,
-        worktree_id: opt_uuid(row, "worktree_id")?,
-        project_id: opt_uuid(row, "project_id")?,
-        project_name: get(row, "project_name")?,
-        worktree_name: get(row, "worktree_name")?,
-        activity_type: get(row, "activity_type")?,
-        file_path: get(row, "file_path")?,
-        description: get(row, "description")?,
-        metadata: meta(row, "metadata")?,
-        created_at: ts(row, "created_at")?,
-    })
+    imi_core::metadata::to_text(m)
 }
 
 type InflightTuple = (

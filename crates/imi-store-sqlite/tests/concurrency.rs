@@ -166,7 +166,12 @@ async fn newer_registry_is_refused() {
     assert!(e.message.contains("9999"), "{}", e.message);
     let e = s.migrate().await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unavailable);
-    assert_eq!(e.hint.as_deref(), Some("upgrade imi"));
+    // one wording with PostgreSQL and `ensure_schema` (SQLite's `migrate` said only
+    // "upgrade imi")
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("upgrade imi to a version that knows this schema")
+    );
 }
 
 async fn read_state(c: &mut sqlx::SqliteConnection, id: uuid::Uuid) -> (bool, i64) {

@@ -11,8 +11,9 @@
 mod common;
 
 use common::*;
-use imi_core::{Error, ErrorKind, GitState, NewActivity, Store};
+use imi_core::{Error, NewActivity, Store};
 use imi_store_sqlite::SqliteStore;
+use imi_testkit::faults::{assert_unavailable, assert_writes_again, uncommitted};
 
 /// Caps the registry file at its current size (in pages) plus `extra`, on the
 /// writer connection (`max_page_count` is a per-connection setting).
@@ -58,12 +59,9 @@ async fn fill(s: &SqliteStore, wid: uuid::Uuid) -> Error {
     panic!("the registry never filled up under max_page_count");
 }
 
+#[track_caller]
 fn assert_disk_full(e: &Error) {
-    assert_eq!(e.kind, ErrorKind::Unavailable, "{e:?}");
-    assert_eq!(e.code(), "REGISTRY_UNAVAILABLE");
-    assert!(e.message.contains("disk is full"), "{e:?}");
-    let hint = e.hint.as_deref().unwrap_or_default();
-    assert!(hint.contains("free"), "{e:?}");
+    assert_unavailable(e, "disk is full", "free");
 }
 
 #[tokio::test]
@@ -107,13 +105,6 @@ async fn a_full_disk_does_not_wedge_the_writer() {
     assert_eq!(integrity, "ok");
 }
 
-fn state(n: i32) -> GitState {
-    GitState {
-        uncommitted_count: Some(n),
-        ..Default::default()
-    }
-}
-
 /// The finding itself: the disk fills up under the registry, so the COMMIT (the
 /// WAL append) fails with SQLITE_FULL and SQLite rolls the transaction back. That
 /// used to leave sqlx believing a transaction was still open on the one writer
@@ -130,7 +121,9 @@ async fn a_failed_commit_on_a_full_disk_does_not_wedge_the_writer() {
     imi_core::store::ensure_schema(&s).await.unwrap();
     let p = project(&s, "full").await;
     let w = worktree(&s, &p, "feat-full").await;
-    s.update_git_states(&[(w.id, state(1))]).await.unwrap();
+    s.update_git_states(&[(w.id, uncommitted(1))])
+        .await
+        .unwrap();
 
     // An empty WAL, then no free byte: the next COMMIT must grow the WAL and cannot.
     let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -141,7 +134,10 @@ async fn a_failed_commit_on_a_full_disk_does_not_wedge_the_writer() {
     disk.fill();
 
     for n in 2..6 {
-        let e = s.update_git_states(&[(w.id, state(n))]).await.unwrap_err();
+        let e = s
+            .update_git_states(&[(w.id, uncommitted(n))])
+            .await
+            .unwrap_err();
         assert_disk_full(&e);
     }
     let e = s.log_activity(&activity(w.id, 0)).await.unwrap_err();
@@ -154,11 +150,7 @@ async fn a_failed_commit_on_a_full_disk_does_not_wedge_the_writer() {
 
     // Space freed: the same store, in the same process, writes again.
     disk.free();
-    s.update_git_states(&[(w.id, state(7))]).await.unwrap();
-    assert_eq!(
-        s.get_worktree(w.id).await.unwrap().uncommitted_files_count,
-        7
-    );
+    assert_writes_again(&s, w.id, 7).await;
     s.log_activity(&activity(w.id, 1)).await.unwrap();
     s.register_worktree(&new_worktree(&p, "feat", "feat-after"))
         .await
@@ -180,22 +172,16 @@ async fn a_read_only_registry_is_unavailable_then_writes_again() {
         .execute(s.pool())
         .await
         .unwrap();
-    let e = s.update_git_states(&[(w.id, state(3))]).await.unwrap_err();
-    assert_eq!(e.code(), "REGISTRY_UNAVAILABLE", "{e:?}");
-    assert!(e.message.contains("read-only"), "{e:?}");
-    assert!(
-        e.hint.as_deref().unwrap_or_default().contains("writable"),
-        "{e:?}"
-    );
+    let e = s
+        .update_git_states(&[(w.id, uncommitted(3))])
+        .await
+        .unwrap_err();
+    assert_unavailable(&e, "read-only", "writable");
     sqlx::query("PRAGMA query_only = OFF")
         .execute(s.pool())
         .await
         .unwrap();
-    s.update_git_states(&[(w.id, state(3))]).await.unwrap();
-    assert_eq!(
-        s.get_worktree(w.id).await.unwrap().uncommitted_files_count,
-        3
-    );
+    assert_writes_again(&*s, w.id, 3).await;
 }
 
 #[tokio::test]

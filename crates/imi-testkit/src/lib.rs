@@ -12,6 +12,7 @@
 use sqlx::{Connection, Executor, PgConnection};
 
 mod disk;
+pub mod faults;
 mod pgbouncer;
 pub use disk::SmallDisk;
 pub use pgbouncer::PgBouncer;

@@ -12,7 +12,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Ctx;
-use super::path::beside_trunk;
 use crate::context;
 use crate::registry::with_store;
 use crate::ui::Output;
@@ -128,7 +127,7 @@ async fn candidates<S: Store>(
         let path = if w.type_name == "trunk" {
             p.trunk_path.clone()
         } else {
-            beside_trunk(&p.trunk_path, &w.name)
+            imi_core::sibling_path(&p.trunk_path, &w.name)
         };
         let short = short_name(&w.name, types.get(&w.type_name).map(String::as_str));
         let c = Candidate {

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use imi_core::{Result, Store, naming};
+use imi_core::{Result, Store, naming, sibling_path};
 use serde_json::json;
 
 use super::Ctx;
@@ -18,14 +18,6 @@ use crate::ui::Output;
 
 fn output(path: &str) -> Output {
     Output::new(json!({ "path": path }), path)
-}
-
-/// `parent(trunk)/<name>`, exactly as the stores build it (string-wise, so that
-/// every interface gives the same bytes).
-pub fn beside_trunk(trunk: &str, name: &str) -> String {
-    let t = trunk.trim_end_matches('/');
-    let parent = t.rfind('/').map_or(t, |i| &t[..i]);
-    format!("{parent}/{name}")
 }
 
 /// Answers from the file system when no `-p` was given and `cwd` is inside a
@@ -47,7 +39,7 @@ pub fn from_files(
     Some(match worktree {
         None => Ok(output(&trunk)),
         Some(name) => {
-            naming::validate_worktree_name(name).map(|()| output(&beside_trunk(&trunk, name)))
+            naming::validate_worktree_name(name).map(|()| output(&sibling_path(&trunk, name)))
         }
     })
 }
@@ -65,16 +57,13 @@ async fn registry_path<S: Store>(s: &S, ctx: &Ctx<'_>, worktree: Option<&str>) -
     let project =
         crate::ops::common::resolve_project(s, &ctx.env, ctx.global.project.as_deref()).await?;
     if !project.active {
-        return Err(
-            imi_core::Error::not_found(format!("project {} is inactive", project.id))
-                .with_hint("register the project again to reactivate it"),
-        );
+        return Err(imi_core::messages::project_inactive(project.id));
     }
     Ok(match worktree {
         None => output(&project.trunk_path),
         Some(name) => {
             naming::validate_worktree_name(name)?;
-            output(&beside_trunk(&project.trunk_path, name))
+            output(&sibling_path(&project.trunk_path, name))
         }
     })
 }
@@ -85,7 +74,8 @@ mod tests {
 
     #[test]
     fn beside_the_trunk() {
-        assert_eq!(beside_trunk("/c/app/trunk-main", "feat-x"), "/c/app/feat-x");
-        assert_eq!(beside_trunk("/trunk-main", "feat-x"), "/feat-x");
+        // the rule of the stores and of `get_project_working_path`
+        assert_eq!(sibling_path("/c/app/trunk-main", "feat-x"), "/c/app/feat-x");
+        assert_eq!(sibling_path("/trunk-main", "feat-x"), "/feat-x");
     }
 }

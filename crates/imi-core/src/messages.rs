@@ -1,0 +1,130 @@
+//! Every `NOT_FOUND` and `CONFLICT` a store answers, worded once: what was not
+//! there or what is in the way, and what to do next. Backends find out *which*
+//! refusal applies (their SQL), never how it reads; the conformance scenario
+//! `failing_calls_are_worded_once` runs every one on each backend.
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{MetadataTarget, Project};
+
+const LIST_PROJECTS: &str = "list projects with `imi list --projects`";
+const LIST_TYPES: &str = "see the known types with `imi types list`";
+
+// --- projects ---------------------------------------------------------------------
+
+/// `NOT_FOUND` for a project id.
+pub fn project_not_found(id: Uuid) -> Error {
+    Error::not_found(format!("no project with id {id}")).with_hint(LIST_PROJECTS)
+}
+
+/// `NOT_FOUND` for a deactivated project that an operation needs active (a worktree
+/// to register in it, a path to compute).
+pub fn project_inactive(id: Uuid) -> Error {
+    Error::not_found(format!("project {id} is inactive"))
+        .with_hint("register the project again (imi init) to reactivate it")
+}
+
+/// The one active project named `name` among `found` (a store fetches at most two):
+/// none is `NOT_FOUND`, several a `CONFLICT`.
+pub fn single_named(name: &str, found: Vec<Project>) -> Result<Project> {
+    let mut it = found.into_iter();
+    match (it.next(), it.next()) {
+        (Some(p), None) => Ok(p),
+        (None, _) => Err(
+            Error::not_found(format!("no active project named {name:?}")).with_hint(LIST_PROJECTS),
+        ),
+        (Some(_), Some(_)) => Err(Error::conflict(format!(
+            "several active projects are named {name:?}"
+        ))
+        .with_hint("use the project's UUID or its remote instead of its name")),
+    }
+}
+
+/// The answer of `get_project_by_origin` from the project a store found for the key of
+/// `remote` (the active one, else the most recently updated inactive one): only an
+/// active project is returned, like the SQL function `get_project_by_origin`; an
+/// inactive one is `NOT_FOUND` saying it is deactivated and how to reactivate it.
+pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project> {
+    let shown = crate::remote::sanitize(remote).unwrap_or_else(|_| remote.trim().to_string());
+    match found {
+        Some(p) if p.active => Ok(p),
+        Some(p) => Err(Error::not_found(format!(
+            "project {:?} ({}) registered for {shown} is deactivated",
+            p.name, p.id
+        ))
+        .with_hint("run `imi init` in its trunk to reactivate it")),
+        None => Err(
+            Error::not_found(format!("no project registered for {shown}"))
+                .with_hint("register it with `imi init` in its repository"),
+        ),
+    }
+}
+
+// --- worktrees --------------------------------------------------------------------
+
+/// `NOT_FOUND` for a worktree id.
+pub fn worktree_not_found(id: Uuid) -> Error {
+    Error::not_found(format!("no worktree with id {id}"))
+        .with_hint("list worktrees with `imi list --all`")
+}
+
+/// `NOT_FOUND` for `get_worktree_by_path`.
+pub fn no_worktree_at(path: &str, host: &str) -> Error {
+    Error::not_found(format!("no active worktree registered at {path} on {host}"))
+        .with_hint("list registered worktrees with `imi list`")
+}
+
+/// `NOT_FOUND` for `get_worktree_by_name`.
+pub fn no_worktree_named(project_id: Uuid, name: &str, host: &str) -> Error {
+    Error::not_found(format!(
+        "no worktree named {name:?} in project {project_id} on {host}"
+    ))
+    .with_hint("list the project's worktrees with `imi list`")
+}
+
+/// `CONFLICT`: the name is registered in the project on `host`, at another path.
+pub fn worktree_name_taken(name: &str, host: &str, path: &str) -> Error {
+    Error::conflict(format!(
+        "worktree {name:?} is already registered in this project on {host} at {path}"
+    ))
+    .with_hint("remove it first (imi remove), or choose another name")
+}
+
+/// `CONFLICT`: another active worktree is registered at `path` on `host`
+/// (`by`: its name and its project's, when the store could tell).
+pub fn worktree_place_taken(path: &str, host: &str, by: Option<(&str, &str)>) -> Error {
+    let who = match by {
+        Some((w, p)) => format!("worktree {w:?} of project {p:?}"),
+        None => "another active worktree".to_string(),
+    };
+    Error::conflict(format!(
+        "path {path} on host {host} is already registered to {who}"
+    ))
+    .with_hint("remove that worktree first (imi remove), or choose another path")
+}
+
+/// `NOT_FOUND` for the project or worktree a metadata operation addresses.
+pub fn target_not_found(target: MetadataTarget) -> Error {
+    match target {
+        MetadataTarget::Project(id) => project_not_found(id),
+        MetadataTarget::Worktree(id) => worktree_not_found(id),
+    }
+}
+
+// --- worktree types -----------------------------------------------------------------
+
+/// `VALIDATION_ERROR`: a worktree names a type the registry does not know.
+pub fn unknown_worktree_type(name: &str) -> Error {
+    Error::validation(format!("unknown worktree type {name:?}")).with_hint(LIST_TYPES)
+}
+
+/// `NOT_FOUND`: the type to remove does not exist.
+pub fn worktree_type_not_found(name: &str) -> Error {
+    Error::not_found(format!("no worktree type named {name:?}")).with_hint(LIST_TYPES)
+}
+
+/// `CONFLICT`: a type of that name exists (built in or added).
+pub fn worktree_type_exists(name: &str) -> Error {
+    Error::conflict(format!("worktree type {name:?} already exists")).with_hint(LIST_TYPES)
+}
