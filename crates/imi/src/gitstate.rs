@@ -115,9 +115,10 @@ pub fn par_map<T: Sync, R: Send>(
     slots.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Reads every job in parallel (blocking the calling runtime thread only).
+/// Reads every job in parallel; the calling thread waits for them (the command
+/// line's runtime has that one thread and nothing else to run meanwhile).
 pub fn read_all(jobs: &[Job], on_done: impl Fn() + Sync) -> Vec<Read> {
-    tokio::task::block_in_place(|| par_map(jobs, read_job, on_done))
+    par_map(jobs, read_job, on_done)
 }
 
 /// The trunk ref of a project (from its trunk repository), or its default branch

@@ -122,9 +122,7 @@ pub async fn targets<S: Store>(s: &S, projects: &[Project]) -> Result<Vec<(Workt
         ..Default::default()
     };
     let all = s.list_worktrees(&filter).await?;
-    let refs: Vec<String> = tokio::task::block_in_place(|| {
-        gitstate::par_map(projects, gitstate::project_trunk_ref, || {})
-    });
+    let refs: Vec<String> = gitstate::par_map(projects, gitstate::project_trunk_ref, || {});
     let by_project: HashMap<Uuid, &str> = projects
         .iter()
         .zip(&refs)
@@ -158,13 +156,11 @@ pub fn unknown_worktrees<'a>(
         .iter()
         .filter(|p| Path::new(&p.trunk_path).is_dir())
         .collect();
-    let lists = tokio::task::block_in_place(|| {
-        gitstate::par_map(
-            &present,
-            |p| Repo::at(&p.trunk_path).worktree_list().unwrap_or_default(),
-            || {},
-        )
-    });
+    let lists = gitstate::par_map(
+        &present,
+        |p| Repo::at(&p.trunk_path).worktree_list().unwrap_or_default(),
+        || {},
+    );
     let mut out = vec![];
     for (p, list) in present.into_iter().zip(lists) {
         for e in list {
