@@ -64,6 +64,18 @@ impl PgStore {
     /// one. An unreachable server is `REGISTRY_UNAVAILABLE`; the message never
     /// contains the password.
     pub async fn connect(url: &str, host: impl Into<String>) -> Result<PgStore> {
+        PgStore::connect_with_pool_size(url, host, POOL_SIZE).await
+    }
+
+    /// [`PgStore::connect`] with at most `max_connections` connections (at least
+    /// one). A process that runs one statement at a time (the command line) gives
+    /// 1: every statement then reuses the connection opened here, where a larger
+    /// pool would open another while the previous one is being handed back.
+    pub async fn connect_with_pool_size(
+        url: &str,
+        host: impl Into<String>,
+        max_connections: u32,
+    ) -> Result<PgStore> {
         let mut host: String = host.into();
         if host.trim().is_empty() {
             host = "localhost".to_string();
@@ -79,7 +91,7 @@ impl PgStore {
             .extra_float_digits(None);
         let pooling = session::pooling_of(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // No ping before every checkout: it doubles each call's round trips. A
             // connection that died is reported by the statement that uses it.

@@ -109,6 +109,22 @@ fn io_unavailable(what: String, e: std::io::Error) -> Error {
         .with_hint("check that the registry's directory exists and is writable")
 }
 
+/// Whether `path` is an SQLite database in WAL mode, read from its 100-byte
+/// header (https://www.sqlite.org/fileformat2.html#the_database_header): the magic
+/// string, then the write and read format versions at offsets 18 and 19, both 2 in
+/// WAL mode. SQLite rewrites them when the journal mode changes (leaving WAL
+/// checkpoints first), so the file itself tells; `false` when it cannot be read.
+pub fn is_wal_database(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && head.starts_with(b"SQLite format 3\0")
+        && head[18] == 2
+        && head[19] == 2
+}
+
 /// Whether a connection handed back to the pool may serve the next caller.
 ///
 /// A transaction that failed to commit (disk full, I/O error) is rolled back by
@@ -131,6 +147,24 @@ impl SqliteStore {
     /// Opens (creating it and its directory if needed) the registry file at `path`.
     /// Does not migrate: call [`imi_core::store::ensure_schema`] or `migrate()`.
     pub async fn open(path: &Path, host: impl Into<String>) -> Result<SqliteStore> {
+        SqliteStore::open_with_readers(path, host, READERS).await
+    }
+
+    /// [`SqliteStore::open`] with at most `readers` reading connections (at least
+    /// one) beside the writer. A process that runs one statement at a time (the
+    /// command line) gives 1: every read then reuses the one connection instead of
+    /// opening another while the previous one is handed back to the pool (each
+    /// connection is a thread and a parse of the schema).
+    ///
+    /// Connections open on first use. A file that is already a registry in WAL mode
+    /// (read from its header, see [`is_wal_database`]) needs nothing more; any other
+    /// file (new, empty, in another journal mode, damaged, unreadable) is opened now,
+    /// so that a file that cannot be opened fails here, and switched to WAL.
+    pub async fn open_with_readers(
+        path: &Path,
+        host: impl Into<String>,
+        readers: u32,
+    ) -> Result<SqliteStore> {
         let s = path.as_os_str();
         if s.is_empty() || s == ":memory:" {
             return Err(Error::validation(format!(
@@ -159,13 +193,15 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .acquire_timeout(Duration::from_secs(30))
-                .after_release(|conn, _| Box::pin(release_clean(conn)))
         };
-        // The reader connects now: a file that cannot be opened fails here.
-        let reader = pool(READERS)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| {
+        // Readers commit nothing, so they skip the writer's check on release (a
+        // round trip to the connection's thread after every statement).
+        let readers = pool(readers.max(1));
+        let ready = is_wal_database(path);
+        let reader = if ready {
+            readers.connect_lazy_with(options.clone())
+        } else {
+            readers.connect_with(options.clone()).await.map_err(|e| {
                 let inner = db_err(e);
                 Error::new(
                     inner.kind,
@@ -176,16 +212,34 @@ impl SqliteStore {
                         .hint
                         .unwrap_or_else(|| "check the registry path (imi db status)".into()),
                 )
-            })?;
-        let writer = pool(1).connect_lazy_with(options);
+            })?
+        };
+        let writer = pool(1)
+            .after_release(|conn, _| Box::pin(release_clean(conn)))
+            .connect_lazy_with(options);
         let store = SqliteStore {
             path: path.to_path_buf(),
             host,
             reader,
             writer,
         };
-        store.ensure_wal().await?;
+        if !ready {
+            store.ensure_wal().await?;
+        }
         Ok(store)
+    }
+
+    /// Whether this store has opened its writer connection (it wrote, or migrated).
+    pub fn has_written(&self) -> bool {
+        self.writer.size() > 0
+    }
+
+    /// Closes every connection, waiting for each. The last connection to the file
+    /// checkpoints the WAL into it and removes the `-wal` and `-shm` files, so the
+    /// next process starts without a WAL to read.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
     }
 
     /// The writer pool, for tools that need raw SQL on the registry (benchmarks,
@@ -444,23 +498,27 @@ impl Store for SqliteStore {
     }
 
     async fn schema_status(&self) -> Result<SchemaStatus> {
+        // One query when the history table exists (every registry in use); when it
+        // fails, whether the table exists decides between an empty history and the
+        // error.
+        const APPLIED: &str =
+            "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version";
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
-             WHERE type = 'table' AND name = '_sqlx_migrations')",
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        let applied: Vec<i64> = if exists {
-            sqlx::query_scalar(
-                "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version",
-            )
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err)?
-        } else {
-            Vec::new()
+        let applied: Vec<i64> = match sqlx::query_scalar(APPLIED).fetch_all(&mut *conn).await {
+            Ok(v) => v,
+            Err(first) => {
+                let exists: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+                     WHERE type = 'table' AND name = '_sqlx_migrations')",
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                if exists {
+                    return Err(db_err(first));
+                }
+                Vec::new()
+            }
         };
         let up = |m: &sqlx::migrate::Migration| m.migration_type.is_up_migration();
         let known = MIGRATOR.iter().filter(|m| up(m)).map(|m| m.version);

@@ -55,8 +55,10 @@ pub fn run() -> ExitCode {
     if let Some(result) = commands::dispatch_without_runtime(&cli) {
         return finish(&ui, result);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a command runs one operation at a time, and its parallel work
+    // (git in many worktrees) runs on threads of its own (`gitstate::par_map`).
+    // Worker threads would only add start-up time and a hand-off per statement.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -68,7 +70,11 @@ pub fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    finish(&ui, runtime.block_on(commands::dispatch(&cli, &ui)))
+    let code = finish(&ui, runtime.block_on(commands::dispatch(&cli, &ui)));
+    // Exits here rather than by returning: dropping the runtime would close what
+    // [`registry::AnyStore::finish`] leaves to the process exit. Everything the
+    // command wrote is committed and its output flushed (`Ui` flushes).
+    std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
 }
 
 /// Prints a command's result or error; exit code 0 or 1.

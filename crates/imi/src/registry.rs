@@ -25,15 +25,27 @@ macro_rules! with_store {
 }
 pub(crate) use with_store;
 
+/// Connections a command opens to its registry: it runs one statement at a time, so
+/// one connection serves them all (SQLite opens its writer besides, when it writes).
+/// A larger pool would open a second connection while the first is being handed
+/// back, and opening one costs more than the statements of a quick command.
+const CONNECTIONS: u32 = 1;
+
 impl AnyStore {
     /// Connects without touching the schema.
     pub async fn connect(settings: &Settings) -> Result<AnyStore> {
-        Ok(match &settings.database {
+        AnyStore::connect_to(&settings.database, &settings.host).await
+    }
+
+    /// Connects to `target` (not necessarily the configured registry) without
+    /// touching the schema.
+    pub async fn connect_to(target: &DatabaseTarget, host: &str) -> Result<AnyStore> {
+        Ok(match target {
             DatabaseTarget::Sqlite(path) => {
-                AnyStore::Sqlite(SqliteStore::open(path, settings.host.clone()).await?)
+                AnyStore::Sqlite(SqliteStore::open_with_readers(path, host, CONNECTIONS).await?)
             }
             DatabaseTarget::Postgres(url) => {
-                AnyStore::Postgres(PgStore::connect(url, settings.host.clone()).await?)
+                AnyStore::Postgres(PgStore::connect_with_pool_size(url, host, CONNECTIONS).await?)
             }
         })
     }
@@ -44,6 +56,21 @@ impl AnyStore {
         let store = AnyStore::connect(settings).await?;
         store.ensure_schema().await?;
         Ok(store)
+    }
+
+    /// Ends a command's use of the registry. PostgreSQL connections are closed (the
+    /// server sees them leave). An SQLite store that wrote is closed, which
+    /// checkpoints its WAL into the file now. One that only read is left open to
+    /// the process exit ([`crate::run`] exits without dropping the runtime):
+    /// closing the last connection to the file would delete the WAL and
+    /// shared-memory files, which the next command would create again (two file
+    /// creations and deletions per read-only command, the slowest part of opening).
+    pub async fn finish(self) {
+        match self {
+            AnyStore::Sqlite(s) if !s.has_written() => std::mem::forget(s),
+            AnyStore::Sqlite(s) => s.close().await,
+            AnyStore::Postgres(s) => s.pool().close().await,
+        }
     }
 
     /// Brings the schema up to date (see [`imi_core::store::ensure_schema`]).

@@ -10,8 +10,6 @@ use std::time::Duration;
 use imi_core::snapshot::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot, TableCounts};
 use imi_core::{Error, Result, Store};
 use imi_import::legacy::{self, LegacyReport, TableReport};
-use imi_store_postgres::PgStore;
-use imi_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -47,10 +45,7 @@ fn progress(json: bool, len: Option<u64>, msg: &str) -> ProgressBar {
 }
 
 async fn open(target: &DatabaseTarget, host: &str) -> Result<AnyStore> {
-    let store = match target {
-        DatabaseTarget::Sqlite(path) => AnyStore::Sqlite(SqliteStore::open(path, host).await?),
-        DatabaseTarget::Postgres(url) => AnyStore::Postgres(PgStore::connect(url, host).await?),
-    };
+    let store = AnyStore::connect_to(target, host).await?;
     with_store!(&store, s => imi_core::store::ensure_schema(s).await)?;
     Ok(store)
 }

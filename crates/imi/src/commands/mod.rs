@@ -63,7 +63,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         global: &cli.global,
         ui,
     };
-    match &cli.command {
+    let result = match &cli.command {
         Command::Db(cmd) => db::cmd_db(&ctx.env.settings, cmd, cli.global.json).await,
         Command::Config => config::cmd_config(&ctx.env.settings),
         Command::Path(args) => path::cmd_path(&ctx, args.worktree.as_deref()).await,
@@ -94,7 +94,11 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Prune(a) => prune::cmd_prune(&ctx, a).await,
         Command::Doctor => doctor::cmd_doctor(&ctx).await,
         Command::Recover => recover::cmd_recover(&ctx).await,
+    };
+    if let Some(store) = ctx.env.into_store() {
+        store.finish().await;
     }
+    result
 }
 
 /// Commands that need neither settings nor the registry, run before the async

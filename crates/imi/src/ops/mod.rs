@@ -109,6 +109,11 @@ impl Env {
         Ok(store)
     }
 
+    /// The registry, when it was opened (for the front end to close it when done).
+    pub fn into_store(self) -> Option<AnyStore> {
+        self.store.into_inner()
+    }
+
     /// The registry without touching its schema (for `imi doctor`, which reports
     /// the schema instead of migrating it).
     pub async fn connected(&self) -> Result<&AnyStore> {
