@@ -499,8 +499,8 @@ impl Store for SqliteStore {
 
     async fn schema_status(&self) -> Result<SchemaStatus> {
         // One query when the history table exists (every registry in use); when it
-        // fails, whether the table exists decides between an empty history and the
-        // error.
+        // fails, a missing table is an empty history, and a table that exists by now
+        // (another process migrated meanwhile) is read again.
         const APPLIED: &str =
             "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version";
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
@@ -514,10 +514,18 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
-                if exists {
-                    return Err(db_err(first));
+                if !exists {
+                    Vec::new()
+                } else {
+                    // created meanwhile by another process's first use (its migration
+                    // committed between the two reads): read it again; a second
+                    // failure is the registry's own
+                    drop(first);
+                    sqlx::query_scalar(APPLIED)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db_err)?
                 }
-                Vec::new()
             }
         };
         let up = |m: &sqlx::migrate::Migration| m.migration_type.is_up_migration();
