@@ -14,6 +14,7 @@ use imi_store_postgres::PgStore;
 use imi_store_sqlite::SqliteStore;
 use uuid::Uuid;
 
+pub mod claims;
 pub mod failing;
 pub mod methods;
 pub mod scenarios;

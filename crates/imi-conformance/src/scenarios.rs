@@ -10,6 +10,11 @@ use uuid::Uuid;
 
 use crate::{Harness, TEST_HOST};
 
+pub use crate::claims::{
+    claims_acquire_renew_release, claims_cover_the_name_on_every_host,
+    claims_expire_and_are_taken_over, claims_release_by_non_holder_needs_force,
+    claims_stale_epoch_is_refused,
+};
 pub use crate::failing::{failing_calls_are_worded_once, odd_trunk_paths_give_one_worktree_path};
 pub use crate::methods::{
     concurrent_registration_of_four_forms_yields_one_project,

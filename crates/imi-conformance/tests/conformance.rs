@@ -76,6 +76,11 @@ conformance!(
     every_type_method_works,
     every_metadata_method_works,
     every_activity_and_retention_method_works,
+    claims_acquire_renew_release,
+    claims_stale_epoch_is_refused,
+    claims_release_by_non_holder_needs_force,
+    claims_expire_and_are_taken_over,
+    claims_cover_the_name_on_every_host,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -133,4 +138,66 @@ async fn failing_calls_agree_across_backends() {
         return;
     };
     assert_eq!(failing_calls(&bounced).await, on_postgres);
+}
+
+/// 16 connections (one store each) race for one claim, 200 rounds: one winner a round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_sixteen_connections_race_for_one_claim() {
+    let (first, dir) = imi_conformance::sqlite_store().await;
+    let path = dir.path().join("registry.db");
+    let mut stores = vec![first];
+    for _ in 1..16 {
+        stores.push(
+            imi_store_sqlite::SqliteStore::open(&path, imi_conformance::TEST_HOST)
+                .await
+                .unwrap(),
+        );
+    }
+    let h = imi_conformance::claims::connections_race_for_one_claim(&stores, 200).await;
+    println!("sqlite, 16 connections, 200 rounds: winners per round -> rounds {h:?}");
+    assert_eq!(h, std::collections::BTreeMap::from([(1, 200)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_sixteen_connections_race_for_one_claim() {
+    let Some((first, db)) = imi_conformance::postgres_store().await else {
+        return;
+    };
+    let mut stores = vec![first];
+    for _ in 1..16 {
+        stores.push(
+            imi_store_postgres::PgStore::connect_with_pool_size(
+                &db.url,
+                imi_conformance::TEST_HOST,
+                1,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let h = imi_conformance::claims::connections_race_for_one_claim(&stores, 200).await;
+    println!("postgres, 16 connections, 200 rounds: winners per round -> rounds {h:?}");
+    assert_eq!(h, std::collections::BTreeMap::from([(1, 200)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pgbouncer_sixteen_connections_race_for_one_claim() {
+    let Some((first, bouncer, db)) = imi_conformance::pgbouncer_store().await else {
+        return;
+    };
+    let mut stores = vec![first];
+    for _ in 1..16 {
+        stores.push(
+            imi_store_postgres::PgStore::connect_with_pool_size(
+                &bouncer.url(&db.name),
+                imi_conformance::TEST_HOST,
+                1,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let h = imi_conformance::claims::connections_race_for_one_claim(&stores, 50).await;
+    println!("pgbouncer, 16 connections, 50 rounds: winners per round -> rounds {h:?}");
+    assert_eq!(h, std::collections::BTreeMap::from([(1, 50)]));
 }

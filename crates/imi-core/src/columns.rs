@@ -20,6 +20,7 @@ pub trait Columns {
     fn opt_text(&self, col: &str) -> Result<Option<String>>;
     fn int(&self, col: &str) -> Result<i32>;
     fn count(&self, col: &str) -> Result<i64>;
+    fn opt_count(&self, col: &str) -> Result<Option<i64>>;
     fn flag(&self, col: &str) -> Result<bool>;
     fn uuid(&self, col: &str) -> Result<Uuid>;
     fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>>;

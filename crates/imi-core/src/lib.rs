@@ -2,6 +2,7 @@
 //! the error type every layer shares, and the [`Store`] contract that each backend
 //! (SQLite, PostgreSQL) implements with identical behaviour.
 
+pub mod claims;
 pub mod columns;
 pub mod display;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod search;
 pub mod snapshot;
 pub mod store;
 
+pub use claims::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 pub use columns::{Columns, FromColumns};
 pub use error::{Error, ErrorKind, Result};
 pub use model::*;

@@ -5,6 +5,7 @@
 
 use uuid::Uuid;
 
+use crate::claims::Claim;
 use crate::error::{Error, Result};
 use crate::model::{MetadataTarget, Project};
 
@@ -127,4 +128,89 @@ pub fn worktree_type_not_found(name: &str) -> Error {
 /// `CONFLICT`: a type of that name exists (built in or added).
 pub fn worktree_type_exists(name: &str) -> Error {
     Error::conflict(format!("worktree type {name:?} already exists")).with_hint(LIST_TYPES)
+}
+
+// --- claims (SPEC §7.1) -------------------------------------------------------------
+
+fn claim_words(c: &Claim) -> String {
+    format!(
+        "worktree {:?} of project {:?} is claimed by {} on host {} (epoch {}, {})",
+        c.worktree_name,
+        c.project_name,
+        c.agent_id,
+        c.host,
+        c.epoch,
+        c.lease_words()
+    )
+}
+
+/// `CONFLICT`: another agent holds the item `c` (a claim refused).
+pub fn claim_held(c: &Claim) -> Error {
+    Error::conflict(claim_words(c)).with_hint(format!(
+        "wait until the lease ends, ask {} to run `imi release`, or take it over with \
+         `imi release --force` (logged)",
+        c.agent_id
+    ))
+}
+
+/// `CONFLICT`: `action` (remove, close, merge, ...) on a worktree whose item another
+/// agent holds.
+pub fn worktree_claimed(c: &Claim, action: &str) -> Error {
+    Error::conflict(format!("cannot {action}: {}", claim_words(c))).with_hint(format!(
+        "ask {} to release it (`imi release`), wait until the lease ends, or pass --force \
+         (logged in the activity log)",
+        c.agent_id
+    ))
+}
+
+/// `NOT_FOUND`: the worktree a claim names is removed (claims are for active work).
+pub fn worktree_removed(name: &str, id: Uuid) -> Error {
+    Error::not_found(format!("worktree {name:?} ({id}) is removed"))
+        .with_hint("register it again (imi add) before claiming it")
+}
+
+/// Why a renewal or release scoped to `agent` and `epoch` matched nothing, from the
+/// claim found afterwards (`None`: the item was never claimed).
+pub fn claim_not_yours(
+    worktree: &str,
+    agent: &str,
+    epoch: Option<i64>,
+    found: Option<&Claim>,
+) -> Error {
+    let Some(c) = found else {
+        return Error::not_found(format!("worktree {worktree:?} is not claimed"))
+            .with_hint("claim it with `imi claim`");
+    };
+    if c.agent_id != agent {
+        if c.held {
+            return Error::conflict(format!(
+                "{agent} does not hold the claim: {}",
+                claim_words(c)
+            ))
+            .with_hint(format!(
+                "only the holder renews or releases it; `imi release --force` releases \
+                     {}'s claim (logged)",
+                c.agent_id
+            ));
+        }
+        return Error::conflict(format!(
+            "{agent} does not hold the claim on worktree {:?}: its last holder was {} (epoch {}), \
+             and it is free now",
+            c.worktree_name, c.agent_id, c.epoch
+        ))
+        .with_hint("claim it with `imi claim`");
+    }
+    match epoch {
+        Some(e) if e != c.epoch => Error::conflict(format!(
+            "epoch {e} of the claim on worktree {:?} is stale: the claim is at epoch {} now \
+             (it changed hands)",
+            c.worktree_name, c.epoch
+        ))
+        .with_hint("claim it again with `imi claim`, and use the new epoch"),
+        _ => Error::conflict(format!(
+            "{agent}'s claim on worktree {:?} (epoch {}) is released",
+            c.worktree_name, c.epoch
+        ))
+        .with_hint("claim it again with `imi claim`"),
+    }
 }

@@ -14,6 +14,7 @@ use std::future::Future;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::claims::{Claim, ClaimFilter, ClaimGrant, NewClaim, ReleaseScope};
 use crate::error::Result;
 use crate::messages;
 use crate::metadata;
@@ -192,6 +193,41 @@ pub trait Store: Send + Sync {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<Activity>>> + Send;
     fn recent_activities(&self, limit: i64) -> impl Future<Output = Result<Vec<Activity>>> + Send;
+
+    // --- claims (SPEC §7.1) ---------------------------------------------------------
+
+    /// Makes `c.agent_id` the holder of the work item of worktree `c.worktree_id` (its
+    /// project and name, on every host) in one atomic statement, or renews the lease
+    /// when it holds it already (epoch kept). A new tenure has epoch + 1 and is
+    /// logged as `claimed` (with `stolen_from` when it took over an expired lease).
+    /// Another holder is a `CONFLICT` naming it ([`messages::claim_held`]); an
+    /// unknown or removed worktree is `NOT_FOUND`. Expiry is the database's clock.
+    fn claim(&self, c: &NewClaim) -> impl Future<Output = Result<ClaimGrant>> + Send;
+    /// Extends `agent_id`'s lease of tenure `epoch` by `ttl_seconds` from now (`None`:
+    /// the claim's own length). Another holder or a stale epoch is refused
+    /// ([`messages::claim_not_yours`]).
+    fn renew_claim(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        epoch: i64,
+        ttl_seconds: Option<i64>,
+    ) -> impl Future<Output = Result<Claim>> + Send;
+    /// Ends the claim: `agent_id`'s tenure of the epoch, or with
+    /// [`ReleaseScope::Force`] whoever holds it. Logged as `released` (forced: with
+    /// the holder's name). Releasing one's own released tenure again is a no-op.
+    fn release_claim(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        scope: ReleaseScope,
+    ) -> impl Future<Output = Result<Claim>> + Send;
+    /// The last claim on the item of worktree `worktree_id` (held or not), `None`
+    /// when it was never claimed.
+    fn get_claim(&self, worktree_id: Uuid) -> impl Future<Output = Result<Option<Claim>>> + Send;
+    /// Held claims (with `include_ended` also released and expired ones), by project
+    /// name and worktree name.
+    fn list_claims(&self, filter: &ClaimFilter) -> impl Future<Output = Result<Vec<Claim>>> + Send;
 
     // --- derived ------------------------------------------------------------------
 

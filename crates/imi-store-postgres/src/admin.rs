@@ -59,6 +59,12 @@ pub(crate) const IMI_FUNCTIONS: &[&str] = &[
     "imi_projects_identity",
     "imi_activities_names",
     "imi_default_trunk_path",
+    "imi_claim_worktree",
+    "imi_renew_claim",
+    "imi_release_claim",
+    "claim_worktree",
+    "renew_claim",
+    "release_claim",
 ];
 
 /// Functions that only read: `imi_reader` may call these and no others.
@@ -133,6 +139,12 @@ BEGIN
                  'TO imi_reader, imi_writer', s, s, s, s, s, s, s, s);
   EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %I.projects, %I.worktree_types, %I.worktrees, %I.agent_activities '
                  'TO imi_writer', s, s, s, s);
+  -- claims (migration 6; a registry may be older when roles are created)
+  IF to_regclass(format('%I.claims', s)) IS NOT NULL THEN
+    EXECUTE format('REVOKE ALL ON %I.claims, %I.v_claims FROM PUBLIC, imi_reader, imi_auditor', s, s);
+    EXECUTE format('GRANT SELECT ON %I.claims, %I.v_claims TO imi_reader, imi_writer', s, s);
+    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %I.claims TO imi_writer', s);
+  END IF;
   EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO imi_writer',
                  pg_get_serial_sequence(format('%I.worktree_types', s), 'id'));
   IF to_regclass(format('%I._sqlx_migrations', s)) IS NOT NULL THEN
@@ -158,8 +170,8 @@ $grants$;
 "#;
 
 const RESET_SQL: &str = r#"
-DROP VIEW IF EXISTS v_recent_agent_activity, v_inflight_work, v_worktrees_detail, v_projects_summary;
-DROP TABLE IF EXISTS agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
+DROP VIEW IF EXISTS v_claims, v_recent_agent_activity, v_inflight_work, v_worktrees_detail, v_projects_summary;
+DROP TABLE IF EXISTS claims, agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
 "#;
 
 const DROP_FUNCTIONS_SQL: &str = r#"
@@ -289,10 +301,12 @@ impl PgStore {
     /// Routine maintenance that cannot run inside a function: `VACUUM (ANALYZE)` of the
     /// four tables (outside any transaction).
     pub async fn maintain(&self) -> Result<()> {
-        sqlx::raw_sql("VACUUM (ANALYZE) projects, worktree_types, worktrees, agent_activities")
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::raw_sql(
+            "VACUUM (ANALYZE) projects, worktree_types, worktrees, agent_activities, claims",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 }

@@ -25,6 +25,7 @@ use imi_core::{
     NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result,
     SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, remote,
 };
+use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Row, postgres::PgRow};
@@ -220,7 +221,24 @@ impl PgStore {
             None => Err(worktree_not_found(id)),
         }
     }
+
+    /// The worktree a claim operation named (after it matched no row).
+    async fn claim_target(&self, worktree_id: Uuid) -> Result<Option<ClaimTarget>> {
+        let row: Option<(String, bool)> =
+            sqlx::query_as("SELECT name, active FROM worktrees WHERE id = $1")
+                .bind(worktree_id)
+                .fetch_optional(self.db())
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(|(name, active)| ClaimTarget { name, active }))
+    }
 }
+
+/// A claim row of `imi_*_claim*` or `claims` with its project name, whether it is
+/// held and the database's clock.
+const CLAIM_COLS: &str = "c.*, (SELECT p.name FROM projects p WHERE p.id = c.project_id) AS project_name, \
+     (c.released_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())) AS held, \
+     now() AS read_at";
 
 fn many<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(f).collect()
@@ -749,6 +767,137 @@ impl Store for PgStore {
         .fetch_all(self.db())
         .await
         .map_err(db_err)?;
+        many(found, rows::read)
+    }
+
+    // --- claims -----------------------------------------------------------------------
+
+    async fn claim(&self, c: &NewClaim) -> Result<ClaimGrant> {
+        c.validate()?;
+        let sql = format!(
+            "SELECT {CLAIM_COLS}, c.renewed_at IS NOT NULL AS renewed \
+             FROM imi_claim_worktree(p_worktree_id := $1, p_agent_id := $2, \
+             p_ttl_seconds := $3, p_purpose := $4) c"
+        );
+        for _ in 0..5 {
+            let row = sqlx::query(&sql)
+                .bind(c.worktree_id)
+                .bind(&c.agent_id)
+                .bind(c.ttl_seconds)
+                .bind(c.purpose.as_deref())
+                .fetch_optional(self.db())
+                .await
+                .map_err(db_err)?;
+            if let Some(r) = row {
+                return Ok(ClaimGrant {
+                    claim: rows::read(&r)?,
+                    renewed: r
+                        .try_get("renewed")
+                        .map_err(|e| Error::internal(format!("reading claim: {e}")))?,
+                });
+            }
+            let target = self.claim_target(c.worktree_id).await?;
+            let found = self.get_claim(c.worktree_id).await?;
+            if let Some(e) =
+                imi_core::claims::claim_refusal(c.worktree_id, target.as_ref(), found.as_ref())
+            {
+                return Err(e);
+            }
+        }
+        Err(Error::conflict("the claim keeps changing hands").with_hint("try again"))
+    }
+
+    async fn renew_claim(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        epoch: i64,
+        ttl_seconds: Option<i64>,
+    ) -> Result<Claim> {
+        imi_core::check_id("agent id", agent_id)?;
+        imi_core::claims::check_ttl(ttl_seconds)?;
+        let sql = format!(
+            "SELECT {CLAIM_COLS} FROM imi_renew_claim(p_worktree_id := $1, p_agent_id := $2, \
+             p_epoch := $3, p_ttl_seconds := $4) c"
+        );
+        let row = sqlx::query(&sql)
+            .bind(worktree_id)
+            .bind(agent_id)
+            .bind(epoch)
+            .bind(ttl_seconds)
+            .fetch_optional(self.db())
+            .await
+            .map_err(db_err)?;
+        if let Some(r) = row {
+            return rows::read(&r);
+        }
+        let target = self.claim_target(worktree_id).await?;
+        let found = self.get_claim(worktree_id).await?;
+        Err(imi_core::claims::renew_refusal(
+            worktree_id,
+            target.as_ref(),
+            agent_id,
+            epoch,
+            found.as_ref(),
+        ))
+    }
+
+    async fn release_claim(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        scope: ReleaseScope,
+    ) -> Result<Claim> {
+        imi_core::check_id("agent id", agent_id)?;
+        let (epoch, force) = match scope {
+            ReleaseScope::Epoch(e) => (Some(e), false),
+            ReleaseScope::Force => (None, true),
+        };
+        let sql = format!(
+            "SELECT {CLAIM_COLS} FROM imi_release_claim(p_worktree_id := $1, p_agent_id := $2, \
+             p_epoch := $3, p_force := $4) c"
+        );
+        let row = sqlx::query(&sql)
+            .bind(worktree_id)
+            .bind(agent_id)
+            .bind(epoch)
+            .bind(force)
+            .fetch_optional(self.db())
+            .await
+            .map_err(db_err)?;
+        if let Some(r) = row {
+            return rows::read(&r);
+        }
+        let target = self.claim_target(worktree_id).await?;
+        let found = self.get_claim(worktree_id).await?;
+        imi_core::claims::release_outcome(worktree_id, target.as_ref(), agent_id, scope, found)
+    }
+
+    async fn get_claim(&self, worktree_id: Uuid) -> Result<Option<Claim>> {
+        let sql = format!(
+            "SELECT {CLAIM_COLS} FROM claims c JOIN worktrees w \
+             ON c.project_id = w.project_id AND c.worktree_name = w.name WHERE w.id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(worktree_id)
+            .fetch_optional(self.db())
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(rows::read).transpose()
+    }
+
+    async fn list_claims(&self, filter: &ClaimFilter) -> Result<Vec<Claim>> {
+        let sql = format!(
+            "SELECT * FROM (SELECT {CLAIM_COLS} FROM claims c \
+             WHERE ($1::uuid IS NULL OR c.project_id = $1)) x \
+             WHERE held OR $2 ORDER BY project_name COLLATE \"C\", worktree_name COLLATE \"C\""
+        );
+        let found = sqlx::query(&sql)
+            .bind(filter.project_id)
+            .bind(filter.include_ended)
+            .fetch_all(self.db())
+            .await
+            .map_err(db_err)?;
         many(found, rows::read)
     }
 

@@ -38,6 +38,7 @@ impl Columns for Cols<'_> {
         opt_text -> Option<String>,
         int -> i32,
         count -> i64,
+        opt_count -> Option<i64>,
         flag -> bool,
         uuid -> Uuid,
         opt_uuid -> Option<Uuid>,

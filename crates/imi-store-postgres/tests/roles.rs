@@ -41,6 +41,8 @@ const READS: &[&str] = &[
     "SELECT * FROM v_worktrees_detail WHERE id = $1",
     "SELECT * FROM v_inflight_work WHERE worktree_id = $1",
     "SELECT * FROM v_recent_agent_activity WHERE worktree_id = $1",
+    "SELECT * FROM claims WHERE worktree_id = $1",
+    "SELECT * FROM v_claims WHERE worktree_id = $1",
 ];
 
 const READ_FUNCTIONS: &[&str] = &[
@@ -61,6 +63,7 @@ const TABLE_WRITES: &[&str] = &[
     "INSERT INTO worktree_types (name, worktree_prefix) SELECT 'zz', 'zz-' WHERE $1::uuid IS NOT NULL",
     "DELETE FROM agent_activities WHERE worktree_id = $1",
     "DELETE FROM worktrees WHERE id = $1",
+    "DELETE FROM claims WHERE worktree_id = $1",
 ];
 
 const WRITE_FUNCTIONS: &[&str] = &[
@@ -74,6 +77,12 @@ const WRITE_FUNCTIONS: &[&str] = &[
     "SELECT prune_inactive_worktrees(p_inactive_days := 0) WHERE $1::uuid IS NOT NULL",
     "SELECT * FROM imi_register_project(p_name := 'x', p_remote_origin := 'git@h:o/x') WHERE $1::uuid IS NOT NULL",
     "SELECT * FROM imi_update_git_state(p_worktree_id := $1, p_ahead := 1)",
+    "SELECT * FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'x', p_ttl_seconds := 60)",
+    "SELECT r.* FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'x') c, \
+     LATERAL renew_claim(p_worktree_id := $1, p_agent_id := 'x', p_epoch := c.epoch, p_ttl_seconds := 60) r",
+    "SELECT release_claim(p_worktree_id := $1, p_agent_id := 'x', p_epoch := c.epoch) \
+     FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'x') c",
+    "SELECT * FROM imi_claim_worktree(p_worktree_id := $1, p_agent_id := 'x')",
 ];
 
 const LOG: &str = "SELECT log_activity(p_agent_id := 'auditor', p_worktree_id := $1, \

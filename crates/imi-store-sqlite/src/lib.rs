@@ -17,6 +17,7 @@ use imi_core::{
     Result, SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, metadata,
     remote, search, strip_trailing_slashes,
 };
+use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
@@ -37,6 +38,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const READERS: u32 = 4;
 /// imi's tables, children first (the order to drop them in).
 const TABLES: &[&str] = &[
+    "claims",
     "agent_activities",
     "worktrees",
     "worktree_types",
@@ -467,6 +469,71 @@ impl SqliteStore {
         .map_err(db_err)?
         .map(|r| rows::read(&r))
         .transpose()
+    }
+}
+
+/// SQLite's clock in the stored form ('now' is one value within a statement).
+macro_rules! db_now {
+    () => {
+        "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')"
+    };
+}
+
+/// A `claims` row (in `RETURNING` too) with its project name, whether it is held
+/// and the database's clock.
+macro_rules! claim_cols {
+    () => {
+        concat!(
+            "project_id, worktree_name, worktree_id, agent_id, host, epoch, purpose, ttl_seconds, ",
+            "acquired_at, renewed_at, expires_at, released_at, stolen_from, ",
+            "(SELECT p.name FROM projects p WHERE p.id = project_id) AS project_name, ",
+            "(released_at IS NULL AND (expires_at IS NULL OR expires_at > ",
+            db_now!(),
+            ")) AS held, ",
+            db_now!(),
+            " AS read_at"
+        )
+    };
+}
+
+impl SqliteStore {
+    /// The worktree a claim operation named (after it matched no row).
+    async fn claim_target(&self, worktree_id: Uuid) -> Result<Option<ClaimTarget>> {
+        let row: Option<(String, bool)> =
+            sqlx::query_as("SELECT name, active FROM worktrees WHERE id = ?1")
+                .bind(id_text(worktree_id))
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(|(name, active)| ClaimTarget { name, active }))
+    }
+
+    /// Appends a claim's activity in `tx` (the claim's own transaction).
+    async fn log_claim_activity(
+        tx: &mut Transaction<'static, Sqlite>,
+        agent: &str,
+        worktree_id: Uuid,
+        activity_type: &str,
+        description: String,
+        metadata: serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, \
+             project_name, worktree_name, activity_type, description, metadata, created_at) \
+             SELECT ?1, ?2, w.id, w.project_id, p.name, w.name, ?3, ?4, ?5, ?6 \
+             FROM worktrees w JOIN projects p ON p.id = w.project_id WHERE w.id = ?7",
+        )
+        .bind(id_text(Uuid::new_v4()))
+        .bind(agent)
+        .bind(activity_type)
+        .bind(description)
+        .bind(metadata.to_string())
+        .bind(now_text())
+        .bind(id_text(worktree_id))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 }
 
@@ -1194,6 +1261,221 @@ impl Store for SqliteStore {
         .iter()
         .map(rows::read)
         .collect()
+    }
+
+    // --- claims -----------------------------------------------------------------------
+
+    async fn claim(&self, c: &NewClaim) -> Result<ClaimGrant> {
+        c.validate()?;
+        let wid = id_text(c.worktree_id);
+        for _ in 0..5 {
+            let mut tx = self.begin().await?;
+            // One statement decides: a new tenure, a renewal by the holder, or no row
+            // (another agent holds the item, or no such active worktree).
+            let row = sqlx::query(concat!(
+                "INSERT INTO claims AS c (project_id, worktree_name, worktree_id, agent_id, host, ",
+                "epoch, purpose, ttl_seconds, acquired_at, renewed_at, expires_at, released_at, ",
+                "stolen_from) ",
+                "SELECT w.project_id, w.name, w.id, ?2, w.host, 1, ?4, ?3, ",
+                db_now!(),
+                ", NULL, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || ?3 || ' seconds'), ",
+                "NULL, NULL FROM worktrees w WHERE w.id = ?1 AND w.active = 1 ",
+                "ON CONFLICT (project_id, worktree_name) DO UPDATE SET ",
+                "epoch = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                "  THEN c.epoch ELSE c.epoch + 1 END, ",
+                "worktree_id = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                "  THEN c.worktree_id ELSE excluded.worktree_id END, ",
+                "host = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                "  THEN c.host ELSE excluded.host END, ",
+                "purpose = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                "  THEN coalesce(excluded.purpose, c.purpose) ELSE excluded.purpose END, ",
+                "acquired_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                "  THEN c.acquired_at ELSE excluded.acquired_at END, ",
+                "renewed_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                "  THEN excluded.acquired_at ELSE NULL END, ",
+                "stolen_from = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                "  THEN c.stolen_from WHEN c.released_at IS NULL THEN c.agent_id ELSE NULL END, ",
+                "agent_id = excluded.agent_id, ttl_seconds = excluded.ttl_seconds, ",
+                "expires_at = excluded.expires_at, released_at = NULL ",
+                "WHERE (c.released_at IS NULL AND c.agent_id = excluded.agent_id) ",
+                "OR c.released_at IS NOT NULL OR c.expires_at <= ",
+                db_now!(),
+                " RETURNING ",
+                claim_cols!()
+            ))
+            .bind(&wid)
+            .bind(&c.agent_id)
+            .bind(c.ttl_seconds)
+            .bind(c.purpose.as_deref())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if let Some(r) = row {
+                let claim: Claim = rows::read(&r)?;
+                let renewed = claim.renewed_at.is_some();
+                if !renewed {
+                    let (desc, kind) = match &claim.stolen_from {
+                        None => (format!("claimed (epoch {})", claim.epoch), "claimed"),
+                        Some(prev) => (
+                            format!("stolen from {prev} (lease expired; epoch {})", claim.epoch),
+                            "stolen",
+                        ),
+                    };
+                    let mut meta = serde_json::json!({"epoch": claim.epoch, "claim": kind});
+                    if let Some(t) = claim.ttl_seconds {
+                        meta["ttl_seconds"] = t.into();
+                    }
+                    if let Some(p) = &claim.purpose {
+                        meta["purpose"] = p.clone().into();
+                    }
+                    if let Some(prev) = &claim.stolen_from {
+                        meta["stolen_from"] = prev.clone().into();
+                    }
+                    Self::log_claim_activity(
+                        &mut tx,
+                        &claim.agent_id,
+                        c.worktree_id,
+                        "claimed",
+                        desc,
+                        meta,
+                    )
+                    .await?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                return Ok(ClaimGrant { claim, renewed });
+            }
+            tx.commit().await.map_err(db_err)?;
+            let target = self.claim_target(c.worktree_id).await?;
+            let found = self.get_claim(c.worktree_id).await?;
+            if let Some(e) =
+                imi_core::claims::claim_refusal(c.worktree_id, target.as_ref(), found.as_ref())
+            {
+                return Err(e);
+            }
+        }
+        Err(Error::conflict("the claim keeps changing hands").with_hint("try again"))
+    }
+
+    async fn renew_claim(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        epoch: i64,
+        ttl_seconds: Option<i64>,
+    ) -> Result<Claim> {
+        imi_core::check_id("agent id", agent_id)?;
+        imi_core::claims::check_ttl(ttl_seconds)?;
+        let row = sqlx::query(concat!(
+            "UPDATE claims SET renewed_at = ",
+            db_now!(),
+            ", ttl_seconds = coalesce(?4, ttl_seconds), ",
+            "expires_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', ",
+            "'+' || coalesce(?4, ttl_seconds) || ' seconds') ",
+            "WHERE (project_id, worktree_name) = ",
+            "(SELECT w.project_id, w.name FROM worktrees w WHERE w.id = ?1) ",
+            "AND agent_id = ?2 AND epoch = ?3 AND released_at IS NULL RETURNING ",
+            claim_cols!()
+        ))
+        .bind(id_text(worktree_id))
+        .bind(agent_id)
+        .bind(epoch)
+        .bind(ttl_seconds)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        if let Some(r) = row {
+            return rows::read(&r);
+        }
+        let target = self.claim_target(worktree_id).await?;
+        let found = self.get_claim(worktree_id).await?;
+        Err(imi_core::claims::renew_refusal(
+            worktree_id,
+            target.as_ref(),
+            agent_id,
+            epoch,
+            found.as_ref(),
+        ))
+    }
+
+    async fn release_claim(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        scope: ReleaseScope,
+    ) -> Result<Claim> {
+        imi_core::check_id("agent id", agent_id)?;
+        let (epoch, force) = match scope {
+            ReleaseScope::Epoch(e) => (Some(e), false),
+            ReleaseScope::Force => (None, true),
+        };
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE claims SET released_at = ",
+            db_now!(),
+            " WHERE (project_id, worktree_name) = ",
+            "(SELECT w.project_id, w.name FROM worktrees w WHERE w.id = ?1) ",
+            "AND released_at IS NULL AND (?4 OR (agent_id = ?2 AND epoch = ?3)) RETURNING ",
+            claim_cols!()
+        ))
+        .bind(id_text(worktree_id))
+        .bind(agent_id)
+        .bind(epoch)
+        .bind(force)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(r) = row {
+            let claim: Claim = rows::read(&r)?;
+            let forced = force && claim.agent_id != agent_id;
+            let desc = if forced {
+                format!(
+                    "released the claim of {} (forced; epoch {})",
+                    claim.agent_id, claim.epoch
+                )
+            } else {
+                format!("released (epoch {})", claim.epoch)
+            };
+            let meta = serde_json::json!({
+                "epoch": claim.epoch, "holder": claim.agent_id, "forced": forced
+            });
+            Self::log_claim_activity(&mut tx, agent_id, worktree_id, "released", desc, meta)
+                .await?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(claim);
+        }
+        tx.commit().await.map_err(db_err)?;
+        let target = self.claim_target(worktree_id).await?;
+        let found = self.get_claim(worktree_id).await?;
+        imi_core::claims::release_outcome(worktree_id, target.as_ref(), agent_id, scope, found)
+    }
+
+    async fn get_claim(&self, worktree_id: Uuid) -> Result<Option<Claim>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            claim_cols!(),
+            " FROM claims WHERE (project_id, worktree_name) = ",
+            "(SELECT w.project_id, w.name FROM worktrees w WHERE w.id = ?1)"
+        ))
+        .bind(id_text(worktree_id))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(rows::read).transpose()
+    }
+
+    async fn list_claims(&self, filter: &ClaimFilter) -> Result<Vec<Claim>> {
+        let found = sqlx::query(concat!(
+            "SELECT * FROM (SELECT ",
+            claim_cols!(),
+            " FROM claims WHERE (?1 IS NULL OR project_id = ?1)) ",
+            "WHERE held OR ?2 ORDER BY project_name, worktree_name"
+        ))
+        .bind(filter.project_id.map(id_text))
+        .bind(filter.include_ended)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(rows::read).collect()
     }
 
     // --- derived ------------------------------------------------------------------

@@ -125,6 +125,9 @@ impl Columns for Cols<'_> {
     fn count(&self, col: &str) -> Result<i64> {
         get(self.0, col)
     }
+    fn opt_count(&self, col: &str) -> Result<Option<i64>> {
+        get(self.0, col)
+    }
     fn flag(&self, col: &str) -> Result<bool> {
         get(self.0, col)
     }
