@@ -288,3 +288,25 @@ pub fn renew_refusal(
         Some(t) => crate::messages::claim_not_yours(&t.name, agent, Some(epoch), found),
     }
 }
+
+/// The claim rule for a command that changes a worktree (`action`, e.g. "remove
+/// feat-login"): free, or held by `agent`, goes ahead (`Ok(None)`); held by another
+/// agent is a `CONFLICT` naming it unless `force`, which goes ahead with the claim
+/// it overrides (`Ok(Some)`: the caller logs it).
+pub fn gate<'c>(
+    found: Option<&'c Claim>,
+    agent: &str,
+    force: bool,
+    action: &str,
+) -> Result<Option<&'c Claim>> {
+    match found {
+        Some(c) if c.held && c.agent_id != agent => {
+            if force {
+                Ok(Some(c))
+            } else {
+                Err(crate::messages::worktree_claimed(c, action))
+            }
+        }
+        _ => Ok(None),
+    }
+}

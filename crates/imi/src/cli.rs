@@ -68,6 +68,14 @@ pub enum Command {
     /// List, add or remove worktree types
     #[command(subcommand)]
     Types(TypesCommand),
+    /// Claim a worktree for this agent (on every host), with an optional lease
+    Claim(ClaimArgs),
+    /// Extend this agent's lease on a worktree
+    Renew(RenewArgs),
+    /// Release this agent's claim on a worktree (--force: anyone's, logged)
+    Release(ReleaseArgs),
+    /// List held claims: holder, host, epoch, purpose, lease (--all: ended ones too)
+    Claims(ClaimsArgs),
     /// Set, get or unset worktree metadata by dotted key
     #[command(subcommand)]
     Metadata(MetadataCommand),
@@ -208,6 +216,52 @@ pub struct MergeArgs {
     /// Push trunk to origin afterwards
     #[arg(long)]
     pub push: bool,
+    /// Merge even when another agent has claimed the worktree (logged)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Worktree name (default: the one you are in)
+    pub worktree: Option<String>,
+    /// Lease length, e.g. 90s, 30m, 2h, 1d (default: held until released)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// What the agent is doing there
+    #[arg(long, value_name = "TEXT")]
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Worktree name (default: the one you are in)
+    pub worktree: Option<String>,
+    /// New lease length from now (default: the claim's own)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Only this tenure (fencing token from `imi claim --json`; default: the current one)
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// Worktree name (default: the one you are in)
+    pub worktree: Option<String>,
+    /// Release another agent's claim (logged with its holder)
+    #[arg(long)]
+    pub force: bool,
+    /// Only this tenure (fencing token; default: the current one)
+    #[arg(long, value_name = "N", conflicts_with = "force")]
+    pub epoch: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimsArgs {
+    /// Include released and expired claims
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +297,9 @@ pub enum MetadataCommand {
         worktree: String,
         key: String,
         value: String,
+        /// Change it even when another agent has claimed the worktree (logged)
+        #[arg(long)]
+        force: bool,
     },
     /// Print the value at KEY, or the whole metadata object
     Get {
@@ -255,6 +312,9 @@ pub enum MetadataCommand {
         /// Worktree name
         worktree: String,
         key: String,
+        /// Change it even when another agent has claimed the worktree (logged)
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -15,6 +15,7 @@ pub async fn cmd_merge(ctx: &Ctx<'_>, args: &cli::MergeArgs) -> Result<Output> {
         squash: args.squash,
         ff_only: args.ff_only,
         push: args.push,
+        force: args.force,
     };
     let r = merge::merge(&ctx.env, &args).await?;
     Output::report(&r, render(&r))

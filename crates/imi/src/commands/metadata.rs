@@ -18,11 +18,13 @@ pub async fn cmd_metadata(ctx: &Ctx<'_>, cmd: &MetadataCommand) -> Result<Output
             worktree,
             key,
             value,
+            force,
         } => {
             let args = SetArgs {
                 target: target(worktree),
                 key: key.clone(),
                 value: value.clone(),
+                force: *force,
             };
             let r = metadata::set(&ctx.env, &args).await?;
             let human = format!("{} = {}", r.key, show(&r.value));
@@ -37,10 +39,15 @@ pub async fn cmd_metadata(ctx: &Ctx<'_>, cmd: &MetadataCommand) -> Result<Output
             let human = r.value.as_ref().map_or_else(|| "{}".into(), show);
             Output::report(&r, human)
         }
-        MetadataCommand::Unset { worktree, key } => {
+        MetadataCommand::Unset {
+            worktree,
+            key,
+            force,
+        } => {
             let args = UnsetArgs {
                 target: target(worktree),
                 key: key.clone(),
+                force: *force,
             };
             let r = metadata::unset(&ctx.env, &args).await?;
             let human = if r.removed {

@@ -2,6 +2,7 @@
 //! the user asked for. [`Ctx`] carries what every command needs.
 
 mod add;
+mod claims;
 mod completion;
 mod config;
 mod dataio;
@@ -85,6 +86,10 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Close(a) => remove::cmd_close(&ctx, a).await,
         Command::Merge(a) => merge::cmd_merge(&ctx, a).await,
         Command::Types(c) => types::cmd_types(&ctx, c).await,
+        Command::Claim(a) => claims::cmd_claim(&ctx, a).await,
+        Command::Renew(a) => claims::cmd_renew(&ctx, a).await,
+        Command::Release(a) => claims::cmd_release(&ctx, a).await,
+        Command::Claims(a) => claims::cmd_claims(&ctx, a).await,
         Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
         Command::Log(a) => log::cmd_log(&ctx, a).await,
         Command::Import(c) => dataio::cmd_import(&ctx.env.settings, c, cli.global.json).await,

@@ -35,6 +35,9 @@ pub struct MergeArgs {
     pub ff_only: bool,
     /// Push trunk's branch to origin afterwards.
     pub push: bool,
+    /// Merge a worktree another agent has claimed (logged).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// A merge that is done: trunk holds it, the worktree and its branch are gone.
@@ -76,6 +79,7 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
         return Err(Error::validation("the trunk cannot be merged into itself")
             .with_hint("name the worktree to merge"));
     }
+    super::claims::guard(s, env, &w, args.force, "merge").await?;
     let trunk = Repo::at(&project.trunk_path);
     if !Path::new(&w.path).is_dir() {
         return Err(Error::not_found(format!("{} is gone from disk", w.path))

@@ -24,6 +24,9 @@ pub struct SetArgs {
     pub key: String,
     /// JSON when it parses as JSON, else the string itself.
     pub value: String,
+    /// Change a worktree another agent has claimed (logged).
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -39,6 +42,9 @@ pub struct UnsetArgs {
     #[serde(flatten)]
     pub target: Target,
     pub key: String,
+    /// Change a worktree another agent has claimed (logged).
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +85,7 @@ async fn worktree<S: Store>(s: &S, env: &Env, t: &Target) -> Result<Worktree> {
 pub async fn set(env: &Env, args: &SetArgs) -> Result<MetadataSet> {
     with_store!(env.store().await?, s => {
         let w = worktree(s, env, &args.target).await?;
+        super::claims::guard(s, env, &w, args.force, "change the metadata of").await?;
         let v = metadata::parse_value(&args.value);
         let doc = s.metadata_set(MetadataTarget::Worktree(w.id), &args.key, v.clone()).await?;
         Ok(MetadataSet { worktree: w.name, key: args.key.clone(), value: v, metadata: doc })
@@ -102,6 +109,7 @@ pub async fn get(env: &Env, args: &GetArgs) -> Result<MetadataValue> {
 pub async fn unset(env: &Env, args: &UnsetArgs) -> Result<MetadataUnset> {
     with_store!(env.store().await?, s => {
         let w = worktree(s, env, &args.target).await?;
+        super::claims::guard(s, env, &w, args.force, "change the metadata of").await?;
         let removed = s.metadata_unset(MetadataTarget::Worktree(w.id), &args.key).await?;
         Ok(MetadataUnset { worktree: w.name, key: args.key.clone(), removed })
     })

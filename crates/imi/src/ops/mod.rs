@@ -11,6 +11,7 @@
 //! chooses (the CLI prints them on stderr; a server can collect or drop them).
 
 pub mod add;
+pub mod claims;
 pub mod common;
 pub mod doctor;
 pub mod inflight;

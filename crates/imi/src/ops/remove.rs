@@ -105,6 +105,7 @@ async fn remove_in<S: Store>(
                 .with_hint("trunk is never removed by imi; deregister the project instead"),
         );
     }
+    super::claims::guard(s, env, &w, o.force, o.op.as_str()).await?;
     let repo = Repo::at(&project.trunk_path);
     // the checks that decide and the steps they allow run under one lock
     let _lock = repo.lock().await?;

@@ -165,8 +165,15 @@ impl World {
 
     pub fn cmd(&self, dir: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_imi"));
-        git_env(&mut c, self.path());
-        c.env("IMI_ROOT", self.root()).current_dir(dir).args(args);
+        self.imi_env(&mut c);
+        c.current_dir(dir).args(args);
+        c
+    }
+
+    /// The environment `imi` runs with in this world (for a command that starts it).
+    pub fn imi_env(&self, c: &mut Command) {
+        git_env(c, self.path());
+        c.env("IMI_ROOT", self.root());
         match (&self.pg, &self.bouncer) {
             (Some(pg), Some(b)) => {
                 c.env("IMI_DATABASE_URL", b.url(&pg.name));
@@ -176,7 +183,6 @@ impl World {
             }
             _ => {}
         }
-        c
     }
 
     pub fn imi(&self, dir: &Path, args: &[&str]) -> Run {
