@@ -1159,3 +1159,134 @@ async fn store_shortcuts_agree_with_sql() {
         );
     }
 }
+
+/// SPEC §7.1: claim_worktree / renew_claim / release_claim with named notation,
+/// v_claims; refusals raise 55P03 naming the holder.
+#[tokio::test]
+async fn claim_functions_with_named_notation() {
+    let Some((_db, store)) = store().await else {
+        return;
+    };
+    let p = common::project(&store, "claimed").await;
+    let w = common::worktree(&store, &p, "feat", "feat-c").await;
+    let mut c = store.pool().acquire().await.unwrap();
+    let c = &mut *c;
+
+    let (epoch, expires): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT * FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'agent-a', \
+         p_ttl_seconds := 600, p_purpose := 'sql')",
+    )
+    .bind(w.id)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(epoch, 1);
+    assert!(expires.is_some());
+    // the holder again: a renewal, same epoch
+    let (again, _): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT * FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'agent-a')",
+    )
+    .bind(w.id)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(again, 1);
+
+    // another agent: 55P03 naming the holder and its host
+    let e =
+        sqlx::query("SELECT * FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'agent-b')")
+            .bind(w.id)
+            .execute(&mut *c)
+            .await
+            .unwrap_err();
+    assert_eq!(sqlstate(&e), "55P03", "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("agent-a") && msg.contains(HOST), "{msg}");
+
+    let (held, holder, purpose): (bool, String, Option<String>) =
+        sqlx::query_as("SELECT held, agent_id, purpose FROM v_claims WHERE worktree_id = $1")
+            .bind(w.id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    // the renewal without a purpose kept it
+    assert_eq!(
+        (held, holder.as_str(), purpose.as_deref()),
+        (true, "agent-a", Some("sql"))
+    );
+
+    // renew: holder and epoch
+    let (e1, _): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT * FROM renew_claim(p_worktree_id := $1, p_agent_id := 'agent-a', p_epoch := 1, \
+         p_ttl_seconds := 60)",
+    )
+    .bind(w.id)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(e1, 1);
+    for sql in [
+        "SELECT * FROM renew_claim(p_worktree_id := $1, p_agent_id := 'agent-a', p_epoch := 2, p_ttl_seconds := 60)",
+        "SELECT * FROM renew_claim(p_worktree_id := $1, p_agent_id := 'agent-b', p_epoch := 1, p_ttl_seconds := 60)",
+        "SELECT release_claim(p_worktree_id := $1, p_agent_id := 'agent-b', p_epoch := 1)",
+    ] {
+        let e = sqlx::query(sql)
+            .bind(w.id)
+            .execute(&mut *c)
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "55P03", "{sql}: {e}");
+    }
+    // force: released, logged with the holder
+    let done: bool = sqlx::query_scalar(
+        "SELECT release_claim(p_worktree_id := $1, p_agent_id := 'agent-b', p_epoch := NULL, p_force := true)",
+    )
+    .bind(w.id)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert!(done);
+    let desc: String = sqlx::query_scalar(
+        "SELECT description FROM agent_activities WHERE worktree_id = $1 AND activity_type = 'released'",
+    )
+    .bind(w.id)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert!(
+        desc.contains("agent-a") && desc.contains("forced"),
+        "{desc}"
+    );
+    // a new tenure: epoch 2; its own release, then again: false
+    let (e2, _): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT * FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'agent-b')",
+    )
+    .bind(w.id)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(e2, 2);
+    for expected in [true, false] {
+        let done: bool = sqlx::query_scalar(
+            "SELECT release_claim(p_worktree_id := $1, p_agent_id := 'agent-b', p_epoch := 2)",
+        )
+        .bind(w.id)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+        assert_eq!(done, expected);
+    }
+    let held: bool = sqlx::query_scalar("SELECT held FROM v_claims WHERE worktree_id = $1")
+        .bind(w.id)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    assert!(!held);
+    // unknown worktree: P0002
+    let e = sqlx::query("SELECT * FROM claim_worktree(p_worktree_id := $1, p_agent_id := 'x')")
+        .bind(Uuid::new_v4())
+        .execute(&mut *c)
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "P0002", "{e}");
+}
