@@ -48,12 +48,14 @@ fn render(r: &Inflight) -> String {
     if r.inflight.is_empty() {
         return "No work in flight: every worktree is clean and level with trunk (as of its last `imi sync`).".to_string();
     }
+    // the column appears once some worktree is claimed
+    let claimed = r.inflight.iter().any(|e| e.claim.is_some());
     let rows: Vec<Vec<String>> = r
         .inflight
         .iter()
         .map(|e| {
             let w = &e.work;
-            vec![
+            let mut row = vec![
                 w.project_name.clone(),
                 w.worktree_name.clone(),
                 w.status.as_str().to_string(),
@@ -62,22 +64,27 @@ fn render(r: &Inflight) -> String {
                 w.agent_id.clone().unwrap_or_else(|| "-".into()),
                 w.host.clone(),
                 age_of(e.sync_age_seconds),
-            ]
+            ];
+            if claimed {
+                row.push(e.claim.as_ref().map_or("-".into(), |c| c.agent_id.clone()));
+            }
+            row
         })
         .collect();
-    table::render(
-        &[
-            "PROJECT",
-            "WORKTREE",
-            "STATUS",
-            "DIRTY",
-            "AHEAD/BEHIND",
-            "OWNER",
-            "HOST",
-            "SYNCED",
-        ],
-        &rows,
-    )
+    let mut headers = vec![
+        "PROJECT",
+        "WORKTREE",
+        "STATUS",
+        "DIRTY",
+        "AHEAD/BEHIND",
+        "OWNER",
+        "HOST",
+        "SYNCED",
+    ];
+    if claimed {
+        headers.push("CLAIMED BY");
+    }
+    table::render(&headers, &rows)
 }
 
 fn render_stats(r: &Stats) -> String {

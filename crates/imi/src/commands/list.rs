@@ -53,6 +53,14 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
         ..Default::default()
     };
     let worktrees = s.list_worktrees(&filter).await?;
+    let claims = crate::ops::claims::held_by_item(s, project.as_ref().map(|p| p.id)).await?;
+    let claimed_by = |w: &imi_core::Worktree| {
+        claims
+            .get(&(w.project_id, w.name.clone()))
+            .map(|c| c.agent_id.clone())
+    };
+    // the column appears once some listed worktree is claimed
+    let any_claimed = worktrees.iter().any(|w| claimed_by(w).is_some());
     let names: std::collections::HashMap<uuid::Uuid, String> = if project.is_some() {
         Default::default()
     } else {
@@ -81,6 +89,9 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
             r.push(w.host.clone());
         }
         r.push(w.path.clone());
+        if any_claimed {
+            r.push(claimed_by(w).unwrap_or_else(|| "-".into()));
+        }
         if args.all {
             r.push(if w.merged_at.is_some() {
                 "merged".into()
@@ -101,6 +112,9 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
         headers.push("HOST");
     }
     headers.push("PATH");
+    if any_claimed {
+        headers.push("CLAIMED BY");
+    }
     if args.all {
         headers.push("STATE");
     }
@@ -109,8 +123,20 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
     } else {
         table::render(&headers, &rows)
     };
+    // held claims of the listed worktrees' names (a claim covers every host)
+    let mut listed_claims: Vec<&imi_core::Claim> = claims
+        .values()
+        .filter(|c| {
+            worktrees
+                .iter()
+                .any(|w| w.project_id == c.project_id && w.name == c.worktree_name)
+        })
+        .collect();
+    listed_claims.sort_by(|a, b| {
+        (&a.project_name, &a.worktree_name).cmp(&(&b.project_name, &b.worktree_name))
+    });
     Ok(Output::new(
-        json!({"project": project, "worktrees": worktrees}),
+        json!({"project": project, "worktrees": worktrees, "claims": listed_claims}),
         human,
     ))
 }

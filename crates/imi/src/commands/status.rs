@@ -24,6 +24,8 @@ fn render(r: &Status) -> String {
     if r.worktrees.is_empty() {
         return "No worktrees on this host.".to_string();
     }
+    // the column appears once some worktree is claimed
+    let claimed = r.worktrees.iter().any(|l| l.claim.is_some());
     let rows: Vec<Vec<String>> = r
         .worktrees
         .iter()
@@ -50,6 +52,9 @@ fn render(r: &Status) -> String {
                 },
                 l.status.clone(),
             ]);
+            if claimed {
+                row.push(l.claim.as_ref().map_or("-".into(), |c| c.agent_id.clone()));
+            }
             row
         })
         .collect();
@@ -66,5 +71,8 @@ fn render(r: &Status) -> String {
         "AHEAD/BEHIND",
         "STATUS",
     ]);
+    if claimed {
+        headers.push("CLAIMED BY");
+    }
     table::render(&headers, &rows)
 }

@@ -176,3 +176,21 @@ pub async fn guard<S: Store>(
     ));
     Ok(())
 }
+
+/// The held claims of `project` (every project for `None`), by work item
+/// (project id, worktree name): one read, for the views that show who works where.
+pub async fn held_by_item<S: Store>(
+    s: &S,
+    project_id: Option<uuid::Uuid>,
+) -> Result<std::collections::HashMap<(uuid::Uuid, String), Claim>> {
+    let held = s
+        .list_claims(&ClaimFilter {
+            project_id,
+            include_ended: false,
+        })
+        .await?;
+    Ok(held
+        .into_iter()
+        .map(|c| ((c.project_id, c.worktree_name.clone()), c))
+        .collect())
+}

@@ -27,6 +27,8 @@ pub struct InflightEntry {
     pub work: InflightWork,
     /// Seconds since the last `imi sync` wrote the state; `None`: never synced.
     pub sync_age_seconds: Option<i64>,
+    /// The held claim on the worktree's name (any host), `None` when free.
+    pub claim: Option<imi_core::Claim>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,13 +42,18 @@ impl Report for Inflight {}
 impl Report for Stats {}
 
 pub async fn inflight(env: &Env, args: &Args) -> Result<Inflight> {
-    let (project, rows) = with_store!(env.store().await?, s => {
+    let (project, rows, claims) = with_store!(env.store().await?, s => {
         let project = match &args.project {
             Some(spec) => Some(common::project_by_spec(s, spec).await?),
             None => None,
         };
         let rows = s.inflight(project.as_ref().map(|p| p.id)).await?;
-        (project, rows)
+        let claims = if rows.is_empty() {
+            Default::default()
+        } else {
+            super::claims::held_by_item(s, project.as_ref().map(|p| p.id)).await?
+        };
+        (project, rows, claims)
     });
     let now = Utc::now();
     Ok(Inflight {
@@ -54,6 +61,9 @@ pub async fn inflight(env: &Env, args: &Args) -> Result<Inflight> {
         inflight: rows
             .into_iter()
             .map(|work| InflightEntry {
+                claim: claims
+                    .get(&(work.project_id, work.worktree_name.clone()))
+                    .cloned(),
                 sync_age_seconds: work.last_sync_at.map(|t| (now - t).num_seconds().max(0)),
                 work,
             })

@@ -30,6 +30,8 @@ pub struct Live {
     /// A [`imi_core::WorkStatus`], or `missing` when the directory is gone.
     pub status: String,
     pub missing: bool,
+    /// The held claim on the worktree's name (any host), `None` when free.
+    pub claim: Option<imi_core::Claim>,
     /// The project's name.
     #[serde(skip)]
     pub project: String,
@@ -64,6 +66,12 @@ async fn status_in<S: Store>(s: &S, env: &Env, args: &Args) -> Result<Status> {
         }
     }
     let reads = gitstate::read_all(&jobs, || {}).await?;
+    let project_id = if projects.len() == 1 {
+        Some(projects[0].id)
+    } else {
+        None
+    };
+    let mut claims = super::claims::held_by_item(s, project_id).await?;
     let mut live = vec![];
     let mut updates = vec![];
     for ((project, mut w), read) in rows.into_iter().zip(reads) {
@@ -72,6 +80,7 @@ async fn status_in<S: Store>(s: &S, env: &Env, args: &Args) -> Result<Status> {
                 gitstate::apply(&mut w, &st);
                 updates.push((w.id, st));
                 live.push(Live {
+                    claim: claims.remove(&(w.project_id, w.name.clone())),
                     status: w.status().as_str().to_string(),
                     worktree: w,
                     missing: false,
@@ -79,6 +88,7 @@ async fn status_in<S: Store>(s: &S, env: &Env, args: &Args) -> Result<Status> {
                 });
             }
             gitstate::Read::Missing => live.push(Live {
+                claim: claims.remove(&(w.project_id, w.name.clone())),
                 status: "missing".into(),
                 worktree: w,
                 missing: true,

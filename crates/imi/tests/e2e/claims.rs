@@ -57,6 +57,37 @@ fn claims_from_the_command_line(w: &World) {
     let left = d["expires_in_seconds"].as_i64().unwrap();
     assert!((1790..=1800).contains(&left), "{left}");
 
+    // the claim shows in list, status and inflight (human and JSON)
+    let (_, v) = w.imi_json(&t, &["list"]);
+    assert_eq!(v["data"]["claims"][0]["agent_id"], "agent-a", "{v}");
+    let r = w.imi(&t, &["list"]).ok();
+    assert!(
+        r.stdout.contains("CLAIMED BY") && r.stdout.contains("agent-a"),
+        "{}",
+        r.stdout
+    );
+    let (_, v) = w.imi_json(&t, &["status"]);
+    let row = v["data"]["worktrees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "feat-login")
+        .unwrap()
+        .clone();
+    assert_eq!(row["claim"]["agent_id"], "agent-a", "{v}");
+    assert_eq!(row["claim"]["epoch"], 1, "{v}");
+    w.write(&wt.join("draft.txt"), "wip\n");
+    w.imi(&t, &["sync"]).ok();
+    let (_, v) = w.imi_json(&t, &["inflight"]);
+    assert_eq!(
+        v["data"]["inflight"][0]["claim"]["agent_id"], "agent-a",
+        "{v}"
+    );
+    let r = w.imi(&t, &["inflight"]).ok();
+    assert!(r.stdout.contains("CLAIMED BY"), "{}", r.stdout);
+    std::fs::remove_file(wt.join("draft.txt")).unwrap();
+    w.imi(&t, &["sync"]).ok();
+
     // another agent: refused, naming the holder, its host and the lease end
     conflict(
         as_agent(w, "agent-b", &t, &["claim", "feat-login"]),
