@@ -177,6 +177,89 @@ COMMENT ON VIEW v_claims IS
   'Every work item''s last claim with its project name, whether it is held now (the '
   'database''s clock) and how long its lease still runs (NULL: until released).';
 
+-- The claim state in the worktree views (SPEC §7.1): the held claim on each
+-- worktree's name (any host), appended after the existing columns.
+CREATE OR REPLACE VIEW v_worktrees_detail AS
+SELECT w.id,
+       w.project_id,
+       p.name            AS project_name,
+       p.remote_origin,
+       w.name            AS worktree_name,
+       w.branch_name,
+       w.path,
+       t.name            AS type_name,
+       t.branch_prefix,
+       t.worktree_prefix,
+       t.color           AS type_color,
+       t.icon            AS type_icon,
+       w.agent_id,
+       w.has_uncommitted_changes,
+       w.uncommitted_files_count,
+       w.ahead_of_trunk,
+       w.behind_trunk,
+       w.last_sync_at,
+       w.merged_at,
+       w.created_at,
+       w.updated_at,
+       w.active,
+       -- imi's columns
+       w.type_id,
+       w.host,
+       imi_work_status(w.uncommitted_files_count, w.ahead_of_trunk, w.behind_trunk) AS status,
+       w.last_commit_hash,
+       w.last_commit_message,
+       w.merged_by,
+       w.merge_commit_hash,
+       w.metadata,
+       -- the held claim (migration 6)
+       c.agent_id        AS claimed_by,
+       c.host            AS claim_host,
+       c.epoch           AS claim_epoch,
+       c.expires_at      AS claim_expires_at
+FROM worktrees w
+JOIN projects p ON p.id = w.project_id
+JOIN worktree_types t ON t.id = w.type_id
+LEFT JOIN claims c ON c.project_id = w.project_id AND c.worktree_name = w.name
+                  AND c.released_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now());
+
+CREATE OR REPLACE VIEW v_inflight_work AS
+SELECT w.id,
+       w.project_id,
+       p.name                    AS project_name,
+       w.name                    AS worktree_name,
+       w.branch_name,
+       w.agent_id,
+       w.has_uncommitted_changes,
+       w.uncommitted_files_count,
+       w.ahead_of_trunk,
+       w.behind_trunk,
+       w.last_sync_at,
+       imi_work_status(w.uncommitted_files_count, w.ahead_of_trunk, w.behind_trunk) AS status,
+       w.created_at,
+       w.updated_at,
+       -- imi's columns
+       w.id                      AS worktree_id,
+       p.remote_origin,
+       t.name                    AS type_name,
+       w.path,
+       w.host,
+       w.last_commit_hash,
+       w.last_commit_message,
+       -- the held claim (migration 6)
+       c.agent_id                AS claimed_by,
+       c.host                    AS claim_host,
+       c.epoch                   AS claim_epoch,
+       c.expires_at              AS claim_expires_at
+FROM worktrees w
+JOIN projects p ON p.id = w.project_id
+JOIN worktree_types t ON t.id = w.type_id
+LEFT JOIN claims c ON c.project_id = w.project_id AND c.worktree_name = w.name
+                  AND c.released_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())
+WHERE w.active
+  AND w.merged_at IS NULL
+  AND (w.uncommitted_files_count > 0 OR w.ahead_of_trunk > 0 OR w.behind_trunk > 0)
+ORDER BY w.updated_at DESC, w.id;
+
 -- The SQL interface (SPEC §7.1), named notation as in §3.4.
 CREATE FUNCTION claim_worktree(
   p_worktree_id uuid,

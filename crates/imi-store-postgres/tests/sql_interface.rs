@@ -1266,6 +1266,26 @@ async fn claim_functions_with_named_notation() {
     .await
     .unwrap();
     assert_eq!(e2, 2);
+    let (by, epoch_in_view): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT claimed_by, claim_epoch FROM v_worktrees_detail WHERE id = $1")
+            .bind(w.id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    assert_eq!((by.as_deref(), epoch_in_view), (Some("agent-b"), Some(2)));
+    // and in v_inflight_work once the worktree is in flight
+    sqlx::query("SELECT update_worktree_git_state(p_worktree_id := $1, p_ahead := 1)")
+        .bind(w.id)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    let by: Option<String> =
+        sqlx::query_scalar("SELECT claimed_by FROM v_inflight_work WHERE worktree_id = $1")
+            .bind(w.id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    assert_eq!(by.as_deref(), Some("agent-b"));
     for expected in [true, false] {
         let done: bool = sqlx::query_scalar(
             "SELECT release_claim(p_worktree_id := $1, p_agent_id := 'agent-b', p_epoch := 2)",
@@ -1276,6 +1296,14 @@ async fn claim_functions_with_named_notation() {
         .unwrap();
         assert_eq!(done, expected);
     }
+    // the held claim in v_worktrees_detail
+    let (by, epoch_in_view): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT claimed_by, claim_epoch FROM v_worktrees_detail WHERE id = $1")
+            .bind(w.id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    assert_eq!((by, epoch_in_view), (None, None));
     let held: bool = sqlx::query_scalar("SELECT held FROM v_claims WHERE worktree_id = $1")
         .bind(w.id)
         .fetch_one(&mut *c)
