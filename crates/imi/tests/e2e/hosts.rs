@@ -275,3 +275,63 @@ fn two_hosts(world: &World, isolated: bool) {
         3
     );
 }
+
+/// SPEC §7.1: a claim is on the work item, the worktree name on every host. With
+/// `feat-x` checked out on two hosts, an agent holding it through host-a blocks a
+/// claim (and a removal) of it through host-b, until it releases.
+#[tokio::test]
+async fn a_claim_covers_the_name_on_every_host() {
+    let Some(world) = World::new(Backend::Postgres).await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || claim_on_two_hosts(&world))
+        .await
+        .unwrap();
+}
+
+fn claim_on_two_hosts(world: &World) {
+    let host = |name: &'static str| {
+        let home = world.path().join(name);
+        std::fs::create_dir_all(&home).unwrap();
+        Host {
+            world,
+            home,
+            name,
+            isolated: false,
+        }
+    };
+    let (a, b) = (host("host-a"), host("host-b"));
+    for h in [&a, &b] {
+        h.clone_trunk();
+        h.imi(&h.trunk(), &["init"]).ok();
+        h.imi(&h.trunk(), &["feat", "x"]).ok();
+    }
+    let c = a.json(
+        &a.wt("feat-x"),
+        &["--agent", "agent-a", "claim", "--ttl", "1h"],
+    );
+    assert_eq!(c["data"]["host"], "host-a", "{c}");
+    assert_eq!(c["data"]["epoch"], 1, "{c}");
+
+    for args in [
+        &["--json", "--agent", "agent-b", "claim", "feat-x"][..],
+        &["--json", "--agent", "agent-b", "remove", "feat-x"][..],
+    ] {
+        let r = b.imi(&b.trunk(), args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
+        let v = r.json();
+        assert_eq!(v["error"]["code"], "CONFLICT", "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("agent-a") && msg.contains("host-a"), "{msg}");
+    }
+    assert!(b.wt("feat-x").is_dir());
+    // host-b sees the claim in its listing
+    let l = b.json(&b.trunk(), &["claims"]);
+    assert_eq!(l["data"]["claims"][0]["agent_id"], "agent-a", "{l}");
+
+    a.imi(&a.trunk(), &["--agent", "agent-a", "release", "feat-x"])
+        .ok();
+    let c = b.json(&b.trunk(), &["--agent", "agent-b", "claim", "feat-x"]);
+    assert_eq!(c["data"]["host"], "host-b", "{c}");
+    assert_eq!(c["data"]["epoch"], 2, "{c}");
+}
