@@ -3,8 +3,8 @@
 //! `imi_core::messages`; this checks that no backend words a refusal its own way.
 
 use imi_core::{
-    Error, GitState, MetadataTarget, NewActivity, NewProject, NewWorktree, NewWorktreeType,
-    Project, Store,
+    Error, GitState, MetadataTarget, NewActivity, NewClaim, NewProject, NewWorktree,
+    NewWorktreeType, Project, ReleaseScope, Store,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -405,6 +405,58 @@ pub async fn failing_calls<S: Store>(s: &S) -> Vec<Refusal> {
         "prune_inactive_worktrees(36501)",
         s.prune_inactive_worktrees(36_501).await,
     );
+    // --- claims ---------------------------------------------------------------------
+    c.name(old.id, "spike-old");
+    let claim = |id: Uuid, agent: &str, ttl: Option<i64>| NewClaim {
+        worktree_id: id,
+        agent_id: agent.into(),
+        ttl_seconds: ttl,
+        purpose: None,
+    };
+    c.refused(
+        "claim(unknown worktree)",
+        s.claim(&claim(UNKNOWN_ID, "agent-a", None)).await,
+    );
+    c.refused(
+        "claim(removed worktree)",
+        s.claim(&claim(old.id, "agent-a", None)).await,
+    );
+    c.refused("claim(empty agent)", s.claim(&claim(w.id, " ", None)).await);
+    c.refused(
+        "claim(zero lease)",
+        s.claim(&claim(w.id, "agent-a", Some(0))).await,
+    );
+    s.claim(&claim(w.id, "agent-a", None)).await.unwrap();
+    c.refused(
+        "claim(held by another)",
+        s.claim(&claim(w.id, "agent-b", None)).await,
+    );
+    c.refused(
+        "renew_claim(not the holder)",
+        s.renew_claim(w.id, "agent-b", 1, None).await,
+    );
+    c.refused(
+        "renew_claim(stale epoch)",
+        s.renew_claim(w.id, "agent-a", 9, None).await,
+    );
+    c.refused(
+        "release_claim(not the holder)",
+        s.release_claim(w.id, "agent-b", ReleaseScope::Epoch(1))
+            .await,
+    );
+    c.refused(
+        "renew_claim(never claimed)",
+        s.renew_claim(spike.id, "agent-a", 1, None).await,
+    );
+    c.refused(
+        "release_claim(force, never claimed)",
+        s.release_claim(spike.id, "agent-a", ReleaseScope::Force)
+            .await,
+    );
+    c.refused(
+        "renew_claim(unknown worktree)",
+        s.renew_claim(UNKNOWN_ID, "agent-a", 1, None).await,
+    );
     c.out
 }
 
@@ -471,6 +523,17 @@ pub const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("working_path(bad name)", "VALIDATION_ERROR", "invalid worktree name \"../x\": it contains a slash", "try \"x\""),
     ("cleanup_old_activities(-1)", "VALIDATION_ERROR", "retention days is negative (-1)", "give a number of days, 0 or more"),
     ("prune_inactive_worktrees(36501)", "VALIDATION_ERROR", "inactive days is too large (36501, at most 36500: 100 years)", "give a number of days from 0 to 36500"),
+    ("claim(unknown worktree)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
+    ("claim(removed worktree)", "NOT_FOUND", "worktree \"spike-old\" (<spike-old>) is removed", "register it again (imi add) before claiming it"),
+    ("claim(empty agent)", "VALIDATION_ERROR", "agent id is empty", "give a non-empty agent id"),
+    ("claim(zero lease)", "VALIDATION_ERROR", "lease length 0s is out of range", "give a lease of 1s to 3660d, or none to hold the claim until it is released"),
+    ("claim(held by another)", "CONFLICT", "worktree \"feat-login\" of project \"app\" is claimed by agent-a on host test-host (epoch 1, held until released)", "wait until the lease ends, ask agent-a to run `imi release`, or take it over with `imi release --force` (logged)"),
+    ("renew_claim(not the holder)", "CONFLICT", "agent-b does not hold the claim: worktree \"feat-login\" of project \"app\" is claimed by agent-a on host test-host (epoch 1, held until released)", "only the holder renews or releases it; `imi release --force` releases agent-a's claim (logged)"),
+    ("renew_claim(stale epoch)", "CONFLICT", "epoch 9 of the claim on worktree \"feat-login\" is stale: the claim is at epoch 1 now (it changed hands)", "claim it again with `imi claim`, and use the new epoch"),
+    ("release_claim(not the holder)", "CONFLICT", "agent-b does not hold the claim: worktree \"feat-login\" of project \"app\" is claimed by agent-a on host test-host (epoch 1, held until released)", "only the holder renews or releases it; `imi release --force` releases agent-a's claim (logged)"),
+    ("renew_claim(never claimed)", "NOT_FOUND", "worktree \"spike-x\" is not claimed", "claim it with `imi claim`"),
+    ("release_claim(force, never claimed)", "NOT_FOUND", "worktree \"spike-x\" is not claimed", "nothing to release"),
+    ("renew_claim(unknown worktree)", "NOT_FOUND", "no worktree with id <unknown>", "list worktrees with `imi list --all`"),
 ];
 
 /// Every failing store call gives the code, message and hint of [`EXPECTED`]
