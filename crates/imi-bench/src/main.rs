@@ -2,8 +2,8 @@
 //!
 //! Fills each backend with the SPEC §8 reference workload (1,000 projects, 5,000
 //! worktrees, 100,000 activities), then times, through the `Store` API on loopback,
-//! project registration, worktree registration, the in-flight query and path
-//! resolution, each beside two floors measured in the same run through the store's
+//! project registration, worktree registration, the in-flight query, path
+//! resolution, claim and release, each beside two floors measured in the same run through the store's
 //! own pool: a bare `SELECT 1` round trip, and a one-row `INSERT` commit into a
 //! scratch table `bench_floor` (what any durable write costs on this disk: the WAL
 //! flush). It prints p50 / p99 and each operation's ratio to both floors. PostgreSQL
@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use imi_core::{GitState, NewProject, NewWorktree, Project, Store};
+use imi_core::{GitState, NewClaim, NewProject, NewWorktree, Project, ReleaseScope, Store};
 use imi_store_postgres::PgStore;
 use imi_store_sqlite::SqliteStore;
 
@@ -160,6 +160,8 @@ where
         "in-flight query",
         "path resolution",
         "in-flight query, all projects",
+        "claim (new tenure)",
+        "release",
     ];
     let mut samples: Vec<Vec<Duration>> = names.iter().map(|_| Vec::with_capacity(n)).collect();
     for i in 0..n {
@@ -174,7 +176,8 @@ where
         s.register_project(&new_project(i, "new")).await.unwrap();
         samples[2].push(t.elapsed());
         let t = Instant::now();
-        s.register_worktree(&new_worktree(p, TYPES[i % 4], &format!("bench-{i}")))
+        let w = s
+            .register_worktree(&new_worktree(p, TYPES[i % 4], &format!("bench-{i}")))
             .await
             .unwrap();
         samples[3].push(t.elapsed());
@@ -189,6 +192,22 @@ where
             s.inflight(None).await.unwrap();
             samples[6].push(t.elapsed());
         }
+        let t = Instant::now();
+        let g = s
+            .claim(&NewClaim {
+                worktree_id: w.id,
+                agent_id: "bench-agent".into(),
+                ttl_seconds: Some(600),
+                purpose: None,
+            })
+            .await
+            .unwrap();
+        samples[7].push(t.elapsed());
+        let t = Instant::now();
+        s.release_claim(w.id, "bench-agent", ReleaseScope::Epoch(g.claim.epoch))
+            .await
+            .unwrap();
+        samples[8].push(t.elapsed());
     }
     names
         .iter()

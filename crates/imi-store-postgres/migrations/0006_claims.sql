@@ -42,8 +42,11 @@ CREATE FUNCTION imi_claim_worktree(
   p_ttl_seconds bigint DEFAULT NULL,
   p_purpose     text DEFAULT NULL
 ) RETURNS SETOF claims
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
+BEGIN
+  -- plpgsql: the statement's plan is cached per session (a SQL function's is not)
+  RETURN QUERY
   WITH w AS (
     SELECT w.id, w.project_id, w.name, w.host, p.name AS project_name
       FROM worktrees w JOIN projects p ON p.id = w.project_id
@@ -91,7 +94,8 @@ AS $$
       FROM c, w
      WHERE c.renewed_at IS NULL
   )
-  SELECT * FROM c
+  SELECT * FROM c;
+END
 $$;
 COMMENT ON FUNCTION imi_claim_worktree(uuid, text, bigint, text) IS
   'Claims the work item of worktree p_worktree_id for p_agent_id in one statement (row locks '
@@ -107,16 +111,23 @@ CREATE FUNCTION imi_renew_claim(
   p_epoch       bigint,
   p_ttl_seconds bigint DEFAULT NULL
 ) RETURNS SETOF claims
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
-  UPDATE claims c
-     SET renewed_at = now(),
-         ttl_seconds = coalesce(p_ttl_seconds, c.ttl_seconds),
-         expires_at = now() + coalesce(p_ttl_seconds, c.ttl_seconds) * interval '1 second'
-    FROM worktrees w
-   WHERE w.id = p_worktree_id AND c.project_id = w.project_id AND c.worktree_name = w.name
-     AND c.agent_id = p_agent_id AND c.epoch = p_epoch AND c.released_at IS NULL
-  RETURNING c.*
+BEGIN
+  -- plpgsql: the statement's plan is cached per session (a SQL function's is not)
+  RETURN QUERY
+  WITH r AS (
+    UPDATE claims c
+       SET renewed_at = now(),
+           ttl_seconds = coalesce(p_ttl_seconds, c.ttl_seconds),
+           expires_at = now() + coalesce(p_ttl_seconds, c.ttl_seconds) * interval '1 second'
+      FROM worktrees w
+     WHERE w.id = p_worktree_id AND c.project_id = w.project_id AND c.worktree_name = w.name
+       AND c.agent_id = p_agent_id AND c.epoch = p_epoch AND c.released_at IS NULL
+    RETURNING c.*
+  )
+  SELECT * FROM r;
+END
 $$;
 
 -- Release: the holder's tenure of p_epoch, or with p_force whoever holds it (logged
@@ -127,8 +138,11 @@ CREATE FUNCTION imi_release_claim(
   p_epoch       bigint,
   p_force       boolean DEFAULT false
 ) RETURNS SETOF claims
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
+BEGIN
+  -- plpgsql: the statement's plan is cached per session (a SQL function's is not)
+  RETURN QUERY
   WITH w AS (
     SELECT w.id, w.project_id, w.name, p.name AS project_name
       FROM worktrees w JOIN projects p ON p.id = w.project_id
@@ -149,7 +163,8 @@ AS $$
                               'forced', r.agent_id <> p_agent_id AND coalesce(p_force, false))
       FROM r, w
   )
-  SELECT * FROM r
+  SELECT * FROM r;
+END
 $$;
 
 -- The claim on a worktree's item, with whether it is held now.
