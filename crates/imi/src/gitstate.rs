@@ -213,31 +213,46 @@ pub async fn write_batch<S: Store>(s: &S, batch: &[(Uuid, GitState)]) -> Result<
     }
 }
 
-/// Writes `updates` in batches; after each, the hidden test hook
-/// `IMI_TEST_SYNC_PAUSE_DIR` (if set) creates `written-<n>` there and waits for
-/// `resume-<n>`, so a test can break the registry between two batches. Returns how
-/// many rows were written before an error.
+/// Writes `updates` in batches. Returns how many rows were written before an
+/// error.
 pub async fn write_batches<S: Store>(
     s: &S,
     updates: &[(Uuid, GitState)],
 ) -> std::result::Result<(), (usize, Error)> {
-    let pause = std::env::var_os("IMI_TEST_SYNC_PAUSE_DIR").map(std::path::PathBuf::from);
     let mut written = 0;
     for (n, batch) in updates.chunks(batch_size()).enumerate() {
         write_batch(s, batch).await.map_err(|e| (written, e))?;
         written += batch.len();
-        if let Some(dir) = &pause {
-            let _ = std::fs::write(dir.join(format!("written-{}", n + 1)), b"");
-            let resume = dir.join(format!("resume-{}", n + 1));
-            for _ in 0..3000 {
-                if resume.exists() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        #[cfg(feature = "test-hooks")]
+        test_hooks::after_batch(n + 1).await;
+        #[cfg(not(feature = "test-hooks"))]
+        let _ = n;
     }
     Ok(())
+}
+
+/// Compiled only into the binary the integration tests run (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    use std::time::Duration;
+
+    /// `IMI_TEST_SYNC_PAUSE_DIR` (if set): creates `written-<n>` there and waits
+    /// (up to a minute) for `resume-<n>`, so a test can break the registry between
+    /// two batches.
+    pub async fn after_batch(n: usize) {
+        let Some(dir) = std::env::var_os("IMI_TEST_SYNC_PAUSE_DIR") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        let _ = std::fs::write(dir.join(format!("written-{n}")), b"");
+        let resume = dir.join(format!("resume-{n}"));
+        for _ in 0..3000 {
+            if resume.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[cfg(test)]

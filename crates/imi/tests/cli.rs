@@ -22,14 +22,8 @@ impl Env {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_imi"));
         let h = self.home.path();
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("USER", "tester")
+        imi_testkit::cli::hermetic(&mut c, h)
+            .args(args)
             .current_dir(h);
         c
     }
