@@ -824,14 +824,14 @@ impl Store for PgStore {
     // --- moving data ----------------------------------------------------------------
 
     async fn export_snapshot(&self) -> Result<imi_core::RegistrySnapshot> {
-        self.export_snapshot_impl().await
+        imi_core::snapshot::export(self.export_transaction()).await
     }
 
     async fn import_snapshot(
         &self,
-        snapshot: &imi_core::RegistrySnapshot,
+        input: &imi_core::RegistrySnapshot,
         opts: imi_core::ImportOptions,
     ) -> Result<imi_core::ImportReport> {
-        self.import_snapshot_impl(snapshot, opts).await
+        imi_core::snapshot::import(input, opts, self.import_transaction()).await
     }
 }
