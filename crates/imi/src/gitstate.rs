@@ -19,7 +19,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Job {
     pub path: String,
-    /// The trunk itself is not compared with itself: ahead/behind are 0.
+    /// The trunk is compared with its remote-tracking branch (ahead = not pushed,
+    /// behind = not pulled); without one, ahead/behind are 0.
     pub is_trunk: bool,
     /// What ahead/behind are counted against (`origin/<default>` or `<default>`).
     pub trunk_ref: String,
@@ -51,10 +52,10 @@ pub fn read_state(path: &str, is_trunk: bool, trunk_ref: &str) -> Result<Option<
     }
     let repo = Repo::at(path);
     let dirty = repo.uncommitted_count()?;
-    let (ahead, behind) = if is_trunk {
-        (0, 0)
-    } else {
-        repo.ahead_behind("HEAD", trunk_ref)?
+    let (ahead, behind) = match (is_trunk, remote_tracking(trunk_ref)) {
+        (false, _) => repo.ahead_behind("HEAD", trunk_ref)?,
+        (true, Some(upstream)) => repo.ahead_behind("HEAD", upstream)?,
+        (true, None) => (0, 0),
     };
     let last = repo.last_commit()?;
     Ok(Some(GitState {
@@ -145,6 +146,11 @@ where
 /// Reads every job in parallel, off the runtime's threads.
 pub async fn read_all(jobs: &[Job], on_done: impl FnMut()) -> Result<Vec<Read>> {
     par_map_async(jobs.to_vec(), read_job, on_done).await
+}
+
+/// `trunk_ref` when it is a remote-tracking branch (what a trunk is compared with).
+pub fn remote_tracking(trunk_ref: &str) -> Option<&str> {
+    trunk_ref.starts_with("origin/").then_some(trunk_ref)
 }
 
 /// The trunk ref of a project (from its trunk repository), or its default branch
