@@ -309,6 +309,16 @@ fn go_still_matches_a_typo() {
     assert_eq!(out, format!("{}\n", p(&f.app.join("fix-crash"))));
 }
 
+/// Two letters swapped (`drity` for `dirty`) is one typo, though few trigrams match.
+#[test]
+fn go_matches_two_swapped_letters() {
+    let env = Env::new();
+    let f = env.fixture();
+    let (out, err, code) = env.text(env.home(), &["go", "crsah"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("{}\n", p(&f.app.join("fix-crash"))));
+}
+
 #[test]
 fn go_without_a_match_is_not_found() {
     let env = Env::new();
