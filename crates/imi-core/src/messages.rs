@@ -61,6 +61,10 @@ pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project>
     }
 }
 
+/// What an empty registry tells a newcomer to run first.
+pub const NO_PROJECTS_YET: &str = "No projects registered yet: run `imi init` in a git checkout, \
+     or `imi init URL` to clone one.";
+
 // --- worktrees --------------------------------------------------------------------
 
 /// `NOT_FOUND` for a worktree id.

@@ -244,3 +244,17 @@ fn usage_errors_with_json_are_one_json_document() {
         "{doc}"
     );
 }
+
+/// An empty registry: the daily views say what to run first, never a command that
+/// fails outside a project.
+#[test]
+fn an_empty_registry_points_at_imi_init() {
+    let env = Env::new();
+    for args in [vec!["status"], vec!["list"], vec!["list", "--projects"]] {
+        let out = env.run(&args);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        assert!(text.contains("run `imi init`"), "{args:?}: {text}");
+        assert!(!text.contains("imi feat"), "{args:?}: {text}");
+    }
+}
