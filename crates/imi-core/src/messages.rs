@@ -62,6 +62,10 @@ pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project>
     }
 }
 
+/// What an empty registry tells a newcomer to run first.
+pub const NO_PROJECTS_YET: &str = "No projects registered yet: run `imi init` in a git checkout, \
+     or `imi init URL` to clone one.";
+
 // --- worktrees --------------------------------------------------------------------
 
 /// `NOT_FOUND` for a worktree id.
@@ -82,6 +86,24 @@ pub fn no_worktree_named(project_id: Uuid, name: &str, host: &str) -> Error {
         "no worktree named {name:?} in project {project_id} on {host}"
     ))
     .with_hint("list the project's worktrees with `imi list`")
+}
+
+/// `NOT_FOUND` for a worktree a command names by its short name (`login` for
+/// `feat-login`) in a project.
+pub fn no_active_worktree_named(name: &str, project: &str, host: &str) -> Error {
+    Error::not_found(format!(
+        "no active worktree {name:?} in project {project} on {host}"
+    ))
+    .with_hint("list them with `imi list`")
+}
+
+/// `CONFLICT`: a short name that matches several worktrees.
+pub fn ambiguous_worktree_name<'a>(name: &str, matches: impl Iterator<Item = &'a str>) -> Error {
+    Error::conflict(format!(
+        "{name:?} matches several worktrees: {}",
+        matches.collect::<Vec<_>>().join(", ")
+    ))
+    .with_hint("give the full directory name")
 }
 
 /// `CONFLICT`: the name is registered in the project on `host`, at another path.

@@ -12,6 +12,7 @@
 
 mod admin;
 mod error;
+mod inline;
 mod rows;
 mod session;
 mod snapshot;
@@ -33,7 +34,8 @@ use uuid::Uuid;
 
 pub use admin::MIGRATOR;
 use error::db_err;
-pub use imi_core::redact as redact_url;
+use imi_core::redact;
+use inline::Arg;
 use session::Db;
 pub use session::Pooling;
 
@@ -83,7 +85,7 @@ impl PgStore {
         }
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| {
-                Error::validation(format!("invalid PostgreSQL URL {}", redact_url(url)))
+                Error::validation(format!("invalid PostgreSQL URL {}", redact(url)))
                     .with_hint("a URL looks like postgres://user@host:5432/dbname")
             })?
             .application_name("imi")
@@ -115,7 +117,7 @@ impl PgStore {
                     kind,
                     format!(
                         "cannot connect to the PostgreSQL registry at {}: {}",
-                        redact_url(url),
+                        redact(url),
                         inner.message
                     ),
                 )
@@ -319,22 +321,24 @@ impl Store for PgStore {
         // in, so the SQL side does not compute them again (its plpgsql port of the same
         // rules is for SQL callers; `canonicalisation_agrees_with_rust` proves both equal).
         let (origin_key, sanitized) = p.identity()?;
-        let row = sqlx::query(
-            "SELECT * FROM imi_register_project(p_name := $1, p_remote_origin := $2, \
+        const SQL: &str = "SELECT * FROM imi_register_project(p_name := $1, p_remote_origin := $2, \
              p_default_branch := $3, p_trunk_path := $4, p_metadata := $5, p_description := $6, \
-             p_origin_key := $7, p_remote_sanitized := $8)",
+             p_origin_key := $7, p_remote_sanitized := $8)";
+        let row = inline::fetch_one(
+            self.db(),
+            SQL,
+            &[
+                Arg::Text(Some(&p.name)),
+                Arg::Text(p.remote_origin.as_deref()),
+                Arg::Text(p.default_branch.as_deref()),
+                Arg::Text(Some(&p.trunk_path)),
+                Arg::Jsonb(&p.metadata),
+                Arg::Text(p.description.as_deref()),
+                Arg::Text(Some(&origin_key)),
+                Arg::Text(sanitized.as_deref()),
+            ],
         )
-        .bind(&p.name)
-        .bind(p.remote_origin.as_deref())
-        .bind(p.default_branch.as_deref())
-        .bind(&p.trunk_path)
-        .bind(Json(&p.metadata))
-        .bind(p.description.as_deref())
-        .bind(&origin_key)
-        .bind(sanitized.as_deref())
-        .fetch_one(self.db())
-        .await
-        .map_err(db_err)?;
+        .await?;
         rows::read(&row)
     }
 
@@ -421,25 +425,28 @@ impl Store for PgStore {
     async fn register_worktree(&self, w: &NewWorktree) -> Result<Worktree> {
         let host = w.host.as_deref().unwrap_or(self.host.as_str());
         w.validate(host)?;
-        let row = sqlx::query(
-            "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
-             FROM imi_register_worktree(p_project_id := $1, p_type_name := $2, p_name := $3, \
-             p_branch_name := $4, p_path := $5, p_agent_id := $6, p_metadata := $7, p_host := $8, \
-             p_name_checked := true) w",
+        const SQL: &str = "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) \
+             AS type_name FROM imi_register_worktree(p_project_id := $1, p_type_name := $2, \
+             p_name := $3, p_branch_name := $4, p_path := $5, p_agent_id := $6, p_metadata := $7, \
+             p_host := $8, p_name_checked := true) w";
+        let row = inline::fetch_one(
+            self.db(),
+            SQL,
+            &[
+                Arg::Uuid(w.project_id),
+                Arg::Text(Some(&w.type_name)),
+                Arg::Text(Some(&w.name)),
+                Arg::Text(Some(&w.branch_name)),
+                Arg::Text(Some(&w.path)),
+                Arg::Text(w.agent_id.as_deref()),
+                Arg::Jsonb(&w.metadata),
+                Arg::Text(Some(host)),
+            ],
         )
-        .bind(w.project_id)
-        .bind(&w.type_name)
-        .bind(&w.name)
-        .bind(&w.branch_name)
-        .bind(&w.path)
-        .bind(w.agent_id.as_deref())
-        .bind(Json(&w.metadata))
-        .bind(host)
-        .fetch_one(self.db())
         .await;
         match row {
             Ok(row) => rows::read(&row),
-            Err(e) => Err(self.refused_worktree(w, host, db_err(e)).await),
+            Err(e) => Err(self.refused_worktree(w, host, e).await),
         }
     }
 
@@ -966,14 +973,14 @@ impl Store for PgStore {
     // --- moving data ----------------------------------------------------------------
 
     async fn export_snapshot(&self) -> Result<imi_core::RegistrySnapshot> {
-        self.export_snapshot_impl().await
+        imi_core::snapshot::export(self.export_transaction()).await
     }
 
     async fn import_snapshot(
         &self,
-        snapshot: &imi_core::RegistrySnapshot,
+        input: &imi_core::RegistrySnapshot,
         opts: imi_core::ImportOptions,
     ) -> Result<imi_core::ImportReport> {
-        self.import_snapshot_impl(snapshot, opts).await
+        imi_core::snapshot::import(input, opts, self.import_transaction()).await
     }
 }

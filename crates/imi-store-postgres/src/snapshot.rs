@@ -8,8 +8,7 @@
 use std::collections::HashMap;
 
 use imi_core::snapshot::{
-    self, Clash, ClashCandidates, Clashes, ImportOptions, ImportPlan, ImportReport,
-    RegistrySnapshot, RowCounts, SnapshotTx, TypeWrite,
+    Clash, ClashCandidates, Clashes, ImportPlan, RowCounts, SnapshotTx, TypeWrite,
 };
 use imi_core::{Activity, Error, Metadata, Project, Result, Worktree, WorktreeType};
 use sqlx::postgres::PgRow;
@@ -30,42 +29,34 @@ fn meta_text(m: &Metadata) -> String {
 }
 
 impl PgStore {
-    pub(crate) async fn export_snapshot_impl(&self) -> Result<RegistrySnapshot> {
-        let begin = async {
-            let mut tx = self.db().begin().await?;
-            // One consistent view of all four tables.
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut tx)
-                .await
-                .map_err(db_err)?;
-            Ok(SnapTx(tx))
-        };
-        snapshot::export(begin).await
-    }
-
-    pub(crate) async fn import_snapshot_impl(
-        &self,
-        input: &RegistrySnapshot,
-        opts: ImportOptions,
-    ) -> Result<ImportReport> {
-        let begin = async {
-            let mut tx = self.db().begin().await?;
-            // Writers of the same registry wait for this import (reads go on).
-            sqlx::query(
-                "LOCK TABLE projects, worktree_types, worktrees, agent_activities \
-                 IN SHARE ROW EXCLUSIVE MODE",
-            )
+    /// The transaction of an export: one consistent, read-only view of all four
+    /// tables.
+    pub(crate) async fn export_transaction(&self) -> Result<SnapTx> {
+        let mut tx = self.db().begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut tx)
             .await
             .map_err(db_err)?;
-            Ok(SnapTx(tx))
-        };
-        snapshot::import(input, opts, begin).await
+        Ok(SnapTx(tx))
+    }
+
+    /// The transaction of an import: writers of the same registry wait for it
+    /// (reads go on).
+    pub(crate) async fn import_transaction(&self) -> Result<SnapTx> {
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "LOCK TABLE projects, worktree_types, worktrees, agent_activities \
+             IN SHARE ROW EXCLUSIVE MODE",
+        )
+        .execute(&mut tx)
+        .await
+        .map_err(db_err)?;
+        Ok(SnapTx(tx))
     }
 }
 
 /// An export's or an import's transaction.
-struct SnapTx(Tx);
+pub(crate) struct SnapTx(Tx);
 
 /// The rows of `sql` (a `SELECT ... FROM` one table), or of those whose
 /// `id_column` is among these ids.
@@ -193,50 +184,50 @@ impl SnapshotTx for SnapTx {
         let mut serial_behind = false;
         for write in &plan.type_writes {
             match *write {
-                TypeWrite::Insert { row: t, id } => {
-                    if id.is_none() && serial_behind {
-                        advance_type_serial(c).await?;
+                TypeWrite::Insert { row: t, .. } | TypeWrite::Replace { row: t, .. } => {
+                    // one list of values for both: a replaced type keeps its name (the
+                    // plan matched it by name), its id and the earlier creation time
+                    let (sql, id, inserts) = match *write {
+                        TypeWrite::Insert { id, .. } => {
+                            if id.is_none() && serial_behind {
+                                advance_type_serial(c).await?;
+                            }
+                            serial_behind = id.is_some();
+                            (
+                                "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
+                                 description, is_builtin, color, icon, metadata, created_at) \
+                                 VALUES (coalesce($1, nextval(pg_get_serial_sequence('worktree_types', 'id'))::int), \
+                                 $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
+                                id,
+                                true,
+                            )
+                        }
+                        TypeWrite::Replace { id, .. } | TypeWrite::Backdate { id, .. } => (
+                            "UPDATE worktree_types SET branch_prefix = $3, worktree_prefix = $4, \
+                             description = $5, is_builtin = $6, color = $7, icon = $8, \
+                             metadata = $9::jsonb, created_at = least(created_at, $10) \
+                             WHERE id = $1 AND name = $2",
+                            Some(id),
+                            false,
+                        ),
+                    };
+                    let n = sqlx::query(sql)
+                        .bind(id)
+                        .bind(&t.name)
+                        .bind(&t.branch_prefix)
+                        .bind(&t.worktree_prefix)
+                        .bind(&t.description)
+                        .bind(t.is_builtin)
+                        .bind(&t.color)
+                        .bind(&t.icon)
+                        .bind(meta_text(&t.metadata))
+                        .bind(t.created_at)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(db_err)?;
+                    if inserts {
+                        inserted.worktree_types += n.rows_affected();
                     }
-                    serial_behind = id.is_some();
-                    let n = sqlx::query(
-                        "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
-                         description, is_builtin, color, icon, metadata, created_at) \
-                         VALUES (coalesce($1, nextval(pg_get_serial_sequence('worktree_types', 'id'))::int), \
-                         $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
-                    )
-                    .bind(id)
-                    .bind(&t.name)
-                    .bind(&t.branch_prefix)
-                    .bind(&t.worktree_prefix)
-                    .bind(&t.description)
-                    .bind(t.is_builtin)
-                    .bind(&t.color)
-                    .bind(&t.icon)
-                    .bind(meta_text(&t.metadata))
-                    .bind(t.created_at)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?;
-                    inserted.worktree_types += n.rows_affected();
-                }
-                TypeWrite::Replace { row: t, id } => {
-                    sqlx::query(
-                        "UPDATE worktree_types SET branch_prefix = $1, worktree_prefix = $2, \
-                         description = $3, is_builtin = $4, color = $5, icon = $6, metadata = $7::jsonb, \
-                         created_at = least(created_at, $8) WHERE id = $9",
-                    )
-                    .bind(&t.branch_prefix)
-                    .bind(&t.worktree_prefix)
-                    .bind(&t.description)
-                    .bind(t.is_builtin)
-                    .bind(&t.color)
-                    .bind(&t.icon)
-                    .bind(meta_text(&t.metadata))
-                    .bind(t.created_at)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?;
                 }
                 TypeWrite::Backdate { id, created_at } => {
                     sqlx::query("UPDATE worktree_types SET created_at = $1 WHERE id = $2")

@@ -1568,15 +1568,18 @@ impl Store for SqliteStore {
     // --- moving data ----------------------------------------------------------------
 
     async fn export_snapshot(&self) -> Result<imi_core::RegistrySnapshot> {
-        self.export_snapshot_impl().await
+        // one read transaction: a consistent view of all four tables
+        let reader = async { Ok(snapshot::SnapTx(self.reader.begin().await.map_err(db_err)?)) };
+        imi_core::snapshot::export(reader).await
     }
 
     async fn import_snapshot(
         &self,
-        snapshot: &imi_core::RegistrySnapshot,
+        input: &imi_core::RegistrySnapshot,
         opts: imi_core::ImportOptions,
     ) -> Result<imi_core::ImportReport> {
-        self.import_snapshot_impl(snapshot, opts).await
+        let writer = async { Ok(snapshot::SnapTx(self.begin().await?)) };
+        imi_core::snapshot::import(input, opts, writer).await
     }
 }
 

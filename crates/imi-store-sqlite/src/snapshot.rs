@@ -10,8 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use imi_core::snapshot::{
-    self, Clash, ClashCandidates, Clashes, ImportOptions, ImportPlan, ImportReport,
-    RegistrySnapshot, RowCounts, SnapshotTx, TypeWrite,
+    Clash, ClashCandidates, Clashes, ImportPlan, RowCounts, SnapshotTx, TypeWrite,
 };
 use imi_core::{Activity, Error, Project, Result, Worktree, WorktreeType};
 use sqlx::sqlite::SqliteRow;
@@ -20,10 +19,10 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use crate::error::db_err;
+use crate::id_text;
 use crate::rows::{
     self, activity_cols, meta_text, project_cols, ts_text, type_cols, worktree_cols,
 };
-use crate::{SqliteStore, id_text};
 
 /// SQLite's bound-parameter limit is 32766; stay well below it.
 const MAX_PARAMS: usize = 30_000;
@@ -32,24 +31,8 @@ fn opt_ts_text(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(ts_text)
 }
 
-impl SqliteStore {
-    pub(crate) async fn export_snapshot_impl(&self) -> Result<RegistrySnapshot> {
-        // One read transaction: a consistent view of all four tables.
-        let begin = async { Ok(SnapTx(self.reader.begin().await.map_err(db_err)?)) };
-        snapshot::export(begin).await
-    }
-
-    pub(crate) async fn import_snapshot_impl(
-        &self,
-        input: &RegistrySnapshot,
-        opts: ImportOptions,
-    ) -> Result<ImportReport> {
-        snapshot::import(input, opts, async { Ok(SnapTx(self.begin().await?)) }).await
-    }
-}
-
 /// An export's or an import's transaction.
-struct SnapTx(Transaction<'static, Sqlite>);
+pub(crate) struct SnapTx(pub(crate) Transaction<'static, Sqlite>);
 
 /// The rows of `sql` (a `SELECT ... FROM` one table), or of those with these ids
 /// (one statement, over `json_each` of the ids).
@@ -174,45 +157,42 @@ impl SnapshotTx for SnapTx {
         // types first: worktrees need their ids
         for write in &plan.type_writes {
             match *write {
-                TypeWrite::Insert { row: t, id } => {
-                    let n = sqlx::query(
-                        "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
-                         description, is_builtin, color, icon, metadata, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    )
-                    .bind(id)
-                    .bind(&t.name)
-                    .bind(&t.branch_prefix)
-                    .bind(&t.worktree_prefix)
-                    .bind(&t.description)
-                    .bind(t.is_builtin)
-                    .bind(&t.color)
-                    .bind(&t.icon)
-                    .bind(meta_text(&t.metadata))
-                    .bind(ts_text(t.created_at))
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?;
-                    inserted.worktree_types += n.rows_affected();
-                }
-                TypeWrite::Replace { row: t, id } => {
-                    sqlx::query(
-                        "UPDATE worktree_types SET branch_prefix = ?1, worktree_prefix = ?2, \
-                         description = ?3, is_builtin = ?4, color = ?5, icon = ?6, metadata = ?7, \
-                         created_at = min(created_at, ?8) WHERE id = ?9",
-                    )
-                    .bind(&t.branch_prefix)
-                    .bind(&t.worktree_prefix)
-                    .bind(&t.description)
-                    .bind(t.is_builtin)
-                    .bind(&t.color)
-                    .bind(&t.icon)
-                    .bind(meta_text(&t.metadata))
-                    .bind(ts_text(t.created_at))
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?;
+                TypeWrite::Insert { row: t, .. } | TypeWrite::Replace { row: t, .. } => {
+                    // one list of values for both: a replaced type keeps its name (the
+                    // plan matched it by name), its id and the earlier creation time
+                    let (sql, id, inserts) = match *write {
+                        TypeWrite::Insert { id, .. } => (
+                            "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
+                             description, is_builtin, color, icon, metadata, created_at) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                            id,
+                            true,
+                        ),
+                        TypeWrite::Replace { id, .. } | TypeWrite::Backdate { id, .. } => (
+                            "UPDATE worktree_types SET branch_prefix = ?3, worktree_prefix = ?4, \
+                             description = ?5, is_builtin = ?6, color = ?7, icon = ?8, metadata = ?9, \
+                             created_at = min(created_at, ?10) WHERE id = ?1 AND name = ?2",
+                            Some(id),
+                            false,
+                        ),
+                    };
+                    let n = sqlx::query(sql)
+                        .bind(id)
+                        .bind(&t.name)
+                        .bind(&t.branch_prefix)
+                        .bind(&t.worktree_prefix)
+                        .bind(&t.description)
+                        .bind(t.is_builtin)
+                        .bind(&t.color)
+                        .bind(&t.icon)
+                        .bind(meta_text(&t.metadata))
+                        .bind(ts_text(t.created_at))
+                        .execute(&mut *c)
+                        .await
+                        .map_err(db_err)?;
+                    if inserts {
+                        inserted.worktree_types += n.rows_affected();
+                    }
                 }
                 TypeWrite::Backdate { id, created_at } => {
                     sqlx::query("UPDATE worktree_types SET created_at = ?1 WHERE id = ?2")

@@ -11,6 +11,7 @@
 
 use sqlx::{Connection, Executor, PgConnection};
 
+pub mod cli;
 mod disk;
 pub mod faults;
 mod pgbouncer;

@@ -100,7 +100,7 @@ fn read_file(path: &Path) -> Result<FileConfig> {
         Error::validation(format!(
             "invalid config file {}: {}",
             path.display(),
-            crate::dburl::redact_url(e.message())
+            imi_core::redact(e.message())
         ))
         .with_hint("valid keys are database_url, root and agent_id")
     })

@@ -9,7 +9,7 @@ use imi_core::{Error, Result};
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
     Sqlite(PathBuf),
-    /// The URL as given (it may carry a password: never print it, use `redact_url`).
+    /// The URL as given (it may carry a password: never print it, use `imi_core::redact`).
     Postgres(String),
 }
 
@@ -17,7 +17,7 @@ impl std::fmt::Debug for DatabaseTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseTarget::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
-            DatabaseTarget::Postgres(u) => write!(f, "Postgres({})", redact_url(u)),
+            DatabaseTarget::Postgres(u) => write!(f, "Postgres({})", imi_core::redact(u)),
         }
     }
 }
@@ -30,10 +30,11 @@ impl DatabaseTarget {
             // The parser's own message is not shown: it can quote a piece of a
             // password typed with a raw `/`, `?` or `#` (say, as the "port").
             sqlx::postgres::PgConnectOptions::from_str(u).map_err(|_| {
-                Error::validation(format!("malformed database URL {}", redact_url(u))).with_hint(
-                    "use postgres://user@host:5432/dbname with the password in PGPASSWORD or \
+                Error::validation(format!("malformed database URL {}", imi_core::redact(u)))
+                    .with_hint(
+                        "use postgres://user@host:5432/dbname with the password in PGPASSWORD or \
                          ~/.pgpass (in a URL, percent-encode / # ? @ % in it: / is %2F)",
-                )
+                    )
             })?;
             return Ok(DatabaseTarget::Postgres(u.to_string()));
         }
@@ -44,11 +45,11 @@ impl DatabaseTarget {
         } else if u.starts_with('/') || u.starts_with("./") || u.starts_with("~/") {
             u.to_string()
         } else {
-            return Err(
-                Error::validation(format!("unsupported database URL {}", redact_url(u))).with_hint(
-                    "use postgres://user@host/dbname, or sqlite:///absolute/path/registry.db",
-                ),
-            );
+            return Err(Error::validation(format!(
+                "unsupported database URL {}",
+                imi_core::redact(u)
+            ))
+            .with_hint("use postgres://user@host/dbname, or sqlite:///absolute/path/registry.db"));
         };
         if path.is_empty() {
             return Err(
@@ -74,14 +75,9 @@ impl DatabaseTarget {
     pub fn display(&self) -> String {
         match self {
             DatabaseTarget::Sqlite(p) => format!("sqlite://{}", p.display()),
-            DatabaseTarget::Postgres(u) => redact_url(u),
+            DatabaseTarget::Postgres(u) => imi_core::redact(u),
         }
     }
-}
-
-/// Hides every credential in `s` (see [`imi_core::redact`]).
-pub fn redact_url(s: &str) -> String {
-    imi_core::redact(s)
 }
 
 #[cfg(test)]
@@ -91,14 +87,14 @@ mod tests {
     #[test]
     fn passwords_never_survive_redaction() {
         assert_eq!(
-            redact_url("postgres://imi:s3cret@db.local:5432/imi"),
+            imi_core::redact("postgres://imi:s3cret@db.local:5432/imi"),
             "postgres://imi:***@db.local:5432/imi"
         );
         assert_eq!(
-            redact_url("error connecting to postgres://u:p@h/d?sslmode=require&password=x"),
+            imi_core::redact("error connecting to postgres://u:p@h/d?sslmode=require&password=x"),
             "error connecting to postgres://u:***@h/d?sslmode=require&password=***"
         );
-        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(imi_core::redact("postgres://u@h/d"), "postgres://u@h/d");
         let t = DatabaseTarget::parse("postgres://u:hunter2@127.0.0.1/x").unwrap();
         assert!(!format!("{t:?}").contains("hunter2"));
         assert!(!t.display().contains("hunter2"));

@@ -19,7 +19,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Job {
     pub path: String,
-    /// The trunk itself is not compared with itself: ahead/behind are 0.
+    /// The trunk is compared with its remote-tracking branch (ahead = not pushed,
+    /// behind = not pulled); without one, ahead/behind are 0.
     pub is_trunk: bool,
     /// What ahead/behind are counted against (`origin/<default>` or `<default>`).
     pub trunk_ref: String,
@@ -51,10 +52,10 @@ pub fn read_state(path: &str, is_trunk: bool, trunk_ref: &str) -> Result<Option<
     }
     let repo = Repo::at(path);
     let dirty = repo.uncommitted_count()?;
-    let (ahead, behind) = if is_trunk {
-        (0, 0)
-    } else {
-        repo.ahead_behind("HEAD", trunk_ref)?
+    let (ahead, behind) = match (is_trunk, remote_tracking(trunk_ref)) {
+        (false, _) => repo.ahead_behind("HEAD", trunk_ref)?,
+        (true, Some(upstream)) => repo.ahead_behind("HEAD", upstream)?,
+        (true, None) => (0, 0),
     };
     let last = repo.last_commit()?;
     Ok(Some(GitState {
@@ -147,6 +148,11 @@ pub async fn read_all(jobs: &[Job], on_done: impl FnMut()) -> Result<Vec<Read>> 
     par_map_async(jobs.to_vec(), read_job, on_done).await
 }
 
+/// `trunk_ref` when it is a remote-tracking branch (what a trunk is compared with).
+pub fn remote_tracking(trunk_ref: &str) -> Option<&str> {
+    trunk_ref.starts_with("origin/").then_some(trunk_ref)
+}
+
 /// The trunk ref of a project (from its trunk repository), or its default branch
 /// when the trunk cannot be read.
 pub fn project_trunk_ref(p: &Project) -> String {
@@ -213,31 +219,46 @@ pub async fn write_batch<S: Store>(s: &S, batch: &[(Uuid, GitState)]) -> Result<
     }
 }
 
-/// Writes `updates` in batches; after each, the hidden test hook
-/// `IMI_TEST_SYNC_PAUSE_DIR` (if set) creates `written-<n>` there and waits for
-/// `resume-<n>`, so a test can break the registry between two batches. Returns how
-/// many rows were written before an error.
+/// Writes `updates` in batches. Returns how many rows were written before an
+/// error.
 pub async fn write_batches<S: Store>(
     s: &S,
     updates: &[(Uuid, GitState)],
 ) -> std::result::Result<(), (usize, Error)> {
-    let pause = std::env::var_os("IMI_TEST_SYNC_PAUSE_DIR").map(std::path::PathBuf::from);
     let mut written = 0;
     for (n, batch) in updates.chunks(batch_size()).enumerate() {
         write_batch(s, batch).await.map_err(|e| (written, e))?;
         written += batch.len();
-        if let Some(dir) = &pause {
-            let _ = std::fs::write(dir.join(format!("written-{}", n + 1)), b"");
-            let resume = dir.join(format!("resume-{}", n + 1));
-            for _ in 0..3000 {
-                if resume.exists() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        #[cfg(feature = "test-hooks")]
+        test_hooks::after_batch(n + 1).await;
+        #[cfg(not(feature = "test-hooks"))]
+        let _ = n;
     }
     Ok(())
+}
+
+/// Compiled only into the binary the integration tests run (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    use std::time::Duration;
+
+    /// `IMI_TEST_SYNC_PAUSE_DIR` (if set): creates `written-<n>` there and waits
+    /// (up to a minute) for `resume-<n>`, so a test can break the registry between
+    /// two batches.
+    pub async fn after_batch(n: usize) {
+        let Some(dir) = std::env::var_os("IMI_TEST_SYNC_PAUSE_DIR") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir);
+        let _ = std::fs::write(dir.join(format!("written-{n}")), b"");
+        let resume = dir.join(format!("resume-{n}"));
+        for _ in 0..3000 {
+            if resume.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use dburl::{DatabaseTarget, redact_url};
+pub use dburl::DatabaseTarget;
 
 /// Parses arguments, runs the command, prints its result or error, and maps the
 /// outcome to an exit code: 0 success, 1 error, 2 usage error.

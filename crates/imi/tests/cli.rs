@@ -22,14 +22,8 @@ impl Env {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_imi"));
         let h = self.home.path();
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("USER", "tester")
+        imi_testkit::cli::hermetic(&mut c, h)
+            .args(args)
             .current_dir(h);
         c
     }
@@ -249,4 +243,18 @@ fn usage_errors_with_json_are_one_json_document() {
             .contains("frobnicate"),
         "{doc}"
     );
+}
+
+/// An empty registry: the daily views say what to run first, never a command that
+/// fails outside a project.
+#[test]
+fn an_empty_registry_points_at_imi_init() {
+    let env = Env::new();
+    for args in [vec!["status"], vec!["list"], vec!["list", "--projects"]] {
+        let out = env.run(&args);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        assert!(text.contains("run `imi init`"), "{args:?}: {text}");
+        assert!(!text.contains("imi feat"), "{args:?}: {text}");
+    }
 }

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -21,16 +20,9 @@ impl Env {
 
     fn json(&self, args: &[&str]) -> (i32, Value) {
         let h = self.home.path();
-        let out = Command::new(env!("CARGO_BIN_EXE_imi"))
+        let out = imi_testkit::cli::command(env!("CARGO_BIN_EXE_imi"), h, h)
             .arg("--json")
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap())
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("USER", "tester")
-            .current_dir(h)
             .output()
             .unwrap();
         let stdout = String::from_utf8(out.stdout).unwrap();

@@ -43,25 +43,13 @@ impl Env {
 
     /// `program` in the isolated environment, with the imi binary first on PATH.
     fn command(&self, program: &str, dir: &Path) -> Command {
-        let mut c = Command::new(program);
-        let h = self.home();
+        let mut c = imi_testkit::cli::command(program, self.home(), dir);
         let path = format!(
             "{}:{}",
             Env::bin_dir().display(),
             std::env::var("PATH").unwrap()
         );
-        c.env_clear()
-            .env("PATH", path)
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Tester")
-            .env("GIT_AUTHOR_EMAIL", "tester@example.com")
-            .env("GIT_COMMITTER_NAME", "Tester")
-            .env("GIT_COMMITTER_EMAIL", "tester@example.com")
-            .env("USER", "tester")
-            .current_dir(dir);
+        c.env("PATH", path);
         c
     }
 
@@ -99,7 +87,7 @@ impl Env {
         let app = code.join("app");
         let api = code.join("api");
         let db = self.home().join(".local/share/imi/registry.db");
-        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let host = imi_testkit::cli::HOST.to_string();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -317,6 +305,16 @@ fn go_still_matches_a_typo() {
     let env = Env::new();
     let f = env.fixture();
     let (out, err, code) = env.text(env.home(), &["go", "crahs"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("{}\n", p(&f.app.join("fix-crash"))));
+}
+
+/// Two letters swapped (`drity` for `dirty`) is one typo, though few trigrams match.
+#[test]
+fn go_matches_two_swapped_letters() {
+    let env = Env::new();
+    let f = env.fixture();
+    let (out, err, code) = env.text(env.home(), &["go", "crsah"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, format!("{}\n", p(&f.app.join("fix-crash"))));
 }
@@ -587,12 +585,11 @@ fn go_ambiguous_on_a_terminal_picks_on_stderr_and_prints_only_the_choice() {
         }
         String::from_utf8_lossy(&seen).into_owned()
     });
-    // Once both candidates are drawn: down to the second, then Enter.
+    // Once both candidates are drawn: down to the second, then Enter. The two keys
+    // go in one write: the picker reads key by key, so nothing needs to wait between.
     rx.recv_timeout(std::time::Duration::from_secs(30))
         .expect("the picker was not drawn");
-    stdin.write_all(b"\x1b[B").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    stdin.write_all(b"\r").unwrap();
+    stdin.write_all(b"\x1b[B\r").unwrap();
     let status = child.wait().unwrap();
     drop(stdin);
     let screen = reader.join().unwrap();

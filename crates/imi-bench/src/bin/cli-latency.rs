@@ -12,11 +12,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: fail loudly
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use imi_core::{NewProject, NewWorktree, Store};
 use imi_store_sqlite::SqliteStore;
+use imi_testkit::cli::git;
 
 fn imi_bin() -> PathBuf {
     if let Some(b) = std::env::var_os("IMI_BIN") {
@@ -24,22 +25,6 @@ fn imi_bin() -> PathBuf {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     root.join("target/release/imi")
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?} failed in {}", dir.display());
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) {
@@ -54,15 +39,16 @@ fn build(home: &Path) -> PathBuf {
     let container = home.join("code/app");
     let trunk = container.join("trunk-main");
     std::fs::create_dir_all(&trunk).unwrap();
-    git(&trunk, &["init", "-q", "-b", "main"]);
+    git(home, &trunk, &["init", "-q", "-b", "main"]);
     std::fs::write(trunk.join("README"), "app\n").unwrap();
-    git(&trunk, &["add", "README"]);
-    git(&trunk, &["commit", "-q", "-m", "init"]);
+    git(home, &trunk, &["add", "README"]);
+    git(home, &trunk, &["commit", "-q", "-m", "init"]);
     let worktrees = [("feat", "feat-x"), ("fix", "fix-y"), ("aiops", "aiops-z")];
     for (t, name) in worktrees {
         let branch = format!("{t}/{}", &name[t.len() + 1..]);
         let dir = container.join(name);
         git(
+            home,
             &trunk,
             &[
                 "worktree",
@@ -80,7 +66,9 @@ fn build(home: &Path) -> PathBuf {
         .build()
         .unwrap();
     rt.block_on(async {
-        let s = SqliteStore::open(&db, "bench-host").await.unwrap();
+        let s = SqliteStore::open(&db, imi_testkit::cli::HOST)
+            .await
+            .unwrap();
         imi_core::store::ensure_schema(&s).await.unwrap();
         let p = s
             .register_project(&NewProject {
@@ -178,15 +166,8 @@ fn main() {
     let h = home.path();
     let run = |c: &Case| {
         let t = Instant::now();
-        let out = Command::new(&c.program)
+        let out = imi_testkit::cli::command(&c.program, h, &here)
             .args(&c.args)
-            .current_dir(&here)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .stderr(Stdio::inherit())
             .output()
             .unwrap();

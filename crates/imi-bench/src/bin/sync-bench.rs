@@ -30,20 +30,9 @@ struct Env {
 
 impl Env {
     fn cmd(&self, program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(dir)
-            .env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Bench")
-            .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-            .env("GIT_COMMITTER_NAME", "Bench")
-            .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-            .env("IMI_ROOT", self.home.join("code"))
-            .env("IMI_HOST", "bench-host")
-            .env("IMI_DATABASE_URL", &self.url)
-            .env("NO_COLOR", "1");
+        let mut c = imi_testkit::cli::command(program, &self.home, dir);
+        c.env("IMI_ROOT", self.home.join("code"))
+            .env("IMI_DATABASE_URL", &self.url);
         c
     }
 

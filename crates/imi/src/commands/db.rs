@@ -5,9 +5,10 @@ use serde_json::json;
 
 use crate::cli::{DbCommand, MaintainArgs};
 use crate::config::Settings;
-use crate::dburl::{DatabaseTarget, redact_url};
+use crate::dburl::DatabaseTarget;
 use crate::registry::{AnyStore, with_store};
 use crate::ui::Output;
+use imi_core::redact;
 
 pub async fn cmd_db(settings: &Settings, cmd: &DbCommand, json: bool) -> Result<Output> {
     match cmd {
@@ -203,7 +204,7 @@ fn split_password(url: &str) -> Result<(String, Option<String>)> {
     use percent_encoding::percent_decode_str;
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     let malformed = || {
-        Error::validation(format!("malformed database URL {}", redact_url(url))).with_hint(
+        Error::validation(format!("malformed database URL {}", redact(url))).with_hint(
             "use postgres://user@host:5432/dbname with the password in PGPASSWORD or ~/.pgpass",
         )
     };
@@ -221,7 +222,7 @@ fn split_password(url: &str) -> Result<(String, Option<String>)> {
                 "sslpassword" => {
                     return Err(Error::validation(format!(
                         "{} has an sslpassword, which psql would show on its command line",
-                        redact_url(url)
+                        redact(url)
                     ))
                     .with_hint("give psql its key without a passphrase, or run psql yourself"));
                 }

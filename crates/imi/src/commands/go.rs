@@ -39,7 +39,8 @@ pub struct Candidate {
 }
 
 /// How well `query` (lowercase) names `target`: exact 1.0, prefix 0.85,
-/// substring 0.7, else the trigram similarity scaled into 0..0.6.
+/// substring 0.7, one typo away (two letters swapped, one letter missing, extra or
+/// wrong: `drity` for `dirty`) 0.65, else the trigram similarity scaled into 0..0.6.
 fn match_score(query: &str, target: &str) -> f32 {
     let t = target.to_lowercase();
     if t == query {
@@ -48,6 +49,8 @@ fn match_score(query: &str, target: &str) -> f32 {
         0.85
     } else if t.contains(query) {
         0.7
+    } else if query.chars().count() >= 4 && strsim::osa_distance(query, &t) == 1 {
+        0.65
     } else {
         let sim = similarity(query, &t);
         if sim >= MIN_SIMILARITY {
@@ -291,6 +294,20 @@ mod tests {
         let typo = match_score("logn", "login");
         assert!(exact > prefix && prefix > sub && sub > typo && typo > 0.0);
         assert_eq!(match_score("zzz", "login"), 0.0);
+    }
+
+    #[test]
+    fn one_typo_away_beats_a_trigram_match() {
+        // two letters swapped: trigrams barely match, the edit distance is one
+        let swapped = match_score("drity", "dirty");
+        assert!(swapped > 0.6, "{swapped}");
+        assert!(match_score("dirty", "dirty") > swapped);
+        assert!(match_score("dir", "dirty") > swapped);
+        assert!(match_score("lgoin", "login") > 0.6);
+        // two edits away stays below
+        assert!(match_score("drtiy", "dirty") < 0.65);
+        // too short to call a typo
+        assert_eq!(match_score("ab", "ba"), 0.0);
     }
 
     #[test]

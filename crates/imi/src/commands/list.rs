@@ -35,7 +35,7 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
             })
             .collect();
         let human = if rows.is_empty() {
-            "No projects registered: run `imi init` in a repository.".to_string()
+            imi_core::messages::NO_PROJECTS_YET.to_string()
         } else {
             table::render(&["PROJECT", "REMOTE", "TRUNK", ""], &rows)
         };
@@ -118,10 +118,15 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
     if args.all {
         headers.push("STATE");
     }
-    let human = if rows.is_empty() {
-        "No worktrees: create one with `imi feat NAME`.".to_string()
-    } else {
+    let human = if !rows.is_empty() {
         table::render(&headers, &rows)
+    } else if project.is_some() {
+        "No worktrees: create one with `imi feat NAME`.".to_string()
+    } else if names.is_empty() {
+        imi_core::messages::NO_PROJECTS_YET.to_string()
+    } else {
+        "No worktrees: create one with `imi -p PROJECT feat NAME` (see `imi list --projects`)."
+            .to_string()
     };
     // held claims of the listed worktrees' names (a claim covers every host)
     let mut listed_claims: Vec<&imi_core::Claim> = claims

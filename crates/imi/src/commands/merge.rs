@@ -23,8 +23,31 @@ pub async fn cmd_merge(ctx: &Ctx<'_>, args: &cli::MergeArgs) -> Result<Output> {
 
 fn render(r: &Merged) -> String {
     let w = &r.worktree;
-    format!(
+    let mut text = format!(
         "Merged {} into {} ({}); removed {} and branch {}",
         w.branch_name, r.into, r.merge_commit, w.name, w.branch_name
-    )
+    );
+    if let (Some(n), Some(remote)) = (r.trunk_ahead_of_remote.filter(|n| *n > 0), &r.remote_ref) {
+        let commits = if n == 1 { "commit" } else { "commits" };
+        text.push_str(&format!(
+            "\n{} is now {n} {commits} ahead of {remote}: push it with `git -C {} push origin {}` \
+             (or merge with --push next time)",
+            r.into,
+            shell_words(&r.trunk_path),
+            shell_words(&r.into)
+        ));
+    }
+    text
+}
+
+/// `s` as one word a POSIX shell reads back unchanged (single quotes when needed).
+fn shell_words(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }

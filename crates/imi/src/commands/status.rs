@@ -22,7 +22,11 @@ pub async fn cmd_status(ctx: &Ctx<'_>, _args: &StatusArgs) -> Result<Output> {
 
 fn render(r: &Status) -> String {
     if r.worktrees.is_empty() {
-        return "No worktrees on this host.".to_string();
+        return if r.projects == 0 {
+            imi_core::messages::NO_PROJECTS_YET.to_string()
+        } else {
+            "No worktrees on this host.".to_string()
+        };
     }
     // the column appears once some worktree is claimed
     let claimed = r.worktrees.iter().any(|l| l.claim.is_some());

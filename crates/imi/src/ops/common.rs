@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use imi_core::{Error, Project, Result, Store, Worktree, WorktreeFilter};
+use imi_core::{Error, Project, Result, Store, Worktree, WorktreeFilter, messages};
 use imi_git::Repo;
 
 use super::Env;
@@ -150,21 +150,15 @@ pub async fn find_worktree<S: Store>(s: &S, project: &Project, name: &str) -> Re
             .into_iter()
             .next()
             .ok_or_else(|| Error::internal("empty"))?),
-        0 => Err(Error::not_found(format!(
-            "no active worktree {name:?} in project {} on {}",
-            project.name,
-            s.host()
-        ))
-        .with_hint("list them with `imi list`")),
-        _ => Err(Error::conflict(format!(
-            "{name:?} matches several worktrees: {}",
-            candidates
-                .iter()
-                .map(|w| w.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .with_hint("give the full directory name")),
+        0 => Err(messages::no_active_worktree_named(
+            name,
+            &project.name,
+            s.host(),
+        )),
+        _ => Err(messages::ambiguous_worktree_name(
+            name,
+            candidates.iter().map(|w| w.name.as_str()),
+        )),
     }
 }
 

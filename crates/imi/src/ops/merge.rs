@@ -54,6 +54,15 @@ pub struct Merged {
     /// The push was asked for and failed (after everything else was done).
     #[serde(skip)]
     pub push_error: Option<Error>,
+    /// Without a push: how many commits trunk's branch now has that its
+    /// remote-tracking branch (`remote_ref`) lacks. `None` after a push, or when
+    /// trunk has no remote-tracking branch.
+    pub trunk_ahead_of_remote: Option<u32>,
+    /// The remote-tracking branch trunk was compared with (`origin/main`).
+    pub remote_ref: Option<String>,
+    /// Trunk's directory (for the push command the CLI suggests).
+    #[serde(skip)]
+    pub trunk_path: String,
 }
 
 impl Report for Merged {
@@ -230,12 +239,27 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
         );
     }
     let done = finish(s, env, &project, &w, journal).await?;
+    let remote_ref = format!("origin/{}", project.default_branch);
+    // the merge is done: a failure to count is no failure of the merge
+    let ahead = if args.push {
+        None
+    } else {
+        trunk
+            .ref_exists(&format!("refs/remotes/{remote_ref}"))
+            .ok()
+            .filter(|exists| *exists)
+            .and_then(|_| trunk.ahead_behind("HEAD", &remote_ref).ok())
+            .map(|(ahead, _)| ahead)
+    };
     Ok(Merged {
         worktree: done.worktree,
         merge_commit: commit,
         pushed: args.push,
         into: project.default_branch,
         push_error: done.push_error,
+        trunk_ahead_of_remote: ahead,
+        remote_ref: ahead.map(|_| remote_ref),
+        trunk_path: project.trunk_path,
     })
 }
 

@@ -20,6 +20,9 @@ pub struct Status {
     /// Whether the worktrees are of several projects (run outside one).
     #[serde(skip)]
     pub all_projects: bool,
+    /// How many projects were looked at (0: the registry has none on this host).
+    #[serde(skip)]
+    pub projects: usize,
 }
 
 /// A worktree with the state just read from git.
@@ -101,5 +104,6 @@ async fn status_in<S: Store>(s: &S, env: &Env, args: &Args) -> Result<Status> {
     Ok(Status {
         worktrees: live,
         all_projects: !inside,
+        projects: projects.len(),
     })
 }

@@ -52,23 +52,10 @@ pub fn from_output(o: Output) -> Run {
     }
 }
 
+/// The hermetic environment shared by every CLI test binary (see
+/// [`imi_testkit::cli::hermetic`]).
 pub fn git_env(c: &mut Command, home: &Path) {
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test Author")
-        .env("GIT_AUTHOR_EMAIL", "author@example.com")
-        .env("GIT_COMMITTER_NAME", "Test Author")
-        .env("GIT_COMMITTER_EMAIL", "author@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .env("USER", "tester")
-        .env("IMI_HOST", "test-host")
-        .env("NO_COLOR", "1");
+    imi_testkit::cli::hermetic(c, home);
 }
 
 impl World {

@@ -325,11 +325,13 @@ fn watch_survives_the_registry_going_away() {
     imi(&w, &url, &w.trunk(), &["feat", "live"]).ok();
     let mut c = w.cmd(&w.trunk(), &[]);
     c.env("IMI_DATABASE_URL", &url);
-    let mut child = crate::watch::start_watch(c);
+    let (mut child, notes) = crate::watch::start_watch_lines(c);
 
     pg.kill();
     w.write(&w.wt("feat-live").join("while-down.txt"), "x\n");
-    std::thread::sleep(Duration::from_millis(1500)); // the watcher tries, fails, keeps it
+    // the watcher tries, fails, and says it keeps the update
+    crate::watch::wait_for_line(&notes, "keeping 1 update");
+    std::thread::spawn(move || for _ in notes {});
     pg.up();
     let start = Instant::now();
     loop {

@@ -40,7 +40,9 @@ pub fn build_states(w: &World) -> Vec<(&'static str, &'static str)> {
     w.imi(&t, &["feat", "ahead"]).ok();
     commit(w, &w.wt("feat-ahead"), "a.txt", "ahead work");
     vec![
-        ("trunk-main", "clean"),
+        // trunk fetched the remote's new commit without pulling it: behind its
+        // remote-tracking branch (issue 11: the trunk is compared with origin/main)
+        ("trunk-main", "behind"),
         ("feat-clean", "clean"),
         ("feat-dirty", "uncommitted"),
         ("feat-untracked", "uncommitted"),
@@ -101,12 +103,8 @@ fn sync_matches_git(w: &World) {
     for (name, status) in &expected {
         let dir = w.wt(name);
         let r = row(&rows, name);
-        let (dirty, ahead, behind, hash, subject) = if *name == "trunk-main" {
-            let (d, _, _, h, s) = git_answer(w, &dir, "origin/main");
-            (d, 0, 0, h, s)
-        } else {
-            git_answer(w, &dir, "origin/main")
-        };
+        // every worktree, the trunk included, is counted against origin/main
+        let (dirty, ahead, behind, hash, subject) = git_answer(w, &dir, "origin/main");
         assert_eq!(r["uncommitted_files_count"], dirty, "{name}");
         assert_eq!(r["has_uncommitted_changes"], dirty > 0, "{name}");
         assert_eq!(r["ahead_of_trunk"], ahead, "{name}");
@@ -171,7 +169,8 @@ fn sync_matches_git(w: &World) {
             "feat-detached",
             "feat-dirty",
             "feat-diverged",
-            "feat-untracked"
+            "feat-untracked",
+            "trunk-main"
         ]
     );
     assert!(
@@ -181,7 +180,7 @@ fn sync_matches_git(w: &World) {
     let human = w.imi(&w.trunk(), &["inflight"]).ok();
     assert!(human.stdout.contains("SYNCED") && human.stdout.contains("ago"));
     let (_, stats) = w.imi_json(&w.trunk(), &["stats"]);
-    assert_eq!(stats["data"]["stats"]["in_flight_worktrees"], 6);
+    assert_eq!(stats["data"]["stats"]["in_flight_worktrees"], 7);
     assert_eq!(stats["data"]["stats"]["active_worktrees"], 8);
 
     // a deleted directory is reported and stays registered
@@ -219,6 +218,90 @@ fn trunk_without_remote(w: &World) {
     assert_eq!(r["ahead_of_trunk"], ahead);
     assert_eq!(r["behind_trunk"], behind);
     assert_eq!(r["last_commit_hash"], hash.as_str());
+    // a trunk without a remote-tracking branch has nothing to be ahead of
+    let trunk = row(&rows, "trunk-main");
+    assert_eq!(
+        (&trunk["ahead_of_trunk"], &trunk["behind_trunk"]),
+        (&0.into(), &0.into())
+    );
+}
+
+/// The trunk is compared with its remote-tracking branch: an unpushed merge makes
+/// it ahead (and in flight), a fetched but unpulled change behind (every count as
+/// `git rev-list --left-right --count` gives it); `imi merge`
+/// without `--push` says so and how to push.
+fn trunk_is_compared_with_its_remote(w: &World) {
+    w.init_project();
+    let t = w.trunk();
+    for n in ["login", "logout"] {
+        w.imi(&t, &["feat", n]).ok();
+        commit(w, &w.wt(&format!("feat-{n}")), &format!("{n}.txt"), n);
+    }
+    let merged = w.imi(&t, &["merge", "login"]).ok();
+    let (_, ahead, _, _, _) = git_answer(w, &t, "origin/main");
+    assert!(ahead >= 1);
+    let said = format!(
+        "main is now {ahead} commit{} ahead of origin/main",
+        if ahead == 1 { "" } else { "s" }
+    );
+    let push = format!("git -C {} push origin main", t.display());
+    assert!(
+        merged.stdout.contains(&said) && merged.stdout.contains(&push),
+        "{}",
+        merged.stdout
+    );
+    let (code, doc) = w.imi_json(&t, &["merge", "logout"]);
+    assert_eq!(code, 0, "{doc}");
+    let (_, ahead, _, _, _) = git_answer(w, &t, "origin/main");
+    assert_eq!(doc["data"]["trunk_ahead_of_remote"], ahead, "{doc}");
+    assert_eq!(doc["data"]["remote_ref"], "origin/main", "{doc}");
+
+    let trunk_row = |w: &World| -> Option<Value> {
+        w.imi_json(&t, &["sync"]);
+        let (_, inf) = w.imi_json(&t, &["inflight"]);
+        inf["data"]["inflight"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["worktree_name"] == "trunk-main")
+            .cloned()
+    };
+    let r = trunk_row(w).expect("an unpushed trunk is in flight");
+    assert_eq!(
+        (r["ahead"].as_i64(), r["behind"].as_i64()),
+        (Some(ahead), Some(0)),
+        "{r}"
+    );
+    assert_eq!(r["status"], "ahead");
+
+    // the remote moves and trunk fetches: still ahead, and behind 1, as git counts it
+    let seed = w.path().join("seed");
+    commit(w, &seed, "upstream.txt", "upstream change");
+    w.git(&seed, &["push", "--quiet", "origin", "main"]);
+    w.git(&t, &["fetch", "--quiet", "origin"]);
+    let r = trunk_row(w).unwrap();
+    let (_, ahead_now, behind, _, _) = git_answer(w, &t, "origin/main");
+    assert_eq!((ahead_now, behind), (ahead, 1));
+    assert_eq!(
+        (r["ahead"].as_i64(), r["behind"].as_i64()),
+        (Some(ahead), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["status"], "diverged");
+    let (_, st) = w.imi_json(&t, &["status"]);
+    let live = st["data"]["worktrees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "trunk-main")
+        .unwrap()
+        .clone();
+    assert_eq!(live["status"], "diverged", "{live}");
+
+    // pulled and pushed: level with the remote, no longer in flight
+    w.git(&t, &["merge", "--quiet", "--no-edit", "origin/main"]);
+    w.git(&t, &["push", "--quiet", "origin", "main"]);
+    assert_eq!(trunk_row(w), None);
 }
 
 fn register_plain_git_worktrees(w: &World) {
@@ -265,6 +348,7 @@ fn register_plain_git_worktrees(w: &World) {
 both_backends! {
     sync_matches_git => sync_matches_git;
     trunk_without_remote => trunk_without_remote;
+    trunk_is_compared_with_its_remote => trunk_is_compared_with_its_remote;
     register_plain_git_worktrees => register_plain_git_worktrees;
 }
 

@@ -4,13 +4,38 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::both_backends;
 use crate::harness::World;
 
 /// Starts `imi sync --watch` and waits until it watches.
-pub fn start_watch(mut c: Command) -> Child {
+pub fn start_watch(c: Command) -> Child {
+    let (child, rx) = start_watch_lines(c);
+    // keep draining stderr so the child never blocks on a full pipe
+    std::thread::spawn(move || for _ in rx {});
+    child
+}
+
+/// Waits (up to 30 s) for a line of the watcher's notes that contains `text`.
+#[track_caller]
+pub fn wait_for_line(rx: &Receiver<String>, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("the watcher never said {text:?}"));
+        if line.contains(text) {
+            return line;
+        }
+    }
+}
+
+/// `imi sync --watch` started by `c`, once it says it is watching; the receiver
+/// gets every later line of its notes (stderr), so a test can wait for what the
+/// watcher says it did instead of sleeping.
+pub fn start_watch_lines(mut c: Command) -> (Child, Receiver<String>) {
     let mut child = c
         .args(["sync", "--watch"])
         .stdout(Stdio::null())
@@ -33,9 +58,7 @@ pub fn start_watch(mut c: Command) -> Child {
             break;
         }
     }
-    // keep draining stderr so the child never blocks on a full pipe
-    std::thread::spawn(move || for _ in rx {});
-    child
+    (child, rx)
 }
 
 /// utime + stime of a process, in clock ticks.
@@ -112,8 +135,22 @@ fn watch_reflects_edits(w: &World) {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    // idle: no busy loop while nothing changes
-    std::thread::sleep(Duration::from_millis(700));
+    // idle: no busy loop while nothing changes. First the watcher finishes what the
+    // commit started: its CPU counter stops moving (sampled every 100 ms).
+    let settle = Instant::now();
+    let mut last = cpu_ticks(pid);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = cpu_ticks(pid);
+        if now == last {
+            break;
+        }
+        last = now;
+        assert!(
+            settle.elapsed() < Duration::from_secs(10),
+            "the watcher kept using CPU"
+        );
+    }
     let before = cpu_ticks(pid);
     std::thread::sleep(Duration::from_secs(2));
     let used = cpu_ticks(pid) - before;
