@@ -697,7 +697,26 @@ fn recover_discards_a_worktree_add_killed_half_way(w: &World) {
     assert_registry_matches_git(w);
 }
 
+/// `imi init URL` that cannot clone leaves no empty directories behind: neither
+/// the project's directory nor a root it had to create; a root that was there stays.
+fn failed_init_leaves_no_empty_directories(w: &World) {
+    let nope = w.path().join("remotes/nope.git");
+    assert!(!w.root().exists());
+    let r = w.imi(w.path(), &["init", nope.to_str().unwrap()]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(!w.root().exists(), "{} was left behind", w.root().display());
+    std::fs::create_dir_all(w.root()).unwrap();
+    let r = w.imi(w.path(), &["init", nope.to_str().unwrap()]);
+    assert_ne!(r.code, 0);
+    assert!(w.root().is_dir(), "the user's root stays");
+    assert!(
+        !w.root().join("nope").exists(),
+        "the project directory was left behind"
+    );
+}
+
 both_backends! {
+    failed_init_leaves_no_empty_directories => failed_init_leaves_no_empty_directories;
     recover_discards_a_worktree_add_killed_half_way => recover_discards_a_worktree_add_killed_half_way;
     init_in_a_linked_worktree_never_moves_the_main_one => init_in_a_linked_worktree_never_moves_the_main_one;
     detached_commits_need_force_and_are_rescued => detached_commits_need_force_and_are_rescued;
