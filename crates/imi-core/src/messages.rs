@@ -62,6 +62,19 @@ pub fn active_by_origin(remote: &str, found: Option<Project>) -> Result<Project>
     }
 }
 
+/// `s` as one word a POSIX shell reads back unchanged (single-quoted when needed),
+/// for hints that are commands to paste.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 /// What an empty registry tells a newcomer to run first.
 pub const NO_PROJECTS_YET: &str = "No projects registered yet: run `imi init` in a git checkout, \
      or `imi init URL` to clone one.";
@@ -234,5 +247,19 @@ pub fn claim_not_yours(
             c.worktree_name, c.epoch
         ))
         .with_hint("claim it again with `imi claim`"),
+    }
+}
+
+#[cfg(test)]
+mod shell_tests {
+    use super::shell_word;
+
+    #[test]
+    fn words_paste_back_unchanged() {
+        assert_eq!(shell_word("/code/app/trunk-main"), "/code/app/trunk-main");
+        assert_eq!(shell_word("my repo"), "'my repo'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("$(rm -rf ~)"), "'$(rm -rf ~)'");
     }
 }

@@ -30,6 +30,11 @@ impl Invocation {
             .iter()
             .map(|a| a.as_ref().to_string_lossy().into_owned())
             .collect();
+        // each argument as a shell reads it back, so the command can be pasted
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| imi_core::messages::shell_word(a))
+            .collect();
         Invocation {
             dir,
             // git echoes URLs (with their credentials) in its command lines too
@@ -40,7 +45,7 @@ impl Invocation {
     /// The command as a user would type it to see git's full output.
     pub fn rerun(&self) -> String {
         match &self.dir {
-            Some(d) => format!("git -C {} {}", d.display(), self.args),
+            Some(d) => format!("git -C {} {}", quoted(d), self.args),
             None => format!("git {}", self.args),
         }
     }
@@ -103,6 +108,14 @@ pub enum GitError {
         message: String,
     },
 
+    /// git needs an author or committer identity and has none (`user.name`,
+    /// `user.email` unset and not guessable).
+    #[error("`{command}` failed: {message}")]
+    NoIdentity {
+        command: Invocation,
+        message: String,
+    },
+
     /// git succeeded but printed something imi cannot read.
     #[error("unexpected output of `{command}`: {output:?}")]
     Unexpected { command: Invocation, output: String },
@@ -147,7 +160,7 @@ impl GitError {
                 format!(
                     "check that {} is a git repository (`git -C {} status`); run imi inside one, or pass -p <project>",
                     dir.display(),
-                    dir.display()
+                    quoted(dir)
                 ),
             ),
             // GIT_ERROR as before the typed error (section 4's codes do not change)
@@ -176,6 +189,13 @@ impl GitError {
                     status_of(command)
                 ),
             ),
+            GitError::NoIdentity { .. } => (
+                ErrorKind::Git,
+                "tell git who you are: `git config --global user.name 'Your Name'` and \
+                 `git config --global user.email you@example.com` (without --global: this \
+                 repository only), then try again"
+                    .to_string(),
+            ),
             GitError::Failed { command, .. } | GitError::Unexpected { command, .. } => (
                 ErrorKind::Git,
                 format!("run `{}` yourself to see git's full output", command.rerun()),
@@ -194,9 +214,14 @@ impl GitError {
     }
 }
 
+/// A directory as one shell word.
+fn quoted(d: &std::path::Path) -> String {
+    imi_core::messages::shell_word(&d.to_string_lossy())
+}
+
 fn status_of(command: &Invocation) -> String {
     match &command.dir {
-        Some(d) => format!("git -C {} status", d.display()),
+        Some(d) => format!("git -C {} status", quoted(d)),
         None => "git status".to_string(),
     }
 }
@@ -264,6 +289,12 @@ pub(crate) fn classify(command: Invocation, out: &Output) -> GitError {
             command,
             message,
         };
+    }
+    if both.contains("Please tell me who you are")
+        || both.contains("unable to auto-detect email address")
+        || both.contains("empty ident name")
+    {
+        return GitError::NoIdentity { command, message };
     }
     if both.contains("would be overwritten by")
         || both.contains("would be removed by")

@@ -665,3 +665,46 @@ fn classification_does_not_depend_on_the_users_language() {
         );
     }
 }
+
+/// git without a name and email to commit with: its own variant, and a hint that
+/// says how to set them.
+#[test]
+fn a_missing_identity_says_to_set_user_name_and_email() {
+    let w = World::new();
+    let work = w.work();
+    git(&work, &["switch", "--quiet", "-c", "side"]);
+    commit(&work, "side.txt", "side\n", "side");
+    git(&work, &["switch", "--quiet", "main"]);
+    commit(&work, "main.txt", "main\n", "main");
+    git(&work, &["config", "user.useConfigOnly", "true"]);
+    // no GIT_AUTHOR_* / GIT_COMMITTER_* here, and nothing to guess from
+    let r = Repo::at(&work)
+        .with_env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .with_env("GIT_CONFIG_NOSYSTEM", "1")
+        .with_env("EMAIL", "");
+    let err = r
+        .plan_merge("side", MergeMode::Commit, "Merge side")
+        .unwrap_err();
+    assert!(matches!(err, GitError::NoIdentity { .. }), "{err:?}");
+    let e = imi_core::Error::from(err);
+    assert_eq!(e.kind, ErrorKind::Git);
+    let hint = e.hint.unwrap();
+    assert!(
+        hint.contains("git config --global user.name") && hint.contains("user.email"),
+        "{hint}"
+    );
+}
+
+/// Commands in hints can be pasted: a directory or argument with a space or a
+/// quote is quoted for the shell.
+#[test]
+fn commands_in_hints_are_quoted_for_the_shell() {
+    let inv = imi_git::Invocation::new(
+        Some(PathBuf::from("/tmp/my repo")),
+        &["log", "-1", "--format=%s", "it's"],
+    );
+    assert_eq!(
+        inv.rerun(),
+        r"git -C '/tmp/my repo' log -1 --format=%s 'it'\''s'"
+    );
+}

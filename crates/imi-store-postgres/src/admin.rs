@@ -310,3 +310,25 @@ impl PgStore {
         Ok(())
     }
 }
+
+/// The error when nothing listens where `options` point (connection refused, or no
+/// socket file): a server that is down, not one that is starting or slow. `None`
+/// when something answers or the probe cannot tell.
+pub(crate) async fn nothing_listens(
+    options: &sqlx::postgres::PgConnectOptions,
+) -> Option<std::io::Error> {
+    use std::io::ErrorKind::{ConnectionRefused, NotFound};
+    let port = options.get_port();
+    let probed = match options.get_socket() {
+        Some(dir) => tokio::net::UnixStream::connect(dir.join(format!(".s.PGSQL.{port}")))
+            .await
+            .map(drop),
+        None => tokio::net::TcpStream::connect((options.get_host(), port))
+            .await
+            .map(drop),
+    };
+    match probed {
+        Err(e) if matches!(e.kind(), ConnectionRefused | NotFound) => Some(e),
+        _ => None,
+    }
+}

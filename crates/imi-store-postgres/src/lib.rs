@@ -43,6 +43,8 @@ pub use session::Pooling;
 /// many agents sharing one server.
 const POOL_SIZE: u32 = 8;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a first connection may take before imi checks that anything listens.
+const PROBE_AFTER: Duration = Duration::from_millis(100);
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -93,7 +95,9 @@ impl PgStore {
             // it only changes floats sent as text, and imi reads results as binary
             .extra_float_digits(None);
         let pooling = session::pooling_of(url)?;
-        let pool = PgPoolOptions::new()
+        let database = options.get_database().map(str::to_string);
+        let target = options.clone();
+        let connect = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // No ping before every checkout: it doubles each call's round trips. A
@@ -102,30 +106,46 @@ impl PgStore {
             // No session state (SET, set_config(..., false)): behind a transaction-pooling
             // PgBouncer the next statement may run on another server connection. The
             // host is passed in each statement that needs it (p_host).
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                let inner = db_err(e);
-                let kind = match inner.kind {
-                    imi_core::ErrorKind::Validation | imi_core::ErrorKind::Unavailable => {
-                        inner.kind
-                    }
-                    // authentication, missing database, ...: the registry is not usable
-                    _ => imi_core::ErrorKind::Unavailable,
-                };
-                Error::new(
-                    kind,
-                    format!(
-                        "cannot connect to the PostgreSQL registry at {}: {}",
-                        redact(url),
-                        inner.message
-                    ),
-                )
-                .with_hint(
-                    "check that PostgreSQL is running and that IMI_DATABASE_URL / --database \
-                     (and PGPASSWORD or ~/.pgpass) are right",
-                )
-            })?;
+            .connect_with(options);
+        // A refused port fails at once: the pool would retry it until its acquire
+        // timeout, as it does for a server that is starting. Only a connection
+        // that is slow to come is probed, so a healthy server never sees the probe.
+        tokio::pin!(connect);
+        let connected = tokio::select! {
+            r = &mut connect => r,
+            () = tokio::time::sleep(PROBE_AFTER) => match admin::nothing_listens(&target).await {
+                Some(refused) => Err(sqlx::Error::Io(refused)),
+                None => connect.await,
+            },
+        };
+        let pool = connected.map_err(|e| {
+            let missing_db =
+                matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("3D000"));
+            let inner = db_err(e);
+            let kind = match inner.kind {
+                imi_core::ErrorKind::Validation | imi_core::ErrorKind::Unavailable => inner.kind,
+                // authentication, missing database, ...: the registry is not usable
+                _ => imi_core::ErrorKind::Unavailable,
+            };
+            Error::new(
+                kind,
+                format!(
+                    "cannot connect to the PostgreSQL registry at {}: {}",
+                    redact(url),
+                    inner.message
+                ),
+            )
+            .with_hint(match (missing_db, &database) {
+                (true, Some(db)) => format!(
+                    "create it (`createdb {}` with the same host, port and user), or point \
+                         IMI_DATABASE_URL / --database at an existing database",
+                    imi_core::messages::shell_word(db)
+                ),
+                _ => "check that PostgreSQL is running and that IMI_DATABASE_URL / --database \
+                          (and PGPASSWORD or ~/.pgpass) are right"
+                    .to_string(),
+            })
+        })?;
         Ok(PgStore {
             pool,
             pooling,

@@ -97,10 +97,20 @@ fn read_file(path: &Path) -> Result<FileConfig> {
         }
     };
     toml::from_str(&text).map_err(|e| {
+        // line and column (1-based) of where the parser stopped
+        let at = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(", line {line}, column {column}")
+            })
+            .unwrap_or_default();
         Error::validation(format!(
-            "invalid config file {}: {}",
+            "invalid config file {}{at}: {}",
             path.display(),
-            imi_core::redact(e.message())
+            imi_core::redact(e.message().trim_end()).replace('\n', "; ")
         ))
         .with_hint("valid keys are database_url, root and agent_id")
     })
@@ -156,5 +166,23 @@ impl Settings {
             agent_source,
             host,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_config_file_names_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "root = \"/code\"\ndatabase_url = \n").unwrap();
+        let e = read_file(&path).unwrap_err();
+        assert!(e.message.contains(", line 2, column 16: "), "{}", e.message);
+        assert!(!e.message.contains('\n'), "{}", e.message);
+        std::fs::write(&path, "root = \"/code\"\n\n  agent = 3 4\n").unwrap();
+        let e = read_file(&path).unwrap_err();
+        assert!(e.message.contains(", line 3, column"), "{}", e.message);
     }
 }

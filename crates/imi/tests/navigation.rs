@@ -450,7 +450,15 @@ fn shell_story(shell: &str, init: &str) {
          imi --json go api\n\
          echo \"pwd=$PWD\"\n\
          imi go api/login\n\
-         echo \"pwd=$PWD\"\n"
+         echo \"pwd=$PWD\"\n\
+         imi -p app go crash\n\
+         echo \"pwd=$PWD\"\n\
+         mkdir {gone}\n\
+         cd {gone}\n\
+         rmdir {gone}\n\
+         imi path fix-crash\n\
+         echo \"pwd=$PWD\"\n",
+        gone = p(&f.app.join("feat-gone"))
     );
     let Some((out, err, code)) = env.shell(shell, env.home(), &script) else {
         return;
@@ -475,7 +483,17 @@ fn shell_story(shell: &str, init: &str) {
         format!("pwd={}", p(&f.api.join("feat-login"))),
         "{shell}"
     );
-    assert_eq!(lines.len(), 8, "{shell}: {out}");
+    // global options before `go` still change directory
+    assert_eq!(lines[8], format!("pwd={crash}"), "-p app go ({shell})");
+    // a command run in a directory deleted under the shell works, and the
+    // function then moves the shell to the project's trunk
+    assert_eq!(lines[9], crash, "{shell}: {err}");
+    assert_eq!(
+        lines[10],
+        format!("pwd={}", p(&f.app.join("trunk-main"))),
+        "{shell}: {err}"
+    );
+    assert_eq!(lines.len(), 11, "{shell}: {out}");
 }
 
 #[test]

@@ -33,21 +33,9 @@ fn render(r: &Merged) -> String {
             "\n{} is now {n} {commits} ahead of {remote}: push it with `git -C {} push origin {}` \
              (or merge with --push next time)",
             r.into,
-            shell_words(&r.trunk_path),
-            shell_words(&r.into)
+            imi_core::messages::shell_word(&r.trunk_path),
+            imi_core::messages::shell_word(&r.into)
         ));
     }
     text
-}
-
-/// `s` as one word a POSIX shell reads back unchanged (single quotes when needed).
-fn shell_words(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }

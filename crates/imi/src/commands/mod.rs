@@ -53,12 +53,26 @@ impl Ctx<'_> {
     }
 }
 
+/// The current directory. When it was deleted under the shell (after `imi merge`
+/// or `imi remove` of the worktree the shell is in), the nearest existing ancestor
+/// of the shell's `$PWD`: commands keep working from there (the project's
+/// directory finds the project).
+pub fn working_dir() -> Result<std::path::PathBuf> {
+    std::env::current_dir().or_else(|e| {
+        std::env::var_os("PWD")
+            .map(std::path::PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .and_then(|p| p.ancestors().find(|a| a.is_dir()).map(Into::into))
+            .ok_or_else(|| {
+                Error::validation(format!("cannot read the current directory: {e}"))
+                    .with_hint("cd into an existing directory")
+            })
+    })
+}
+
 pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
     let settings = Settings::load(&cli.global)?;
-    let cwd = std::env::current_dir().map_err(|e| {
-        Error::validation(format!("cannot read the current directory: {e}"))
-            .with_hint("cd into an existing directory")
-    })?;
+    let cwd = working_dir()?;
     let ctx = Ctx {
         env: Env::new(settings, cwd).with_observer(ui.observer()),
         global: &cli.global,
@@ -111,12 +125,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
 /// every line, so they must cost little more than starting a process (SPEC §8).
 /// `None`: the command needs [`dispatch`].
 pub fn dispatch_without_runtime(cli: &Cli) -> Option<Result<Output>> {
-    let cwd = || {
-        std::env::current_dir().map_err(|e| {
-            Error::validation(format!("cannot read the current directory: {e}"))
-                .with_hint("cd into an existing directory")
-        })
-    };
+    let cwd = working_dir;
     let project = cli.global.project.as_deref();
     match &cli.command {
         Command::ShellInit(args) => Some(shell_init::cmd_shell_init(args.shell)),

@@ -98,10 +98,43 @@ fn clone_into_layout(env: &Env, url: &str) -> Result<PathBuf> {
     {
         return Ok(PathBuf::from(loc.project.trunk_path));
     }
-    std::fs::create_dir_all(&container).map_err(|e| {
+    let created = create_dirs(&container).map_err(|e| {
         Error::validation(format!("cannot create {}: {e}", container.display()))
             .with_hint("check IMI_ROOT / `root` in the config file")
     })?;
+    let cloned = clone_into(url, &container);
+    if cloned.is_err() {
+        // a failed init leaves no empty directories behind
+        remove_created(&created);
+    }
+    cloned
+}
+
+/// Creates `dir` and its missing parents; returns the ones it created, outermost
+/// first.
+fn create_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && p.symlink_metadata().is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    std::fs::create_dir_all(dir)?;
+    missing.reverse();
+    Ok(missing)
+}
+
+/// Removes what [`create_dirs`] created, innermost first, while each is empty
+/// (`remove_dir` never deletes anything inside).
+fn remove_created(dirs: &[PathBuf]) {
+    for d in dirs.iter().rev() {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+    }
+}
+
+/// The clone of `url` in `container`, at `trunk-<branch>`.
+fn clone_into(url: &str, container: &Path) -> Result<PathBuf> {
     let tmp = container.join(format!(".imi-clone-{}", uuid::Uuid::new_v4().simple()));
     if let Err(e) = imi_git::clone(url, &tmp) {
         discard_own_clone(&tmp);
@@ -255,11 +288,13 @@ fn layout(env: &Env, start: &Path, run_from: Option<&Path>) -> Result<Layout> {
 /// Moves the repository at `start` to `target` (one rename) and repairs its linked
 /// worktrees.
 fn move_into_layout(start: &Path, target: &Path) -> Result<()> {
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::validation(format!("cannot create {}: {e}", parent.display())))?;
-    }
+    let created = match target.parent() {
+        Some(parent) => create_dirs(parent)
+            .map_err(|e| Error::validation(format!("cannot create {}: {e}", parent.display())))?,
+        None => vec![],
+    };
     std::fs::rename(start, target).map_err(|e| {
+        remove_created(&created);
         let err = Error::validation(format!(
             "cannot move {} to {}: {e}",
             start.display(),

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -697,7 +698,70 @@ fn recover_discards_a_worktree_add_killed_half_way(w: &World) {
     assert_registry_matches_git(w);
 }
 
+/// `imi init URL` that cannot clone leaves no empty directories behind: neither
+/// the project's directory nor a root it had to create; a root that was there stays.
+fn failed_init_leaves_no_empty_directories(w: &World) {
+    let nope = w.path().join("remotes/nope.git");
+    assert!(!w.root().exists());
+    let r = w.imi(w.path(), &["init", nope.to_str().unwrap()]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(!w.root().exists(), "{} was left behind", w.root().display());
+    std::fs::create_dir_all(w.root()).unwrap();
+    let r = w.imi(w.path(), &["init", nope.to_str().unwrap()]);
+    assert_ne!(r.code, 0);
+    assert!(w.root().is_dir(), "the user's root stays");
+    assert!(
+        !w.root().join("nope").exists(),
+        "the project directory was left behind"
+    );
+}
+
+/// The shell stays in the directory of a worktree that `imi remove` deleted:
+/// commands run from there still find the project (from the shell's `$PWD`).
+fn commands_work_from_a_deleted_worktree_directory(w: &World) {
+    w.init_project();
+    let t = w.trunk();
+    w.imi(&t, &["feat", "gone"]).ok();
+    let mut bash = Command::new("bash");
+    for (k, v) in w.cmd(&t, &[]).get_envs() {
+        match v {
+            Some(v) => bash.env(k, v),
+            None => bash.env_remove(k),
+        };
+    }
+    let out = bash
+        .current_dir(w.path())
+        .env("IMI", env!("CARGO_BIN_EXE_imi"))
+        .args([
+            "-c",
+            r#"cd "$1" && "$IMI" remove gone >/dev/null && [ ! -d "$1" ] && "$IMI" trunk && "$IMI" list --json && "$IMI" path feat-other"#,
+            "bash",
+            w.wt("feat-gone").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some(t.to_str().unwrap()));
+    let list: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let names: Vec<&str> = list["data"]["worktrees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["trunk-main"]);
+    assert_eq!(lines.next(), w.wt("feat-other").to_str());
+}
+
 both_backends! {
+    commands_work_from_a_deleted_worktree_directory => commands_work_from_a_deleted_worktree_directory;
+    failed_init_leaves_no_empty_directories => failed_init_leaves_no_empty_directories;
     recover_discards_a_worktree_add_killed_half_way => recover_discards_a_worktree_add_killed_half_way;
     init_in_a_linked_worktree_never_moves_the_main_one => init_in_a_linked_worktree_never_moves_the_main_one;
     detached_commits_need_force_and_are_rescued => detached_commits_need_force_and_are_rescued;
