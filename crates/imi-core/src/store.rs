@@ -14,7 +14,7 @@ use std::future::Future;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::claims::{Claim, ClaimFilter, ClaimGrant, NewClaim, ReleaseScope};
+use crate::claims::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 use crate::error::Result;
 use crate::messages;
 use crate::metadata;
@@ -228,6 +228,69 @@ pub trait Store: Send + Sync {
     /// Held claims (with `include_ended` also released and expired ones), by project
     /// name and worktree name.
     fn list_claims(&self, filter: &ClaimFilter) -> impl Future<Output = Result<Vec<Claim>>> + Send;
+    /// The name and active flag of worktree `worktree_id` (`None`: no such
+    /// worktree): what a claim call that matched no row reports on.
+    fn claim_target(
+        &self,
+        worktree_id: Uuid,
+    ) -> impl Future<Output = Result<Option<ClaimTarget>>> + Send;
+
+    /// Why a claim statement matched no row: the refusal, or `None` when the item is
+    /// free by now (claim again). See [`crate::claims::claim_refusal`].
+    fn claim_refused(
+        &self,
+        worktree_id: Uuid,
+    ) -> impl Future<Output = Result<Option<crate::Error>>> + Send {
+        async move {
+            let target = self.claim_target(worktree_id).await?;
+            let found = self.get_claim(worktree_id).await?;
+            Ok(crate::claims::claim_refusal(
+                worktree_id,
+                target.as_ref(),
+                found.as_ref(),
+            ))
+        }
+    }
+
+    /// The error of a renewal that matched no row ([`crate::claims::renew_refusal`]).
+    fn renew_refused(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        epoch: i64,
+    ) -> impl Future<Output = crate::Error> + Send {
+        async move {
+            let target = match self.claim_target(worktree_id).await {
+                Ok(t) => t,
+                Err(e) => return e,
+            };
+            match self.get_claim(worktree_id).await {
+                Ok(found) => crate::claims::renew_refusal(
+                    worktree_id,
+                    target.as_ref(),
+                    agent_id,
+                    epoch,
+                    found.as_ref(),
+                ),
+                Err(e) => e,
+            }
+        }
+    }
+
+    /// The answer of a release that matched no row
+    /// ([`crate::claims::release_outcome`]).
+    fn release_unmatched(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        scope: ReleaseScope,
+    ) -> impl Future<Output = Result<Claim>> + Send {
+        async move {
+            let target = self.claim_target(worktree_id).await?;
+            let found = self.get_claim(worktree_id).await?;
+            crate::claims::release_outcome(worktree_id, target.as_ref(), agent_id, scope, found)
+        }
+    }
 
     // --- derived ------------------------------------------------------------------
 

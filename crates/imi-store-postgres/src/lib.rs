@@ -243,17 +243,6 @@ impl PgStore {
             None => Err(worktree_not_found(id)),
         }
     }
-
-    /// The worktree a claim operation named (after it matched no row).
-    async fn claim_target(&self, worktree_id: Uuid) -> Result<Option<ClaimTarget>> {
-        let row: Option<(String, bool)> =
-            sqlx::query_as("SELECT name, active FROM worktrees WHERE id = $1")
-                .bind(worktree_id)
-                .fetch_optional(self.db())
-                .await
-                .map_err(db_err)?;
-        Ok(row.map(|(name, active)| ClaimTarget { name, active }))
-    }
 }
 
 /// A claim row of `imi_*_claim*` or `claims` with its project name, whether it is
@@ -823,11 +812,7 @@ impl Store for PgStore {
                         .map_err(|e| Error::internal(format!("reading claim: {e}")))?,
                 });
             }
-            let target = self.claim_target(c.worktree_id).await?;
-            let found = self.get_claim(c.worktree_id).await?;
-            if let Some(e) =
-                imi_core::claims::claim_refusal(c.worktree_id, target.as_ref(), found.as_ref())
-            {
+            if let Some(e) = self.claim_refused(c.worktree_id).await? {
                 return Err(e);
             }
         }
@@ -858,15 +843,7 @@ impl Store for PgStore {
         if let Some(r) = row {
             return rows::read(&r);
         }
-        let target = self.claim_target(worktree_id).await?;
-        let found = self.get_claim(worktree_id).await?;
-        Err(imi_core::claims::renew_refusal(
-            worktree_id,
-            target.as_ref(),
-            agent_id,
-            epoch,
-            found.as_ref(),
-        ))
+        Err(self.renew_refused(worktree_id, agent_id, epoch).await)
     }
 
     async fn release_claim(
@@ -895,9 +872,7 @@ impl Store for PgStore {
         if let Some(r) = row {
             return rows::read(&r);
         }
-        let target = self.claim_target(worktree_id).await?;
-        let found = self.get_claim(worktree_id).await?;
-        imi_core::claims::release_outcome(worktree_id, target.as_ref(), agent_id, scope, found)
+        self.release_unmatched(worktree_id, agent_id, scope).await
     }
 
     async fn get_claim(&self, worktree_id: Uuid) -> Result<Option<Claim>> {
@@ -911,6 +886,16 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         row.as_ref().map(rows::read).transpose()
+    }
+
+    async fn claim_target(&self, worktree_id: Uuid) -> Result<Option<ClaimTarget>> {
+        let row: Option<(String, bool)> =
+            sqlx::query_as("SELECT name, active FROM worktrees WHERE id = $1")
+                .bind(worktree_id)
+                .fetch_optional(self.db())
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(|(name, active)| ClaimTarget { name, active }))
     }
 
     async fn list_claims(&self, filter: &ClaimFilter) -> Result<Vec<Claim>> {

@@ -497,17 +497,6 @@ macro_rules! claim_cols {
 }
 
 impl SqliteStore {
-    /// The worktree a claim operation named (after it matched no row).
-    async fn claim_target(&self, worktree_id: Uuid) -> Result<Option<ClaimTarget>> {
-        let row: Option<(String, bool)> =
-            sqlx::query_as("SELECT name, active FROM worktrees WHERE id = ?1")
-                .bind(id_text(worktree_id))
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_err)?;
-        Ok(row.map(|(name, active)| ClaimTarget { name, active }))
-    }
-
     /// Appends a claim's activity in `tx` (the claim's own transaction).
     async fn log_claim_activity(
         tx: &mut Transaction<'static, Sqlite>,
@@ -1345,11 +1334,7 @@ impl Store for SqliteStore {
                 return Ok(ClaimGrant { claim, renewed });
             }
             tx.commit().await.map_err(db_err)?;
-            let target = self.claim_target(c.worktree_id).await?;
-            let found = self.get_claim(c.worktree_id).await?;
-            if let Some(e) =
-                imi_core::claims::claim_refusal(c.worktree_id, target.as_ref(), found.as_ref())
-            {
+            if let Some(e) = self.claim_refused(c.worktree_id).await? {
                 return Err(e);
             }
         }
@@ -1386,15 +1371,7 @@ impl Store for SqliteStore {
         if let Some(r) = row {
             return rows::read(&r);
         }
-        let target = self.claim_target(worktree_id).await?;
-        let found = self.get_claim(worktree_id).await?;
-        Err(imi_core::claims::renew_refusal(
-            worktree_id,
-            target.as_ref(),
-            agent_id,
-            epoch,
-            found.as_ref(),
-        ))
+        Err(self.renew_refused(worktree_id, agent_id, epoch).await)
     }
 
     async fn release_claim(
@@ -1444,9 +1421,7 @@ impl Store for SqliteStore {
             return Ok(claim);
         }
         tx.commit().await.map_err(db_err)?;
-        let target = self.claim_target(worktree_id).await?;
-        let found = self.get_claim(worktree_id).await?;
-        imi_core::claims::release_outcome(worktree_id, target.as_ref(), agent_id, scope, found)
+        self.release_unmatched(worktree_id, agent_id, scope).await
     }
 
     async fn get_claim(&self, worktree_id: Uuid) -> Result<Option<Claim>> {
@@ -1461,6 +1436,16 @@ impl Store for SqliteStore {
         .await
         .map_err(db_err)?;
         row.as_ref().map(rows::read).transpose()
+    }
+
+    async fn claim_target(&self, worktree_id: Uuid) -> Result<Option<ClaimTarget>> {
+        let row: Option<(String, bool)> =
+            sqlx::query_as("SELECT name, active FROM worktrees WHERE id = ?1")
+                .bind(id_text(worktree_id))
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(|(name, active)| ClaimTarget { name, active }))
     }
 
     async fn list_claims(&self, filter: &ClaimFilter) -> Result<Vec<Claim>> {
