@@ -196,13 +196,52 @@ pub trait Store: Send + Sync {
 
     // --- claims (SPEC §7.1) ---------------------------------------------------------
 
+    /// One attempt at [`Store::claim`], in one atomic statement: the grant (logged in
+    /// the same transaction when it is a new tenure), or `None` when the statement
+    /// matched no row (held by another agent, or no such worktree). Input is
+    /// checked by the caller.
+    fn try_claim(&self, c: &NewClaim) -> impl Future<Output = Result<Option<ClaimGrant>>> + Send;
+    /// One renewal statement scoped to `agent_id` and `epoch`: the claim, or `None`
+    /// when it matched no row.
+    fn try_renew(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        epoch: i64,
+        ttl_seconds: Option<i64>,
+    ) -> impl Future<Output = Result<Option<Claim>>> + Send;
+    /// One release statement (scoped to `agent_id` and `epoch`, or `force`d), logged
+    /// in the same transaction: the released claim, or `None` when it matched no row.
+    fn try_release(
+        &self,
+        worktree_id: Uuid,
+        agent_id: &str,
+        epoch: Option<i64>,
+        force: bool,
+    ) -> impl Future<Output = Result<Option<Claim>>> + Send;
+
     /// Makes `c.agent_id` the holder of the work item of worktree `c.worktree_id` (its
     /// project and name, on every host) in one atomic statement, or renews the lease
     /// when it holds it already (epoch kept). A new tenure has epoch + 1 and is
     /// logged as `claimed` (with `stolen_from` when it took over an expired lease).
     /// Another holder is a `CONFLICT` naming it ([`messages::claim_held`]); an
     /// unknown or removed worktree is `NOT_FOUND`. Expiry is the database's clock.
-    fn claim(&self, c: &NewClaim) -> impl Future<Output = Result<ClaimGrant>> + Send;
+    fn claim(&self, c: &NewClaim) -> impl Future<Output = Result<ClaimGrant>> + Send {
+        async move {
+            c.validate()?;
+            // a claim released or expired between the statement and the look at it
+            // is free: try again (a few times)
+            for _ in 0..5 {
+                if let Some(grant) = self.try_claim(c).await? {
+                    return Ok(grant);
+                }
+                if let Some(e) = self.claim_refused(c.worktree_id).await? {
+                    return Err(e);
+                }
+            }
+            Err(crate::Error::conflict("the claim keeps changing hands").with_hint("try again"))
+        }
+    }
     /// Extends `agent_id`'s lease of tenure `epoch` by `ttl_seconds` from now (`None`:
     /// the claim's own length). Another holder or a stale epoch is refused
     /// ([`messages::claim_not_yours`]).
@@ -212,7 +251,19 @@ pub trait Store: Send + Sync {
         agent_id: &str,
         epoch: i64,
         ttl_seconds: Option<i64>,
-    ) -> impl Future<Output = Result<Claim>> + Send;
+    ) -> impl Future<Output = Result<Claim>> + Send {
+        async move {
+            crate::check_id("agent id", agent_id)?;
+            crate::claims::check_ttl(ttl_seconds)?;
+            match self
+                .try_renew(worktree_id, agent_id, epoch, ttl_seconds)
+                .await?
+            {
+                Some(c) => Ok(c),
+                None => Err(self.renew_refused(worktree_id, agent_id, epoch).await),
+            }
+        }
+    }
     /// Ends the claim: `agent_id`'s tenure of the epoch, or with
     /// [`ReleaseScope::Force`] whoever holds it. Logged as `released` (forced: with
     /// the holder's name). Releasing one's own released tenure again is a no-op.
@@ -221,7 +272,22 @@ pub trait Store: Send + Sync {
         worktree_id: Uuid,
         agent_id: &str,
         scope: ReleaseScope,
-    ) -> impl Future<Output = Result<Claim>> + Send;
+    ) -> impl Future<Output = Result<Claim>> + Send {
+        async move {
+            crate::check_id("agent id", agent_id)?;
+            let (epoch, force) = match scope {
+                ReleaseScope::Epoch(e) => (Some(e), false),
+                ReleaseScope::Force => (None, true),
+            };
+            match self
+                .try_release(worktree_id, agent_id, epoch, force)
+                .await?
+            {
+                Some(c) => Ok(c),
+                None => self.release_unmatched(worktree_id, agent_id, scope).await,
+            }
+        }
+    }
     /// The last claim on the item of worktree `worktree_id` (held or not), `None`
     /// when it was never claimed.
     fn get_claim(&self, worktree_id: Uuid) -> impl Future<Output = Result<Option<Claim>>> + Send;

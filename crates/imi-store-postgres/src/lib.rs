@@ -26,7 +26,7 @@ use imi_core::{
     NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result,
     SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, remote,
 };
-use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
+use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Row, postgres::PgRow};
@@ -788,46 +788,38 @@ impl Store for PgStore {
 
     // --- claims -----------------------------------------------------------------------
 
-    async fn claim(&self, c: &NewClaim) -> Result<ClaimGrant> {
-        c.validate()?;
+    async fn try_claim(&self, c: &NewClaim) -> Result<Option<ClaimGrant>> {
         let sql = format!(
             "SELECT {CLAIM_COLS}, c.renewed_at IS NOT NULL AS renewed \
              FROM imi_claim_worktree(p_worktree_id := $1, p_agent_id := $2, \
              p_ttl_seconds := $3, p_purpose := $4) c"
         );
-        for _ in 0..5 {
-            let row = sqlx::query(&sql)
-                .bind(c.worktree_id)
-                .bind(&c.agent_id)
-                .bind(c.ttl_seconds)
-                .bind(c.purpose.as_deref())
-                .fetch_optional(self.db())
-                .await
-                .map_err(db_err)?;
-            if let Some(r) = row {
-                return Ok(ClaimGrant {
-                    claim: rows::read(&r)?,
-                    renewed: r
-                        .try_get("renewed")
-                        .map_err(|e| Error::internal(format!("reading claim: {e}")))?,
-                });
-            }
-            if let Some(e) = self.claim_refused(c.worktree_id).await? {
-                return Err(e);
-            }
-        }
-        Err(Error::conflict("the claim keeps changing hands").with_hint("try again"))
+        let row = sqlx::query(&sql)
+            .bind(c.worktree_id)
+            .bind(&c.agent_id)
+            .bind(c.ttl_seconds)
+            .bind(c.purpose.as_deref())
+            .fetch_optional(self.db())
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(ClaimGrant {
+                claim: rows::read(&r)?,
+                renewed: r
+                    .try_get("renewed")
+                    .map_err(|e| Error::internal(format!("reading claim: {e}")))?,
+            })
+        })
+        .transpose()
     }
 
-    async fn renew_claim(
+    async fn try_renew(
         &self,
         worktree_id: Uuid,
         agent_id: &str,
         epoch: i64,
         ttl_seconds: Option<i64>,
-    ) -> Result<Claim> {
-        imi_core::check_id("agent id", agent_id)?;
-        imi_core::claims::check_ttl(ttl_seconds)?;
+    ) -> Result<Option<Claim>> {
         let sql = format!(
             "SELECT {CLAIM_COLS} FROM imi_renew_claim(p_worktree_id := $1, p_agent_id := $2, \
              p_epoch := $3, p_ttl_seconds := $4) c"
@@ -840,23 +832,16 @@ impl Store for PgStore {
             .fetch_optional(self.db())
             .await
             .map_err(db_err)?;
-        if let Some(r) = row {
-            return rows::read(&r);
-        }
-        Err(self.renew_refused(worktree_id, agent_id, epoch).await)
+        row.as_ref().map(rows::read).transpose()
     }
 
-    async fn release_claim(
+    async fn try_release(
         &self,
         worktree_id: Uuid,
         agent_id: &str,
-        scope: ReleaseScope,
-    ) -> Result<Claim> {
-        imi_core::check_id("agent id", agent_id)?;
-        let (epoch, force) = match scope {
-            ReleaseScope::Epoch(e) => (Some(e), false),
-            ReleaseScope::Force => (None, true),
-        };
+        epoch: Option<i64>,
+        force: bool,
+    ) -> Result<Option<Claim>> {
         let sql = format!(
             "SELECT {CLAIM_COLS} FROM imi_release_claim(p_worktree_id := $1, p_agent_id := $2, \
              p_epoch := $3, p_force := $4) c"
@@ -869,10 +854,7 @@ impl Store for PgStore {
             .fetch_optional(self.db())
             .await
             .map_err(db_err)?;
-        if let Some(r) = row {
-            return rows::read(&r);
-        }
-        self.release_unmatched(worktree_id, agent_id, scope).await
+        row.as_ref().map(rows::read).transpose()
     }
 
     async fn get_claim(&self, worktree_id: Uuid) -> Result<Option<Claim>> {

@@ -17,7 +17,7 @@ use imi_core::{
     Result, SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, metadata,
     remote, search, strip_trailing_slashes,
 };
-use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
+use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
@@ -1254,102 +1254,94 @@ impl Store for SqliteStore {
 
     // --- claims -----------------------------------------------------------------------
 
-    async fn claim(&self, c: &NewClaim) -> Result<ClaimGrant> {
-        c.validate()?;
+    async fn try_claim(&self, c: &NewClaim) -> Result<Option<ClaimGrant>> {
         let wid = id_text(c.worktree_id);
-        for _ in 0..5 {
-            let mut tx = self.begin().await?;
-            // One statement decides: a new tenure, a renewal by the holder, or no row
-            // (another agent holds the item, or no such active worktree).
-            let row = sqlx::query(concat!(
-                "INSERT INTO claims AS c (project_id, worktree_name, worktree_id, agent_id, host, ",
-                "epoch, purpose, ttl_seconds, acquired_at, renewed_at, expires_at, released_at, ",
-                "stolen_from) ",
-                "SELECT w.project_id, w.name, w.id, ?2, w.host, 1, ?4, ?3, ",
-                db_now!(),
-                ", NULL, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || ?3 || ' seconds'), ",
-                "NULL, NULL FROM worktrees w WHERE w.id = ?1 AND w.active = 1 ",
-                "ON CONFLICT (project_id, worktree_name) DO UPDATE SET ",
-                "epoch = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-                "  THEN c.epoch ELSE c.epoch + 1 END, ",
-                "worktree_id = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-                "  THEN c.worktree_id ELSE excluded.worktree_id END, ",
-                "host = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-                "  THEN c.host ELSE excluded.host END, ",
-                "purpose = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-                "  THEN coalesce(excluded.purpose, c.purpose) ELSE excluded.purpose END, ",
-                "acquired_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-                "  THEN c.acquired_at ELSE excluded.acquired_at END, ",
-                "renewed_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-                "  THEN excluded.acquired_at ELSE NULL END, ",
-                "stolen_from = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-                "  THEN c.stolen_from WHEN c.released_at IS NULL THEN c.agent_id ELSE NULL END, ",
-                "agent_id = excluded.agent_id, ttl_seconds = excluded.ttl_seconds, ",
-                "expires_at = excluded.expires_at, released_at = NULL ",
-                "WHERE (c.released_at IS NULL AND c.agent_id = excluded.agent_id) ",
-                "OR c.released_at IS NOT NULL OR c.expires_at <= ",
-                db_now!(),
-                " RETURNING ",
-                claim_cols!()
-            ))
-            .bind(&wid)
-            .bind(&c.agent_id)
-            .bind(c.ttl_seconds)
-            .bind(c.purpose.as_deref())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if let Some(r) = row {
-                let claim: Claim = rows::read(&r)?;
-                let renewed = claim.renewed_at.is_some();
-                if !renewed {
-                    let (desc, kind) = match &claim.stolen_from {
-                        None => (format!("claimed (epoch {})", claim.epoch), "claimed"),
-                        Some(prev) => (
-                            format!("stolen from {prev} (lease expired; epoch {})", claim.epoch),
-                            "stolen",
-                        ),
-                    };
-                    let mut meta = serde_json::json!({"epoch": claim.epoch, "claim": kind});
-                    if let Some(t) = claim.ttl_seconds {
-                        meta["ttl_seconds"] = t.into();
-                    }
-                    if let Some(p) = &claim.purpose {
-                        meta["purpose"] = p.clone().into();
-                    }
-                    if let Some(prev) = &claim.stolen_from {
-                        meta["stolen_from"] = prev.clone().into();
-                    }
-                    Self::log_claim_activity(
-                        &mut tx,
-                        &claim.agent_id,
-                        c.worktree_id,
-                        "claimed",
-                        desc,
-                        meta,
-                    )
-                    .await?;
+        let mut tx = self.begin().await?;
+        // One statement decides: a new tenure, a renewal by the holder, or no row
+        // (another agent holds the item, or no such active worktree).
+        let row = sqlx::query(concat!(
+            "INSERT INTO claims AS c (project_id, worktree_name, worktree_id, agent_id, host, ",
+            "epoch, purpose, ttl_seconds, acquired_at, renewed_at, expires_at, released_at, ",
+            "stolen_from) ",
+            "SELECT w.project_id, w.name, w.id, ?2, w.host, 1, ?4, ?3, ",
+            db_now!(),
+            ", NULL, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || ?3 || ' seconds'), ",
+            "NULL, NULL FROM worktrees w WHERE w.id = ?1 AND w.active = 1 ",
+            "ON CONFLICT (project_id, worktree_name) DO UPDATE SET ",
+            "epoch = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+            "  THEN c.epoch ELSE c.epoch + 1 END, ",
+            "worktree_id = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+            "  THEN c.worktree_id ELSE excluded.worktree_id END, ",
+            "host = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+            "  THEN c.host ELSE excluded.host END, ",
+            "purpose = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+            "  THEN coalesce(excluded.purpose, c.purpose) ELSE excluded.purpose END, ",
+            "acquired_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+            "  THEN c.acquired_at ELSE excluded.acquired_at END, ",
+            "renewed_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+            "  THEN excluded.acquired_at ELSE NULL END, ",
+            "stolen_from = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+            "  THEN c.stolen_from WHEN c.released_at IS NULL THEN c.agent_id ELSE NULL END, ",
+            "agent_id = excluded.agent_id, ttl_seconds = excluded.ttl_seconds, ",
+            "expires_at = excluded.expires_at, released_at = NULL ",
+            "WHERE (c.released_at IS NULL AND c.agent_id = excluded.agent_id) ",
+            "OR c.released_at IS NOT NULL OR c.expires_at <= ",
+            db_now!(),
+            " RETURNING ",
+            claim_cols!()
+        ))
+        .bind(&wid)
+        .bind(&c.agent_id)
+        .bind(c.ttl_seconds)
+        .bind(c.purpose.as_deref())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(r) = row {
+            let claim: Claim = rows::read(&r)?;
+            let renewed = claim.renewed_at.is_some();
+            if !renewed {
+                let (desc, kind) = match &claim.stolen_from {
+                    None => (format!("claimed (epoch {})", claim.epoch), "claimed"),
+                    Some(prev) => (
+                        format!("stolen from {prev} (lease expired; epoch {})", claim.epoch),
+                        "stolen",
+                    ),
+                };
+                let mut meta = serde_json::json!({"epoch": claim.epoch, "claim": kind});
+                if let Some(t) = claim.ttl_seconds {
+                    meta["ttl_seconds"] = t.into();
                 }
-                tx.commit().await.map_err(db_err)?;
-                return Ok(ClaimGrant { claim, renewed });
+                if let Some(p) = &claim.purpose {
+                    meta["purpose"] = p.clone().into();
+                }
+                if let Some(prev) = &claim.stolen_from {
+                    meta["stolen_from"] = prev.clone().into();
+                }
+                Self::log_claim_activity(
+                    &mut tx,
+                    &claim.agent_id,
+                    c.worktree_id,
+                    "claimed",
+                    desc,
+                    meta,
+                )
+                .await?;
             }
             tx.commit().await.map_err(db_err)?;
-            if let Some(e) = self.claim_refused(c.worktree_id).await? {
-                return Err(e);
-            }
+            return Ok(Some(ClaimGrant { claim, renewed }));
         }
-        Err(Error::conflict("the claim keeps changing hands").with_hint("try again"))
+        tx.commit().await.map_err(db_err)?;
+        Ok(None)
     }
 
-    async fn renew_claim(
+    async fn try_renew(
         &self,
         worktree_id: Uuid,
         agent_id: &str,
         epoch: i64,
         ttl_seconds: Option<i64>,
-    ) -> Result<Claim> {
-        imi_core::check_id("agent id", agent_id)?;
-        imi_core::claims::check_ttl(ttl_seconds)?;
+    ) -> Result<Option<Claim>> {
         let row = sqlx::query(concat!(
             "UPDATE claims SET renewed_at = ",
             db_now!(),
@@ -1368,23 +1360,16 @@ impl Store for SqliteStore {
         .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?;
-        if let Some(r) = row {
-            return rows::read(&r);
-        }
-        Err(self.renew_refused(worktree_id, agent_id, epoch).await)
+        row.as_ref().map(rows::read).transpose()
     }
 
-    async fn release_claim(
+    async fn try_release(
         &self,
         worktree_id: Uuid,
         agent_id: &str,
-        scope: ReleaseScope,
-    ) -> Result<Claim> {
-        imi_core::check_id("agent id", agent_id)?;
-        let (epoch, force) = match scope {
-            ReleaseScope::Epoch(e) => (Some(e), false),
-            ReleaseScope::Force => (None, true),
-        };
+        epoch: Option<i64>,
+        force: bool,
+    ) -> Result<Option<Claim>> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE claims SET released_at = ",
@@ -1418,10 +1403,10 @@ impl Store for SqliteStore {
             Self::log_claim_activity(&mut tx, agent_id, worktree_id, "released", desc, meta)
                 .await?;
             tx.commit().await.map_err(db_err)?;
-            return Ok(claim);
+            return Ok(Some(claim));
         }
         tx.commit().await.map_err(db_err)?;
-        self.release_unmatched(worktree_id, agent_id, scope).await
+        Ok(None)
     }
 
     async fn get_claim(&self, worktree_id: Uuid) -> Result<Option<Claim>> {
