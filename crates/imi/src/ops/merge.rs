@@ -239,18 +239,12 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
         );
     }
     let done = finish(s, env, &project, &w, journal).await?;
-    let remote_ref = format!("origin/{}", project.default_branch);
     // the merge is done: a failure to count is no failure of the merge
-    let ahead = if args.push {
-        None
-    } else {
-        trunk
-            .ref_exists(&format!("refs/remotes/{remote_ref}"))
-            .ok()
-            .filter(|exists| *exists)
-            .and_then(|_| trunk.ahead_behind("HEAD", &remote_ref).ok())
-            .map(|(ahead, _)| ahead)
-    };
+    let trunk_ref = crate::gitstate::project_trunk_ref(&project);
+    let remote_ref = crate::gitstate::remote_tracking(&trunk_ref).filter(|_| !args.push);
+    let ahead = remote_ref
+        .and_then(|r| trunk.ahead_behind("HEAD", r).ok())
+        .map(|(ahead, _)| ahead);
     Ok(Merged {
         worktree: done.worktree,
         merge_commit: commit,
@@ -258,7 +252,7 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
         into: project.default_branch,
         push_error: done.push_error,
         trunk_ahead_of_remote: ahead,
-        remote_ref: ahead.map(|_| remote_ref),
+        remote_ref: ahead.and(remote_ref.map(str::to_string)),
         trunk_path: project.trunk_path,
     })
 }
