@@ -6,6 +6,7 @@ pub mod claims;
 pub mod columns;
 pub mod display;
 pub mod error;
+pub mod events;
 pub mod messages;
 pub mod metadata;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod store;
 pub use claims::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 pub use columns::{Columns, FromColumns};
 pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventFilter, EventWaiter};
 pub use model::*;
 pub use redact::redact;
 pub use rules::{

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::claims::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 use crate::error::Result;
+use crate::events::{Event, EventFilter, EventWaiter};
 use crate::messages;
 use crate::metadata;
 use crate::model::*;
@@ -23,6 +24,9 @@ use crate::rules::sibling_path;
 use crate::snapshot::{ImportOptions, ImportReport, RegistrySnapshot};
 
 pub trait Store: Send + Sync {
+    /// What [`Store::event_waiter`] gives.
+    type Waiter: EventWaiter;
+
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -358,6 +362,16 @@ pub trait Store: Send + Sync {
         }
     }
 
+    // --- events (SPEC §7.2) ---------------------------------------------------------
+
+    /// Events by `filter` ([`EventFilter`]), oldest first.
+    fn events(&self, filter: &EventFilter) -> impl Future<Output = Result<Vec<Event>>> + Send;
+    /// The id of the last event committed (0: none yet).
+    fn last_event_id(&self) -> impl Future<Output = Result<i64>> + Send;
+    /// A waiter that returns when new events may have been committed (by any process
+    /// on any host): PostgreSQL's LISTEN imi_events, else a short poll.
+    fn event_waiter(&self) -> impl Future<Output = Result<Self::Waiter>> + Send;
+
     // --- derived ------------------------------------------------------------------
 
     /// In-flight work (SPEC §3.3), most recent first; all projects for `None`.
@@ -399,7 +413,8 @@ pub trait Store: Send + Sync {
 
     // --- retention ----------------------------------------------------------------
 
-    /// Deletes activities older than `retention_days`; returns how many.
+    /// Deletes activities and events older than `retention_days`; returns how many
+    /// activities.
     fn cleanup_old_activities(
         &self,
         retention_days: i32,

@@ -65,6 +65,12 @@ pub(crate) const IMI_FUNCTIONS: &[&str] = &[
     "claim_worktree",
     "renew_claim",
     "release_claim",
+    "imi_emit_event",
+    "imi_events_of_projects",
+    "imi_events_of_worktrees",
+    "imi_events_of_claims",
+    "imi_events_of_activities",
+    "imi_events_of_types",
 ];
 
 /// Functions that only read: `imi_reader` may call these and no others.
@@ -145,6 +151,12 @@ BEGIN
     EXECUTE format('GRANT SELECT ON %I.claims, %I.v_claims TO imi_reader, imi_writer', s, s);
     EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %I.claims TO imi_writer', s);
   END IF;
+  -- the event log (migration 7): read by all, written by its triggers only
+  IF to_regclass(format('%I.events', s)) IS NOT NULL THEN
+    EXECUTE format('REVOKE ALL ON %I.events, %I.event_counter FROM PUBLIC, imi_reader, imi_auditor, imi_writer', s, s);
+    EXECUTE format('GRANT SELECT ON %I.events TO imi_reader, imi_writer', s);
+    EXECUTE format('GRANT DELETE ON %I.events TO imi_writer', s);
+  END IF;
   EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO imi_writer',
                  pg_get_serial_sequence(format('%I.worktree_types', s), 'id'));
   IF to_regclass(format('%I._sqlx_migrations', s)) IS NOT NULL THEN
@@ -171,7 +183,7 @@ $grants$;
 
 const RESET_SQL: &str = r#"
 DROP VIEW IF EXISTS v_claims, v_recent_agent_activity, v_inflight_work, v_worktrees_detail, v_projects_summary;
-DROP TABLE IF EXISTS claims, agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
+DROP TABLE IF EXISTS events, event_counter, claims, agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
 "#;
 
 const DROP_FUNCTIONS_SQL: &str = r#"

@@ -12,6 +12,7 @@
 
 mod admin;
 mod error;
+pub mod events;
 mod inline;
 mod rows;
 mod session;
@@ -26,7 +27,7 @@ use imi_core::{
     NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result,
     SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, remote,
 };
-use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim};
+use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, NewClaim};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Row, postgres::PgRow};
@@ -297,6 +298,8 @@ fn metadata_text(row: &PgRow) -> Result<String> {
 }
 
 impl Store for PgStore {
+    type Waiter = events::PgEventWaiter;
+
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -893,6 +896,49 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         many(found, rows::read)
+    }
+
+    // --- events -------------------------------------------------------------------
+
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        filter.validate()?;
+        // after an id: ascending from it; else the latest, read backwards and turned
+        // around (each an index range on the primary key)
+        let order = if filter.after.is_some() {
+            "AND id > $1 ORDER BY id"
+        } else {
+            "AND $1::bigint IS NULL ORDER BY id DESC"
+        };
+        let sql = format!(
+            "SELECT id, type, project_id, project_name, worktree_id, worktree_name, agent_id, \
+                    host, payload, created_at FROM events \
+              WHERE ($2::uuid IS NULL OR project_id = $2) \
+                AND (cardinality($3::text[]) = 0 OR type LIKE ANY ($3)) {order} LIMIT $4"
+        );
+        let found = sqlx::query(&sql)
+            .bind(filter.after)
+            .bind(filter.project_id)
+            .bind(filter.like_patterns())
+            .bind(filter.limit)
+            .fetch_all(self.db())
+            .await
+            .map_err(db_err)?;
+        let mut events = many(found, rows::read)?;
+        if filter.after.is_none() {
+            events.reverse();
+        }
+        Ok(events)
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT coalesce(max(id), 0)::bigint FROM events")
+            .fetch_one(self.db())
+            .await
+            .map_err(db_err)
+    }
+
+    async fn event_waiter(&self) -> Result<events::PgEventWaiter> {
+        events::PgEventWaiter::new(&self.pool, self.pooling).await
     }
 
     // --- derived ------------------------------------------------------------------

@@ -180,6 +180,11 @@ impl SnapshotTx for SnapTx {
     async fn apply(&mut self, plan: &ImportPlan<'_>) -> Result<RowCounts> {
         let c: &mut Tx = &mut self.0;
         let mut inserted = RowCounts::default();
+        // one event for the whole import instead of one per row (0007_events.sql)
+        sqlx::query("SELECT set_config('imi.events', 'off', true)")
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
         // types first: worktrees need their ids
         let mut serial_behind = false;
         for write in &plan.type_writes {
@@ -452,6 +457,18 @@ impl SnapshotTx for SnapTx {
             .await
             .map_err(db_err)?;
         }
+        sqlx::query(
+            "SELECT imi_emit_event('imi.registry.imported', NULL, NULL, NULL, NULL, NULL, NULL, \
+             jsonb_build_object('projects', $1::bigint, 'worktree_types', $2::bigint, \
+             'worktrees', $3::bigint, 'activities', $4::bigint))",
+        )
+        .bind(inserted.projects as i64)
+        .bind(inserted.worktree_types as i64)
+        .bind(inserted.worktrees as i64)
+        .bind(inserted.activities as i64)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
         Ok(inserted)
     }
 

@@ -17,7 +17,7 @@ use imi_core::{
     Result, SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, metadata,
     remote, search, strip_trailing_slashes,
 };
-use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim};
+use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, NewClaim};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
@@ -38,6 +38,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const READERS: u32 = 4;
 /// imi's tables, children first (the order to drop them in).
 const TABLES: &[&str] = &[
+    "events",
+    "events_muted",
     "claims",
     "agent_activities",
     "worktrees",
@@ -526,7 +528,33 @@ impl SqliteStore {
     }
 }
 
+/// The events matching the project (?2) and type (?3, a JSON array of LIKE
+/// patterns) filters; the caller appends the id range, order and limit.
+macro_rules! event_select {
+    () => {
+        "SELECT id, type, project_id, project_name, worktree_id, worktree_name, agent_id, host, \
+         payload, created_at FROM events \
+         WHERE (?2 IS NULL OR project_id = ?2) \
+           AND (?3 = '[]' OR EXISTS (SELECT 1 FROM json_each(?3) t WHERE events.type LIKE t.value))"
+    };
+}
+
+/// How often an SQLite follower looks for new events: a primary-key probe of the
+/// file, so writes by any process appear.
+const EVENT_POLL: Duration = Duration::from_millis(100);
+
+/// The SQLite [`imi_core::EventWaiter`]: a poll (`id > last` is a primary-key probe).
+pub struct PollWaiter(Duration);
+
+impl imi_core::EventWaiter for PollWaiter {
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+    }
+}
+
 impl Store for SqliteStore {
+    type Waiter = PollWaiter;
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -1448,6 +1476,46 @@ impl Store for SqliteStore {
         found.iter().map(rows::read).collect()
     }
 
+    // --- events -------------------------------------------------------------------
+
+    async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        filter.validate()?;
+        // the type filter as a JSON array of LIKE patterns (one bind for any number)
+        let types = serde_json::to_string(&filter.like_patterns()).map_err(|e| {
+            imi_core::Error::internal(format!("encoding the event type filter: {e}"))
+        })?;
+        // after an id: ascending from it; else the latest, read backwards and turned
+        // around (each an index range on the primary key)
+        let sql = if filter.after.is_some() {
+            concat!(event_select!(), " AND id > ?1 ORDER BY id LIMIT ?4")
+        } else {
+            concat!(event_select!(), " AND ?1 IS NULL ORDER BY id DESC LIMIT ?4")
+        };
+        let mut found = sqlx::query(sql)
+            .bind(filter.after)
+            .bind(filter.project_id.map(id_text))
+            .bind(types)
+            .bind(filter.limit)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        if filter.after.is_none() {
+            found.reverse();
+        }
+        found.iter().map(rows::read).collect()
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM events")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn event_waiter(&self) -> Result<PollWaiter> {
+        Ok(PollWaiter(EVENT_POLL))
+    }
+
     // --- derived ------------------------------------------------------------------
 
     async fn inflight(&self, project_id: Option<Uuid>) -> Result<Vec<InflightWork>> {
@@ -1515,12 +1583,21 @@ impl Store for SqliteStore {
 
     async fn cleanup_old_activities(&self, retention_days: i32) -> Result<i64> {
         let days = Days::new("retention days", retention_days)?;
+        let cutoff = days_ago_text(days);
+        // the event log is kept as long as the activities (SPEC §7.2), in one transaction
+        let mut tx = self.begin().await?;
         let n = sqlx::query("DELETE FROM agent_activities WHERE created_at < ?1")
-            .bind(days_ago_text(days))
-            .execute(&self.writer)
+            .bind(&cutoff)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?
             .rows_affected();
+        sqlx::query("DELETE FROM events WHERE created_at < ?1")
+            .bind(&cutoff)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(n as i64)
     }
 

@@ -154,6 +154,11 @@ impl SnapshotTx for SnapTx {
     async fn apply(&mut self, plan: &ImportPlan<'_>) -> Result<RowCounts> {
         let c: &mut SqliteConnection = &mut self.0;
         let mut inserted = RowCounts::default();
+        // one event for the whole import instead of one per row (0006_events.sql)
+        sqlx::query("INSERT INTO events_muted (muted) VALUES (1)")
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
         // types first: worktrees need their ids
         for write in &plan.type_writes {
             match *write {
@@ -386,6 +391,21 @@ impl SnapshotTx for SnapTx {
             .await
             .map_err(db_err)?;
         }
+        sqlx::query("DELETE FROM events_muted")
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO events (type, payload) VALUES ('imi.registry.imported', \
+             json_object('projects', ?1, 'worktree_types', ?2, 'worktrees', ?3, 'activities', ?4))",
+        )
+        .bind(inserted.projects as i64)
+        .bind(inserted.worktree_types as i64)
+        .bind(inserted.worktrees as i64)
+        .bind(inserted.activities as i64)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
         Ok(inserted)
     }
 

@@ -76,6 +76,8 @@ pub enum Command {
     Release(ReleaseArgs),
     /// List held claims: holder, host, epoch, purpose, lease (--all: ended ones too)
     Claims(ClaimsArgs),
+    /// Show the event log (every change of the registry, oldest first); --follow waits for more
+    Events(EventsArgs),
     /// Set, get or unset worktree metadata by dotted key
     #[command(subcommand)]
     Metadata(MetadataCommand),
@@ -262,6 +264,22 @@ pub struct ClaimsArgs {
     /// Include released and expired claims
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events after this id (the `last_id` of an earlier read; 0: from the start)
+    #[arg(long, value_name = "ID")]
+    pub since: Option<i64>,
+    /// Keep printing events as they are committed, by any process on any host (Ctrl-C ends)
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only this type (imi.claim.stolen) or prefix (imi.claim.); repeatable
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// At most this many events (without --since: the latest ones)
+    #[arg(long, value_name = "N", default_value_t = crate::ops::events::DEFAULT_LIMIT)]
+    pub limit: i64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -195,7 +195,7 @@ impl Observer for UiObserver {
 
 /// Human output as it may reach a terminal: no trailing new lines, credentials
 /// hidden, control characters escaped.
-fn human_text(s: &str) -> String {
+pub(crate) fn human_text(s: &str) -> String {
     let s = imi_core::redact(s.trim_end_matches('\n'));
     imi_core::display::escape_text(&s).into_owned()
 }

@@ -8,6 +8,7 @@ mod config;
 mod dataio;
 mod db;
 mod doctor;
+mod events;
 mod go;
 mod inflight;
 mod init;
@@ -104,6 +105,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Renew(a) => claims::cmd_renew(&ctx, a).await,
         Command::Release(a) => claims::cmd_release(&ctx, a).await,
         Command::Claims(a) => claims::cmd_claims(&ctx, a).await,
+        Command::Events(a) => events::cmd_events(&ctx, a).await,
         Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
         Command::Log(a) => log::cmd_log(&ctx, a).await,
         Command::Import(c) => dataio::cmd_import(&ctx.env.settings, c, cli.global.json).await,

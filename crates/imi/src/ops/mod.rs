@@ -14,6 +14,7 @@ pub mod add;
 pub mod claims;
 pub mod common;
 pub mod doctor;
+pub mod events;
 pub mod inflight;
 pub mod init;
 pub mod log;
