@@ -15,6 +15,7 @@ use imi_store_sqlite::SqliteStore;
 use uuid::Uuid;
 
 pub mod claims;
+pub mod events;
 pub mod failing;
 pub mod methods;
 pub mod scenarios;
@@ -35,6 +36,8 @@ pub trait Harness: Store {
         id: Uuid,
         json: String,
     ) -> impl Future<Output = ()> + Send;
+    /// Moves `created_at` of event `id` `days` into the past.
+    fn backdate_event(&self, id: i64, days: i64) -> impl Future<Output = ()> + Send;
 }
 
 fn column(table: &str) -> &'static str {
@@ -69,6 +72,18 @@ impl Harness for SqliteStore {
             .await
             .unwrap();
         assert_eq!(r.rows_affected(), 1, "raw_metadata {table} {id}");
+    }
+
+    async fn backdate_event(&self, id: i64, days: i64) {
+        let r = sqlx::query(
+            "UPDATE events SET created_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '-' || ?1 || ' days') WHERE id = ?2",
+        )
+        .bind(days)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .unwrap();
+        assert_eq!(r.rows_affected(), 1, "backdate event {id}");
     }
 }
 
@@ -114,6 +129,19 @@ impl Harness for PgStore {
         .unwrap();
         assert_eq!(r.rows_affected(), 1, "raw_metadata {table} {id}");
         tx.commit().await.unwrap();
+    }
+
+    async fn backdate_event(&self, id: i64, days: i64) {
+        let r = sqlx::query(
+            "UPDATE events SET created_at = now() - make_interval(days => $1::int) WHERE id = $2",
+        )
+        .bind(days as i32)
+        .bind(id)
+        .persistent(false) // may run through PgBouncer: no named statement
+        .execute(self.pool())
+        .await
+        .unwrap();
+        assert_eq!(r.rows_affected(), 1, "backdate event {id}");
     }
 }
 

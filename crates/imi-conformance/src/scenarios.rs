@@ -15,6 +15,11 @@ pub use crate::claims::{
     claims_expire_and_are_taken_over, claims_release_by_non_holder_needs_force,
     claims_stale_epoch_is_refused,
 };
+pub use crate::events::{
+    events_are_kept_as_long_as_activities, events_are_read_by_id_type_and_project,
+    events_of_a_rolled_back_change_do_not_exist, events_of_an_import_are_one,
+    events_record_every_change_in_commit_order,
+};
 pub use crate::failing::{failing_calls_are_worded_once, odd_trunk_paths_give_one_worktree_path};
 pub use crate::methods::{
     concurrent_registration_of_four_forms_yields_one_project,

@@ -81,6 +81,11 @@ conformance!(
     claims_release_by_non_holder_needs_force,
     claims_expire_and_are_taken_over,
     claims_cover_the_name_on_every_host,
+    events_record_every_change_in_commit_order,
+    events_of_a_rolled_back_change_do_not_exist,
+    events_are_read_by_id_type_and_project,
+    events_are_kept_as_long_as_activities,
+    events_of_an_import_are_one,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -112,6 +117,37 @@ async fn postgres_sixteen_connections_register_one_project() {
         );
     }
     imi_conformance::scenarios::sixteen_connections_register_one_project(&stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_events_stay_in_commit_order_under_concurrent_writers() {
+    let (first, dir) = imi_conformance::sqlite_store().await;
+    let path = dir.path().join("registry.db");
+    let mut stores = vec![first];
+    for _ in 0..8 {
+        stores.push(
+            imi_store_sqlite::SqliteStore::open(&path, imi_conformance::TEST_HOST)
+                .await
+                .unwrap(),
+        );
+    }
+    imi_conformance::events::events_stay_in_commit_order_under_concurrent_writers(&stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_events_stay_in_commit_order_under_concurrent_writers() {
+    let Some((first, db)) = imi_conformance::postgres_store().await else {
+        return;
+    };
+    let mut stores = vec![first];
+    for _ in 0..8 {
+        stores.push(
+            imi_store_postgres::PgStore::connect(&db.url, imi_conformance::TEST_HOST)
+                .await
+                .unwrap(),
+        );
+    }
+    imi_conformance::events::events_stay_in_commit_order_under_concurrent_writers(&stores).await;
 }
 
 /// Every refused call gives the same code, message and hint on SQLite, PostgreSQL

@@ -115,15 +115,15 @@ BEGIN
     PERFORM imi_emit_event('imi.worktree.deleted', OLD.project_id, NULL, OLD.id, OLD.name, OLD.agent_id, OLD.host, '{}');
     RETURN NULL;
   END IF;
+  IF NEW.merged_at IS NOT NULL AND OLD.merged_at IS NULL THEN
+    PERFORM imi_emit_event('imi.worktree.merged', NEW.project_id, NULL, NEW.id, NEW.name, NEW.merged_by, NEW.host,
+                           jsonb_build_object('merged_by', NEW.merged_by, 'merge_commit_hash', NEW.merge_commit_hash));
+  END IF;
   IF OLD.active AND NOT NEW.active THEN
     PERFORM imi_emit_event('imi.worktree.removed', NEW.project_id, NULL, NEW.id, NEW.name, NEW.agent_id, NEW.host, '{}');
   ELSIF NOT OLD.active AND NEW.active THEN
     PERFORM imi_emit_event('imi.worktree.created', NEW.project_id, NULL, NEW.id, NEW.name, NEW.agent_id, NEW.host,
                            jsonb_build_object('branch', NEW.branch_name, 'path', NEW.path, 'reactivated', true));
-  END IF;
-  IF NEW.merged_at IS NOT NULL AND OLD.merged_at IS NULL THEN
-    PERFORM imi_emit_event('imi.worktree.merged', NEW.project_id, NULL, NEW.id, NEW.name, NEW.merged_by, NEW.host,
-                           jsonb_build_object('merged_by', NEW.merged_by, 'merge_commit_hash', NEW.merge_commit_hash));
   END IF;
   IF OLD.active AND NEW.active
      AND (NEW.uncommitted_files_count, NEW.ahead_of_trunk, NEW.behind_trunk, NEW.last_commit_hash)

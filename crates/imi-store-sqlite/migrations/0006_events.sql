@@ -71,11 +71,16 @@ BEGIN
             json_object('branch', NEW.branch_name, 'path', NEW.path));
 END;
 
--- In the order PostgreSQL's trigger writes them: removed / created again, merged,
+-- In the order PostgreSQL's trigger writes them: merged, removed / created again,
 -- git state, metadata.
 CREATE TRIGGER worktrees_events_update AFTER UPDATE ON worktrees
 FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM events_muted)
 BEGIN
+    INSERT INTO events (type, project_id, project_name, worktree_id, worktree_name, agent_id, host, payload)
+    SELECT 'imi.worktree.merged', NEW.project_id, (SELECT name FROM projects WHERE id = NEW.project_id),
+           NEW.id, NEW.name, NEW.merged_by, NEW.host,
+           json_object('merged_by', NEW.merged_by, 'merge_commit_hash', NEW.merge_commit_hash)
+     WHERE NEW.merged_at IS NOT NULL AND OLD.merged_at IS NULL;
     INSERT INTO events (type, project_id, project_name, worktree_id, worktree_name, agent_id, host, payload)
     SELECT 'imi.worktree.removed', NEW.project_id, (SELECT name FROM projects WHERE id = NEW.project_id),
            NEW.id, NEW.name, NEW.agent_id, NEW.host, '{}'
@@ -85,11 +90,6 @@ BEGIN
            NEW.id, NEW.name, NEW.agent_id, NEW.host,
            json_object('branch', NEW.branch_name, 'path', NEW.path, 'reactivated', json('true'))
      WHERE OLD.active = 0 AND NEW.active = 1;
-    INSERT INTO events (type, project_id, project_name, worktree_id, worktree_name, agent_id, host, payload)
-    SELECT 'imi.worktree.merged', NEW.project_id, (SELECT name FROM projects WHERE id = NEW.project_id),
-           NEW.id, NEW.name, NEW.merged_by, NEW.host,
-           json_object('merged_by', NEW.merged_by, 'merge_commit_hash', NEW.merge_commit_hash)
-     WHERE NEW.merged_at IS NOT NULL AND OLD.merged_at IS NULL;
     INSERT INTO events (type, project_id, project_name, worktree_id, worktree_name, agent_id, host, payload)
     SELECT 'imi.worktree.git_state', NEW.project_id, (SELECT name FROM projects WHERE id = NEW.project_id),
            NEW.id, NEW.name, NEW.agent_id, NEW.host,
