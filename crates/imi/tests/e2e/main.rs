@@ -7,6 +7,7 @@
 
 mod claims;
 mod crash;
+mod events;
 mod harness;
 mod hosts;
 mod input;
