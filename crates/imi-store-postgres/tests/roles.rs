@@ -43,6 +43,15 @@ const READS: &[&str] = &[
     "SELECT * FROM v_recent_agent_activity WHERE worktree_id = $1",
     "SELECT * FROM claims WHERE worktree_id = $1",
     "SELECT * FROM v_claims WHERE worktree_id = $1",
+    "SELECT * FROM events WHERE worktree_id = $1",
+];
+
+/// The event log is written by its triggers (and imi_emit_event, which imi_writer may
+/// call for the import): no role inserts, edits or renumbers events directly.
+const EVENT_FORGERY: &[&str] = &[
+    "INSERT INTO events (id, type) SELECT 1000000, 'imi.claim.claimed' WHERE $1::uuid IS NOT NULL",
+    "UPDATE events SET type = 'imi.claim.released' WHERE worktree_id = $1",
+    "UPDATE event_counter SET last_id = 0 WHERE $1::uuid IS NOT NULL",
 ];
 
 const READ_FUNCTIONS: &[&str] = &[
@@ -102,7 +111,12 @@ async fn reader_reads_and_nothing_else() {
     for sql in READS.iter().chain(READ_FUNCTIONS) {
         ok(c, sql, w).await;
     }
-    for sql in TABLE_WRITES.iter().chain(WRITE_FUNCTIONS).chain([&LOG]) {
+    for sql in TABLE_WRITES
+        .iter()
+        .chain(WRITE_FUNCTIONS)
+        .chain([&LOG])
+        .chain(EVENT_FORGERY)
+    {
         denied(c, sql, w).await;
     }
     sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
@@ -125,10 +139,21 @@ async fn auditor_only_appends_to_the_log() {
         .chain(READ_FUNCTIONS)
         .chain(TABLE_WRITES)
         .chain(WRITE_FUNCTIONS)
+        .chain(EVENT_FORGERY)
     {
         denied(c, sql, w).await;
     }
     sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
+    // the auditor's activity is in the event log, written for it by the trigger
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE worktree_id = $1 AND type = 'imi.activity.logged' \
+         AND agent_id = 'auditor'",
+    )
+    .bind(w)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(logged, 1);
     // the activity landed, with the names copied
     let (agent, name): (String, String) = sqlx::query_as(
         "SELECT agent_id, worktree_name FROM agent_activities WHERE worktree_id = $1",
@@ -164,6 +189,9 @@ async fn writer_does_everything() {
             .await
             .unwrap();
         ok(c, sql, w.id).await;
+        for forged in EVENT_FORGERY {
+            denied(c, forged, w.id).await;
+        }
         sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
     }
     sqlx::query("SET ROLE imi_writer")
