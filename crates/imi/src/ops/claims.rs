@@ -177,6 +177,45 @@ pub async fn guard<S: Store>(
     Ok(())
 }
 
+/// A work item with no checkout left needs no claim: once the last checkout of
+/// `w`'s name (on any host) was removed, closed or merged, its held claim is
+/// released (logged as `released`; another agent's, which `guard` let through with
+/// `--force`, with the holder's name). A failure is only noted: the worktree is
+/// gone already and `imi release` can end the claim.
+pub async fn release_with_last_checkout<S: Store>(s: &S, env: &Env, w: &Worktree) {
+    let run = async {
+        let Some(c) = s.get_claim(w.id).await? else {
+            return Ok(());
+        };
+        if !c.held {
+            return Ok(());
+        }
+        let left = s
+            .list_worktrees(&imi_core::WorktreeFilter {
+                project_id: Some(w.project_id),
+                ..Default::default()
+            })
+            .await?;
+        if left.iter().any(|o| o.name == w.name && o.id != w.id) {
+            return Ok(());
+        }
+        let scope = if c.agent_id == env.agent_id() {
+            ReleaseScope::Epoch(c.epoch)
+        } else {
+            ReleaseScope::Force
+        };
+        s.release_claim(w.id, env.agent_id(), scope)
+            .await
+            .map(|_| ())
+    };
+    if let Err(e) = run.await {
+        env.observer().note(&format!(
+            "the claim on {} was not released ({}); run `imi release {}`",
+            w.name, e.message, w.name
+        ));
+    }
+}
+
 /// The held claims of `project` (every project for `None`), by work item
 /// (project id, worktree name): one read, for the views that show who works where.
 pub async fn held_by_item<S: Store>(

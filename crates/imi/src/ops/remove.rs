@@ -242,6 +242,7 @@ pub async fn finish<S: Store>(
     verb: &str,
 ) -> Result<()> {
     s.deactivate_worktree(w.id).await?;
+    super::claims::release_with_last_checkout(s, env, w).await;
     let file = context::worktree_file_path(&common::container(project), &w.name);
     let _ = std::fs::remove_file(file);
     s.log_activity(&NewActivity {

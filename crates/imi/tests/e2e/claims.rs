@@ -203,6 +203,21 @@ fn claims_from_the_command_line(w: &World) {
     let (code, v) = as_agent(w, "agent-b", &t, &["remove", "feat-login"]);
     assert_eq!(code, 0, "{v}");
     assert!(!wt.exists());
+    // its last checkout gone, the work item's claim ended with it (logged)
+    let (code, v) = w.imi_json(&t, &["claims"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["data"]["claims"], serde_json::json!([]), "{v}");
+    let (_, v) = w.imi_json(&t, &["claims", "--all"]);
+    let ended = &v["data"]["claims"][0];
+    assert_eq!(ended["agent_id"], "agent-b", "{v}");
+    assert!(ended["released_at"].is_string(), "{v}");
+    // a merge by the holder ends its claim too
+    w.imi(&t, &["feat", "done"]).ok();
+    as_agent(w, "agent-c", &t, &["claim", "feat-done"]);
+    let (code, v) = as_agent(w, "agent-c", &t, &["merge", "feat-done"]);
+    assert_eq!(code, 0, "{v}");
+    let (_, v) = w.imi_json(&t, &["claims"]);
+    assert_eq!(v["data"]["claims"], serde_json::json!([]), "{v}");
 }
 
 /// 100 `imi claim` processes of 100 agents, started together: each waits on one
