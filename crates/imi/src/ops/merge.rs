@@ -316,7 +316,7 @@ pub async fn finish<S: Store>(
         })
         .await
         .map_err(|e| left(e, "logging the merge"))?;
-        super::claims::release_with_last_checkout(s, env, &w).await;
+        super::claims::release_with_last_checkout(s, env, w).await;
         merged
     };
     let path = Path::new(&i.path);
