@@ -76,6 +76,8 @@ pub enum Command {
     Release(ReleaseArgs),
     /// List held claims: holder, host, epoch, purpose, lease (--all: ended ones too)
     Claims(ClaimsArgs),
+    /// Serve the registry as MCP tools for AI agents, over stdin/stdout
+    Mcp,
     /// Show the event log (every change of the registry, oldest first); --follow waits for more
     Events(EventsArgs),
     /// Set, get or unset worktree metadata by dotted key

@@ -10,6 +10,7 @@ mod context;
 mod dburl;
 mod gitstate;
 mod journal;
+mod mcp;
 mod ops;
 mod registry;
 mod table;

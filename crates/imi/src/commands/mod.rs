@@ -74,6 +74,11 @@ pub fn working_dir() -> Result<std::path::PathBuf> {
 pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
     let settings = Settings::load(&cli.global)?;
     let cwd = working_dir()?;
+    if let Command::Mcp = &cli.command {
+        // stdout is the protocol: nothing else may be printed there
+        crate::mcp::serve(Env::new(settings, cwd)).await?;
+        return Ok(Output::new(serde_json::Value::Null, ""));
+    }
     let ctx = Ctx {
         env: Env::new(settings, cwd).with_observer(ui.observer()),
         global: &cli.global,
@@ -106,6 +111,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Release(a) => claims::cmd_release(&ctx, a).await,
         Command::Claims(a) => claims::cmd_claims(&ctx, a).await,
         Command::Events(a) => events::cmd_events(&ctx, a).await,
+        Command::Mcp => unreachable!("served above"),
         Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
         Command::Log(a) => log::cmd_log(&ctx, a).await,
         Command::Import(c) => dataio::cmd_import(&ctx.env.settings, c, cli.global.json).await,

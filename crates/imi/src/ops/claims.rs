@@ -118,7 +118,18 @@ pub async fn renew(env: &Env, args: &RenewArgs) -> Result<ClaimReport> {
 /// Ends this agent's claim, or with `force` whoever's (logged).
 pub async fn release(env: &Env, args: &ReleaseArgs) -> Result<ClaimReport> {
     with_store!(env.store().await?, s => {
-        let w = target(s, env, &args.target).await?;
+        let w = match target(s, env, &args.target).await {
+            Ok(w) => w,
+            // a worktree removed or merged meanwhile: its claim can still be
+            // released (and was, when that was its last checkout: releasing again
+            // answers the released claim)
+            Err(e) if e.kind == imi_core::ErrorKind::NotFound && args.target.worktree.is_some() => {
+                let project = common::resolve_project(s, env, args.target.project.as_deref()).await?;
+                let name = args.target.worktree.as_deref().unwrap_or_default();
+                s.get_worktree_by_name(project.id, name).await.map_err(|_| e)?
+            }
+            Err(e) => return Err(e),
+        };
         let scope = match (args.force, args.epoch) {
             (true, _) => ReleaseScope::Force,
             (false, Some(e)) => ReleaseScope::Epoch(e),

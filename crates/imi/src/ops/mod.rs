@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod events;
 pub mod inflight;
 pub mod init;
+pub mod list;
 pub mod log;
 pub mod merge;
 pub mod metadata;

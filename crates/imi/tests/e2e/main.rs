@@ -14,6 +14,7 @@ mod input;
 mod journey;
 mod leaks;
 mod maintenance;
+mod mcp;
 mod pg_restart;
 mod recovery;
 mod safety;

@@ -1,0 +1,95 @@
+//! Reading the registry for front ends without a terminal (`imi mcp`, later the
+//! REST API): the projects, a project's worktrees with who holds each claim, and
+//! the deterministic path of a trunk or worktree.
+
+use imi_core::{Project, Result, Store, Worktree, WorktreeFilter, naming, sibling_path};
+use serde::{Deserialize, Serialize};
+
+use super::{Env, Report, common};
+use crate::registry::with_store;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Projects {
+    pub projects: Vec<Project>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListedWorktree {
+    #[serde(flatten)]
+    pub worktree: Worktree,
+    /// The agent holding the claim on the worktree's name (any host), if any.
+    pub claimed_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Worktrees {
+    pub project: String,
+    pub worktrees: Vec<ListedWorktree>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolvedPath {
+    pub project: String,
+    pub path: String,
+}
+
+impl Report for Projects {}
+impl Report for Worktrees {}
+impl Report for ResolvedPath {}
+
+/// The active projects.
+pub async fn projects(env: &Env) -> Result<Projects> {
+    let projects = with_store!(env.store().await?, s => s.list_projects(false).await)?;
+    Ok(Projects { projects })
+}
+
+/// The active worktrees of a project (`spec`, else the one of the current
+/// directory) on every host.
+pub async fn worktrees(env: &Env, spec: Option<&str>) -> Result<Worktrees> {
+    with_store!(env.store().await?, s => worktrees_in(s, env, spec).await)
+}
+
+async fn worktrees_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<Worktrees> {
+    let project = common::resolve_project(s, env, spec).await?;
+    let found = s
+        .list_worktrees(&WorktreeFilter {
+            project_id: Some(project.id),
+            ..Default::default()
+        })
+        .await?;
+    let claims = super::claims::held_by_item(s, Some(project.id)).await?;
+    let worktrees = found
+        .into_iter()
+        .map(|w| ListedWorktree {
+            claimed_by: claims
+                .get(&(w.project_id, w.name.clone()))
+                .map(|c| c.agent_id.clone()),
+            worktree: w,
+        })
+        .collect();
+    Ok(Worktrees {
+        project: project.name,
+        worktrees,
+    })
+}
+
+/// The trunk's path on this host (`worktree` `None`), else where the worktree of
+/// that directory name lives: beside the trunk.
+pub async fn path(env: &Env, spec: Option<&str>, worktree: Option<&str>) -> Result<ResolvedPath> {
+    if let Some(name) = worktree {
+        naming::validate_worktree_name(name)?;
+    }
+    let project =
+        with_store!(env.store().await?, s => common::resolve_project(s, env, spec).await)?;
+    if !project.active {
+        return Err(imi_core::messages::project_inactive(project.id));
+    }
+    let path = match worktree {
+        None => project.trunk_path.clone(),
+        Some(name) => sibling_path(&project.trunk_path, name),
+    };
+    Ok(ResolvedPath {
+        project: project.name,
+        path,
+    })
+}
