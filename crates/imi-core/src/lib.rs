@@ -7,6 +7,7 @@ pub mod columns;
 pub mod display;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod messages;
 pub mod metadata;
 pub mod model;
@@ -22,6 +23,7 @@ pub use claims::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseS
 pub use columns::{Columns, FromColumns};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventFilter, EventWaiter};
+pub use hooks::{HookApproval, NewHookApproval};
 pub use model::*;
 pub use redact::redact;
 pub use rules::{

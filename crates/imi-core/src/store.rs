@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::claims::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 use crate::error::Result;
 use crate::events::{Event, EventFilter, EventWaiter};
+use crate::hooks::{HookApproval, NewHookApproval};
 use crate::messages;
 use crate::metadata;
 use crate::model::*;
@@ -371,6 +372,31 @@ pub trait Store: Send + Sync {
     /// A waiter that returns when new events may have been committed (by any process
     /// on any host): PostgreSQL's LISTEN imi_events, else a short poll.
     fn event_waiter(&self) -> impl Future<Output = Result<Self::Waiter>> + Send;
+
+    // --- hook approvals (SPEC §10) ---------------------------------------------------
+
+    /// The approval of `command_hash` for the project of identity `project_key`.
+    fn hook_approval(
+        &self,
+        project_key: &str,
+        command_hash: &str,
+    ) -> impl Future<Output = Result<Option<HookApproval>>> + Send;
+    /// Approves a command for a project; approving it again keeps the first approval.
+    fn approve_hook(
+        &self,
+        a: &NewHookApproval,
+    ) -> impl Future<Output = Result<HookApproval>> + Send;
+    /// Withdraws an approval; whether there was one.
+    fn revoke_hook(
+        &self,
+        project_key: &str,
+        command_hash: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Approvals of one project (`Some(key)`) or of all, by project and command.
+    fn list_hook_approvals(
+        &self,
+        project_key: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<HookApproval>>> + Send;
 
     // --- derived ------------------------------------------------------------------
 

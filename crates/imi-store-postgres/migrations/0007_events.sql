@@ -178,7 +178,8 @@ BEGIN
   IF current_setting('imi.events', true) = 'off' THEN
     RETURN NULL;
   END IF;
-  PERFORM imi_emit_event('imi.activity.logged', NEW.project_id, NEW.project_name, NEW.worktree_id,
+  PERFORM imi_emit_event(CASE WHEN NEW.metadata ? 'hook' THEN 'imi.hook.ran' ELSE 'imi.activity.logged' END,
+                         NEW.project_id, NEW.project_name, NEW.worktree_id,
                          NEW.worktree_name, NEW.agent_id,
                          (SELECT host FROM worktrees WHERE id = NEW.worktree_id),
                          jsonb_build_object('activity_id', NEW.id, 'activity_type', NEW.activity_type,

@@ -71,6 +71,7 @@ pub(crate) const IMI_FUNCTIONS: &[&str] = &[
     "imi_events_of_claims",
     "imi_events_of_activities",
     "imi_events_of_types",
+    "imi_events_of_hook_approvals",
 ];
 
 /// Functions that only read: `imi_reader` may call these and no others.
@@ -157,6 +158,12 @@ BEGIN
     EXECUTE format('GRANT SELECT ON %I.events TO imi_reader, imi_writer', s);
     EXECUTE format('GRANT DELETE ON %I.events TO imi_writer', s);
   END IF;
+  -- hook approvals (migration 8)
+  IF to_regclass(format('%I.hook_approvals', s)) IS NOT NULL THEN
+    EXECUTE format('REVOKE ALL ON %I.hook_approvals FROM PUBLIC, imi_reader, imi_auditor', s);
+    EXECUTE format('GRANT SELECT ON %I.hook_approvals TO imi_reader, imi_writer', s);
+    EXECUTE format('GRANT INSERT, DELETE ON %I.hook_approvals TO imi_writer', s);
+  END IF;
   EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO imi_writer',
                  pg_get_serial_sequence(format('%I.worktree_types', s), 'id'));
   IF to_regclass(format('%I._sqlx_migrations', s)) IS NOT NULL THEN
@@ -183,7 +190,7 @@ $grants$;
 
 const RESET_SQL: &str = r#"
 DROP VIEW IF EXISTS v_claims, v_recent_agent_activity, v_inflight_work, v_worktrees_detail, v_projects_summary;
-DROP TABLE IF EXISTS events, event_counter, claims, agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
+DROP TABLE IF EXISTS hook_approvals, events, event_counter, claims, agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
 "#;
 
 const DROP_FUNCTIONS_SQL: &str = r#"

@@ -27,7 +27,10 @@ use imi_core::{
     NewProject, NewWorktree, NewWorktreeType, Project, ProjectMatch, RegistryStats, Result,
     SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, remote,
 };
-use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, NewClaim};
+use imi_core::{
+    Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, HookApproval, NewClaim,
+    NewHookApproval,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Row, postgres::PgRow};
@@ -939,6 +942,65 @@ impl Store for PgStore {
 
     async fn event_waiter(&self) -> Result<events::PgEventWaiter> {
         events::PgEventWaiter::new(&self.pool, self.pooling).await
+    }
+
+    // --- hook approvals ---------------------------------------------------------------
+
+    async fn hook_approval(&self, project_key: &str, command_hash: &str) -> Result<Option<HookApproval>> {
+        let found = sqlx::query(
+            "SELECT project_key, command_hash, command, approved_by, approved_at \
+             FROM hook_approvals WHERE project_key = $1 AND command_hash = $2",
+        )
+        .bind(project_key)
+        .bind(command_hash)
+        .fetch_optional(self.db())
+        .await
+        .map_err(db_err)?;
+        found.as_ref().map(rows::read).transpose()
+    }
+
+    async fn approve_hook(&self, a: &NewHookApproval) -> Result<HookApproval> {
+        a.validate()?;
+        // one statement: the new row, or the approval that was there
+        let row = sqlx::query(
+            "WITH ins AS (INSERT INTO hook_approvals (project_key, command_hash, command, approved_by) \
+                          VALUES ($1, $2, $3, $4) ON CONFLICT (project_key, command_hash) DO NOTHING \
+                          RETURNING project_key, command_hash, command, approved_by, approved_at) \
+             SELECT * FROM ins UNION ALL \
+             SELECT project_key, command_hash, command, approved_by, approved_at FROM hook_approvals \
+              WHERE project_key = $1 AND command_hash = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
+        )
+        .bind(&a.project_key)
+        .bind(a.hash())
+        .bind(&a.command)
+        .bind(&a.approved_by)
+        .fetch_one(self.db())
+        .await
+        .map_err(db_err)?;
+        rows::read(&row)
+    }
+
+    async fn revoke_hook(&self, project_key: &str, command_hash: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM hook_approvals WHERE project_key = $1 AND command_hash = $2")
+            .bind(project_key)
+            .bind(command_hash)
+            .execute(self.db())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn list_hook_approvals(&self, project_key: Option<&str>) -> Result<Vec<HookApproval>> {
+        let found = sqlx::query(
+            "SELECT project_key, command_hash, command, approved_by, approved_at FROM hook_approvals \
+             WHERE $1::text IS NULL OR project_key = $1 ORDER BY project_key COLLATE \"C\", command COLLATE \"C\"",
+        )
+        .bind(project_key)
+        .fetch_all(self.db())
+        .await
+        .map_err(db_err)?;
+        many(found, rows::read)
     }
 
     // --- derived ------------------------------------------------------------------

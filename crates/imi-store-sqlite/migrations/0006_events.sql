@@ -145,7 +145,8 @@ CREATE TRIGGER agent_activities_events AFTER INSERT ON agent_activities
 FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM events_muted)
 BEGIN
     INSERT INTO events (type, project_id, project_name, worktree_id, worktree_name, agent_id, host, payload)
-    VALUES ('imi.activity.logged', NEW.project_id,
+    VALUES (CASE WHEN json_extract(NEW.metadata, '$.hook') IS NOT NULL THEN 'imi.hook.ran'
+                 ELSE 'imi.activity.logged' END, NEW.project_id,
             coalesce(NEW.project_name, (SELECT name FROM projects WHERE id = NEW.project_id)),
             NEW.worktree_id, NEW.worktree_name,
             NEW.agent_id, (SELECT host FROM worktrees WHERE id = NEW.worktree_id),

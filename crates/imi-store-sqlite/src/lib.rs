@@ -17,7 +17,10 @@ use imi_core::{
     Result, SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, metadata,
     remote, search, strip_trailing_slashes,
 };
-use imi_core::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, NewClaim};
+use imi_core::{
+    Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, HookApproval, NewClaim,
+    NewHookApproval,
+};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
@@ -38,6 +41,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const READERS: u32 = 4;
 /// imi's tables, children first (the order to drop them in).
 const TABLES: &[&str] = &[
+    "hook_approvals",
     "events",
     "events_muted",
     "claims",
@@ -1514,6 +1518,75 @@ impl Store for SqliteStore {
 
     async fn event_waiter(&self) -> Result<PollWaiter> {
         Ok(PollWaiter(EVENT_POLL))
+    }
+
+    // --- hook approvals ---------------------------------------------------------------
+
+    async fn hook_approval(&self, project_key: &str, command_hash: &str) -> Result<Option<HookApproval>> {
+        let found = sqlx::query(
+            "SELECT project_key, command_hash, command, approved_by, approved_at \
+             FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2",
+        )
+        .bind(project_key)
+        .bind(command_hash)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        found.as_ref().map(rows::read).transpose()
+    }
+
+    async fn approve_hook(&self, a: &NewHookApproval) -> Result<HookApproval> {
+        a.validate()?;
+        let hash = a.hash();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO hook_approvals (project_key, command_hash, command, approved_by, approved_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (project_key, command_hash) DO NOTHING",
+        )
+        .bind(&a.project_key)
+        .bind(&hash)
+        .bind(&a.command)
+        .bind(&a.approved_by)
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let row = sqlx::query(
+            "SELECT project_key, command_hash, command, approved_by, approved_at \
+             FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2",
+        )
+        .bind(&a.project_key)
+        .bind(&hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        rows::read(&row)
+    }
+
+    async fn revoke_hook(&self, project_key: &str, command_hash: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2")
+            .bind(project_key)
+            .bind(command_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn list_hook_approvals(&self, project_key: Option<&str>) -> Result<Vec<HookApproval>> {
+        sqlx::query(
+            "SELECT project_key, command_hash, command, approved_by, approved_at FROM hook_approvals \
+             WHERE ?1 IS NULL OR project_key = ?1 ORDER BY project_key, command",
+        )
+        .bind(project_key)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::read)
+        .collect()
     }
 
     // --- derived ------------------------------------------------------------------

@@ -65,6 +65,9 @@ pub enum Command {
     Close(CloseArgs),
     /// Merge a worktree's branch into trunk, record the merge, remove the worktree
     Merge(MergeArgs),
+    /// Hooks of .imi.toml and your config: list, approve, revoke, run again
+    #[command(subcommand)]
+    Hooks(HooksCommand),
     /// List, add or remove worktree types
     #[command(subcommand)]
     Types(TypesCommand),
@@ -165,12 +168,18 @@ pub struct ShorthandArgs {
     /// Don't fetch the remote first
     #[arg(long)]
     pub no_fetch: bool,
+    /// Skip the post-create hooks (ignored files are still copied)
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
     /// Pull request (or merge request) number
     pub number: u64,
+    /// Skip the post-create hooks (ignored files are still copied)
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -282,6 +291,29 @@ pub struct EventsArgs {
     /// At most this many events (without --since: the latest ones)
     #[arg(long, value_name = "N", default_value_t = crate::ops::events::DEFAULT_LIMIT)]
     pub limit: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HooksCommand {
+    /// The configured commands of every hook, with their approval
+    List,
+    /// Approve the project's hook commands (all, or the one given), for every agent and host
+    Approve {
+        /// Only this exact command
+        command: Option<String>,
+    },
+    /// Withdraw approvals (all of the project's, or the one given)
+    Revoke {
+        /// Only this exact command
+        command: Option<String>,
+    },
+    /// Run a hook again for a worktree (default: the one you are in)
+    Run {
+        /// post-create, pre-remove or post-merge
+        hook: String,
+        /// Worktree name
+        worktree: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,12 @@ struct FileConfig {
     database_url: Option<String>,
     root: Option<PathBuf>,
     agent_id: Option<String>,
+    /// The user's own hooks (trusted: they run without approval).
+    #[serde(default)]
+    hooks: crate::setup::HooksTable,
+    /// Ignored files the user wants copied into every new worktree.
+    #[serde(default)]
+    copy: crate::setup::CopyTable,
 }
 
 /// Where a setting's value came from (shown by `imi config`).
@@ -50,6 +56,8 @@ pub struct Settings {
     pub agent_id: String,
     pub agent_source: Source,
     pub host: String,
+    /// The `[hooks]` and `[copy]` tables of the user's config file.
+    pub setup: crate::setup::SetupTables,
 }
 
 pub fn home_dir() -> Result<PathBuf> {
@@ -77,6 +85,11 @@ pub fn config_path() -> Result<PathBuf> {
     Ok(xdg_dir("XDG_CONFIG_HOME", ".config")?
         .join("imi")
         .join("config.toml"))
+}
+
+/// `$XDG_STATE_HOME/imi` (else `~/.local/state/imi`): hook logs.
+pub fn state_dir() -> Result<PathBuf> {
+    Ok(xdg_dir("XDG_STATE_HOME", ".local/state")?.join("imi"))
 }
 
 pub fn default_sqlite_path() -> Result<PathBuf> {
@@ -112,7 +125,7 @@ fn read_file(path: &Path) -> Result<FileConfig> {
             path.display(),
             imi_core::redact(e.message().trim_end()).replace('\n', "; ")
         ))
-        .with_hint("valid keys are database_url, root and agent_id")
+        .with_hint("valid keys are database_url, root, agent_id, [hooks] and [copy]")
     })
 }
 
@@ -165,6 +178,10 @@ impl Settings {
             agent_id,
             agent_source,
             host,
+            setup: crate::setup::SetupTables {
+                hooks: file.hooks,
+                copy: file.copy,
+            },
         })
     }
 }

@@ -80,6 +80,10 @@ pub struct CreateInput {
     pub name: String,
     /// Start from this ref instead of the remote's default branch.
     pub from: Option<String>,
+    /// Skip the post-create hooks (ignored files are still copied). Project hooks
+    /// nobody approved are skipped anyway.
+    #[serde(default)]
+    pub no_hooks: bool,
     /// Why the agent calls this tool; stored in the activity log.
     pub explanation: Option<String>,
 }
@@ -93,6 +97,9 @@ pub struct ReviewInput {
     pub project: Option<String>,
     /// The pull request (GitHub) or merge request (GitLab) number.
     pub number: u64,
+    /// Skip the post-create hooks (ignored files are still copied).
+    #[serde(default)]
+    pub no_hooks: bool,
     /// Why the agent calls this tool; stored in the activity log.
     pub explanation: Option<String>,
 }
@@ -485,6 +492,7 @@ async fn call(env: &Env, tool: &str, args: &Map<String, Value>) -> Result<Value>
                     name: a.name,
                     from: a.from,
                     fetch: true,
+                    no_hooks: a.no_hooks,
                 },
             )
             .await?;
@@ -505,6 +513,7 @@ async fn call(env: &Env, tool: &str, args: &Map<String, Value>) -> Result<Value>
                 &ops::add::ReviewArgs {
                     project: a.project.clone(),
                     number: a.number,
+                    no_hooks: a.no_hooks,
                 },
             )
             .await?;

@@ -15,7 +15,11 @@ pub async fn cmd_add(ctx: &Ctx<'_>, type_name: &str, args: &ShorthandArgs) -> Re
         name: args.name.clone(),
         from: args.from.clone(),
         fetch: !args.no_fetch,
+        no_hooks: args.no_hooks,
     };
+    if !args.no_hooks {
+        super::hooks::ask_approvals(ctx).await?;
+    }
     let r = add::add(&ctx.env, &args).await?;
     Output::report(&r, r.path.clone())
 }
@@ -24,7 +28,11 @@ pub async fn cmd_review(ctx: &Ctx<'_>, args: &cli::ReviewArgs) -> Result<Output>
     let args = ReviewArgs {
         project: ctx.project(),
         number: args.number,
+        no_hooks: args.no_hooks,
     };
+    if !args.no_hooks {
+        super::hooks::ask_approvals(ctx).await?;
+    }
     let r = add::review(&ctx.env, &args).await?;
     Output::report(&r, r.path.clone())
 }

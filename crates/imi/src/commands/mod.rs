@@ -10,6 +10,7 @@ mod db;
 mod doctor;
 mod events;
 mod go;
+mod hooks;
 mod inflight;
 mod init;
 mod list;
@@ -106,6 +107,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Close(a) => remove::cmd_close(&ctx, a).await,
         Command::Merge(a) => merge::cmd_merge(&ctx, a).await,
         Command::Types(c) => types::cmd_types(&ctx, c).await,
+        Command::Hooks(c) => hooks::cmd_hooks(&ctx, c).await,
         Command::Claim(a) => claims::cmd_claim(&ctx, a).await,
         Command::Renew(a) => claims::cmd_renew(&ctx, a).await,
         Command::Release(a) => claims::cmd_release(&ctx, a).await,

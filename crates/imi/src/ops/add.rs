@@ -29,6 +29,9 @@ pub struct AddArgs {
     pub from: Option<String>,
     /// Fetch origin first.
     pub fetch: bool,
+    /// Skip the hooks (files are still copied).
+    #[serde(default)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +39,9 @@ pub struct ReviewArgs {
     pub project: Option<String>,
     /// The pull or merge request number.
     pub number: u64,
+    /// Skip the hooks (files are still copied).
+    #[serde(default)]
+    pub no_hooks: bool,
 }
 
 /// The worktree (made now, or found made before).
@@ -45,6 +51,9 @@ pub struct Added {
     pub path: String,
     /// `false` when it was already there (running `add` again).
     pub created: bool,
+    /// What setting up the new worktree did (files copied, `post-create` hooks);
+    /// `None` when it was already there.
+    pub setup: Option<super::hooks::Setup>,
 }
 
 impl Report for Added {}
@@ -65,8 +74,29 @@ pub async fn add(env: &Env, args: &AddArgs) -> Result<Added> {
     };
     let project = args.project.as_deref();
     with_store!(env.store().await?, s => {
-        add_in(s, env, project, &args.type_name, &args.name, src).await
+        let added = add_in(s, env, project, &args.type_name, &args.name, src).await?;
+        set_up(s, env, added, args.no_hooks).await
     })
+}
+
+/// After the repository lock is released: a hook may take minutes, and other adds
+/// must not wait for it.
+async fn set_up<S: Store>(s: &S, env: &Env, mut added: Added, no_hooks: bool) -> Result<Added> {
+    if !added.created {
+        return Ok(added);
+    }
+    // the worktree exists now: a failure to set it up is reported, never undone
+    let project = s.get_project(added.worktree.project_id).await?;
+    match super::hooks::set_up(s, env, &project, &added.worktree, no_hooks).await {
+        Ok(setup) => added.setup = Some(setup),
+        Err(e) => env.observer().note(&format!(
+            "setting up {} failed ({}); the worktree is kept: copy the files yourself or run `imi hooks run post-create {}`",
+            added.worktree.name,
+            imi_core::redact(&e.message),
+            added.worktree.name
+        )),
+    }
+    Ok(added)
 }
 
 /// A `review` worktree of pull (or merge) request `number`, fetched from origin.
@@ -74,7 +104,8 @@ pub async fn review(env: &Env, args: &ReviewArgs) -> Result<Added> {
     let name = args.number.to_string();
     let project = args.project.as_deref();
     with_store!(env.store().await?, s => {
-        add_in(s, env, project, "review", &name, Source::Review(args.number)).await
+        let added = add_in(s, env, project, "review", &name, Source::Review(args.number)).await?;
+        set_up(s, env, added, args.no_hooks).await
     })
 }
 
@@ -83,6 +114,7 @@ fn added(worktree: Worktree, created: bool) -> Added {
         path: worktree.path.clone(),
         worktree,
         created,
+        setup: None,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod claims;
 pub mod common;
 pub mod doctor;
 pub mod events;
+pub mod hooks;
 pub mod inflight;
 pub mod init;
 pub mod list;
