@@ -946,7 +946,11 @@ impl Store for PgStore {
 
     // --- hook approvals ---------------------------------------------------------------
 
-    async fn hook_approval(&self, project_key: &str, command_hash: &str) -> Result<Option<HookApproval>> {
+    async fn hook_approval(
+        &self,
+        project_key: &str,
+        command_hash: &str,
+    ) -> Result<Option<HookApproval>> {
         let found = sqlx::query(
             "SELECT project_key, command_hash, command, approved_by, approved_at \
              FROM hook_approvals WHERE project_key = $1 AND command_hash = $2",
@@ -981,13 +985,14 @@ impl Store for PgStore {
     }
 
     async fn revoke_hook(&self, project_key: &str, command_hash: &str) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM hook_approvals WHERE project_key = $1 AND command_hash = $2")
-            .bind(project_key)
-            .bind(command_hash)
-            .execute(self.db())
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+        let n =
+            sqlx::query("DELETE FROM hook_approvals WHERE project_key = $1 AND command_hash = $2")
+                .bind(project_key)
+                .bind(command_hash)
+                .execute(self.db())
+                .await
+                .map_err(db_err)?
+                .rows_affected();
         Ok(n > 0)
     }
 

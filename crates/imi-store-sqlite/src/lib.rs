@@ -1522,7 +1522,11 @@ impl Store for SqliteStore {
 
     // --- hook approvals ---------------------------------------------------------------
 
-    async fn hook_approval(&self, project_key: &str, command_hash: &str) -> Result<Option<HookApproval>> {
+    async fn hook_approval(
+        &self,
+        project_key: &str,
+        command_hash: &str,
+    ) -> Result<Option<HookApproval>> {
         let found = sqlx::query(
             "SELECT project_key, command_hash, command, approved_by, approved_at \
              FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2",
@@ -1565,13 +1569,14 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_hook(&self, project_key: &str, command_hash: &str) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2")
-            .bind(project_key)
-            .bind(command_hash)
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+        let n =
+            sqlx::query("DELETE FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2")
+                .bind(project_key)
+                .bind(command_hash)
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
         Ok(n > 0)
     }
 

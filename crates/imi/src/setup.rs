@@ -147,7 +147,9 @@ pub fn project_tables(trunk: &Path) -> Result<SetupTables> {
             path.display(),
             e.message().trim_end().replace('\n', "; ")
         ))
-        .with_hint("[hooks] takes post-create, pre-remove, post-merge, timeout; [copy] takes include")
+        .with_hint(
+            "[hooks] takes post-create, pre-remove, post-merge, timeout; [copy] takes include",
+        )
     })
 }
 

@@ -37,7 +37,10 @@ pub async fn cmd_hooks(ctx: &Ctx<'_>, c: &HooksCommand) -> Result<Output> {
                 })
                 .collect();
             let human = if rows.is_empty() {
-                format!("No hooks configured for {} (.imi.toml or your config's [hooks]).", r.project)
+                format!(
+                    "No hooks configured for {} (.imi.toml or your config's [hooks]).",
+                    r.project
+                )
             } else {
                 table::render(&["HOOK", "FROM", "TRUST", "COMMAND"], &rows)
             };
@@ -82,7 +85,12 @@ pub async fn cmd_hooks(ctx: &Ctx<'_>, c: &HooksCommand) -> Result<Output> {
                         RunStatus::TimedOut => "timed out".to_string(),
                         RunStatus::Unapproved => "skipped: not approved".to_string(),
                     };
-                    format!("{} {}: {what}  {}", h.hook, h.command, h.log.as_deref().unwrap_or(""))
+                    format!(
+                        "{} {}: {what}  {}",
+                        h.hook,
+                        h.command,
+                        h.log.as_deref().unwrap_or("")
+                    )
                 })
                 .collect();
             let human = if lines.is_empty() {
@@ -91,7 +99,11 @@ pub async fn cmd_hooks(ctx: &Ctx<'_>, c: &HooksCommand) -> Result<Output> {
                 lines.join("\n")
             };
             let out = Output::report(&r, human)?;
-            match r.hooks.iter().find(|h| matches!(h.status, RunStatus::Failed | RunStatus::TimedOut)) {
+            match r
+                .hooks
+                .iter()
+                .find(|h| matches!(h.status, RunStatus::Failed | RunStatus::TimedOut))
+            {
                 Some(f) => Err(imi_core::Error::new(
                     imi_core::ErrorKind::Internal,
                     format!("the {} command `{}` did not succeed", f.hook, f.command),

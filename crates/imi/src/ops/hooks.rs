@@ -97,7 +97,12 @@ pub fn commands(env: &Env, project: &Project, hook: Hook) -> Result<Vec<(String,
 pub fn port_of(project: &Project, worktree: &str) -> u16 {
     // FNV-1a: stable across builds and platforms (std's hasher is not)
     let mut h: u32 = 0x811c_9dc5;
-    for b in project.origin_key.bytes().chain([0]).chain(worktree.bytes()) {
+    for b in project
+        .origin_key
+        .bytes()
+        .chain([0])
+        .chain(worktree.bytes())
+    {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
@@ -286,7 +291,11 @@ async fn record<S: Store>(s: &S, env: &Env, w: &Worktree, run: &HookRun) -> Resu
 /// ignores (never a tracked one), never over an existing file, symlinks as symlinks
 /// and only when they stay inside the trunk. Copies use the file system's
 /// copy-on-write where it has one (`copy_file_range`).
-pub fn copy_ignored(trunk: &Path, dest: &Path, include: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+pub fn copy_ignored(
+    trunk: &Path,
+    dest: &Path,
+    include: &[String],
+) -> Result<(Vec<String>, Vec<String>)> {
     let include_file = trunk.join(setup::INCLUDE_FILE);
     let has_file = include_file.is_file();
     if include.is_empty() && !has_file {
@@ -317,7 +326,10 @@ pub fn copy_ignored(trunk: &Path, dest: &Path, include: &[String]) -> Result<(Ve
     let (mut copied, mut not_copied) = (Vec::new(), Vec::new());
     for rel in ignored {
         let rel_path = Path::new(&rel);
-        if rel_path.components().any(|c| !matches!(c, Component::Normal(_))) {
+        if rel_path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
             not_copied.push(rel);
             continue;
         }
@@ -388,7 +400,11 @@ fn copy_err(p: &Path, e: std::io::Error) -> Error {
 fn git_paths(mut c: Command, input: Option<Vec<u8>>, what: &str) -> Result<Vec<String>> {
     let spawn_err = |e: std::io::Error| Error::internal(format!("{what}: cannot run git: {e}"));
     let mut child = c
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -454,7 +470,11 @@ pub async fn set_up<S: Store>(
             w.name
         ));
     }
-    for h in setup.hooks.iter().filter(|h| h.status == RunStatus::Unapproved) {
+    for h in setup
+        .hooks
+        .iter()
+        .filter(|h| h.status == RunStatus::Unapproved)
+    {
         env.observer().note(&format!(
             "skipped the project's {} command `{}`: not approved (`imi hooks approve`)",
             h.hook, h.command
@@ -582,7 +602,12 @@ pub async fn revoke(env: &Env, project: Option<&str>, only: Option<&str>) -> Res
 }
 
 /// Runs `hook` again for a worktree (named, else the current one).
-pub async fn rerun(env: &Env, project: Option<&str>, hook: Hook, worktree: Option<&str>) -> Result<Rerun> {
+pub async fn rerun(
+    env: &Env,
+    project: Option<&str>,
+    hook: Hook,
+    worktree: Option<&str>,
+) -> Result<Rerun> {
     with_store!(env.store().await?, s => {
         let project = common::resolve_project(s, env, project).await?;
         let w = common::worktree_here_or_named(s, env, &project, worktree).await?;
@@ -599,7 +624,10 @@ mod tests {
     fn symlinks_are_judged_by_their_text() {
         assert!(stays_inside(Path::new("a/link"), Path::new("b")));
         assert!(stays_inside(Path::new("a/link"), Path::new("../c")));
-        assert!(!stays_inside(Path::new("a/link"), Path::new("../../etc/passwd")));
+        assert!(!stays_inside(
+            Path::new("a/link"),
+            Path::new("../../etc/passwd")
+        ));
         assert!(!stays_inside(Path::new("link"), Path::new("../x")));
         assert!(!stays_inside(Path::new("link"), Path::new("/etc/passwd")));
     }

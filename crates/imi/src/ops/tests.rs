@@ -51,6 +51,7 @@ fn env(home: &Path, cwd: PathBuf) -> Env {
             agent_id: "agent-7".into(),
             agent_source: Source::Flag,
             host: "ops-test-host".into(),
+            setup: Default::default(),
         },
         cwd,
     )
@@ -99,6 +100,7 @@ async fn operations_run_without_a_terminal_and_report_typed_results() {
         name: "login".into(),
         from: None,
         fetch: false,
+        no_hooks: false,
     };
     let added = add::add(&e, &add_args).await.unwrap();
     assert!(added.created);

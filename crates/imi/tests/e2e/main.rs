@@ -9,6 +9,7 @@ mod claims;
 mod crash;
 mod events;
 mod harness;
+mod hooks;
 mod hosts;
 mod input;
 mod journey;

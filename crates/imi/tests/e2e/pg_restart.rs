@@ -239,11 +239,27 @@ fn prepare(w: &World, url: &str, n: usize) -> (States, States) {
     (old, new)
 }
 
-fn wait_file(p: &Path) {
+/// Waits for the paused sync `child` to create `p`; when the sync ended instead,
+/// fails with what it said (a sync that exits early never creates the file).
+fn wait_file(p: &Path, child: &mut std::process::Child) {
     let start = Instant::now();
     while !p.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut out = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                let _ = std::io::Read::read_to_string(&mut o, &mut out);
+            }
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!(
+                "the sync ended ({status}) before {} appeared:\n{out}\n{err}",
+                p.display()
+            );
+        }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(120),
             "{} never appeared",
             p.display()
         );
@@ -272,8 +288,8 @@ fn registry_killed_during_sync() {
 
     // 1. the server dies after the first batch and stays down: a clean failure
     let pause = tempfile::tempdir().unwrap();
-    let child = spawn_paused_sync(&w, &url, pause.path());
-    wait_file(&pause.path().join("written-1"));
+    let mut child = spawn_paused_sync(&w, &url, pause.path());
+    wait_file(&pause.path().join("written-1"), &mut child);
     pg.kill();
     std::fs::write(pause.path().join("resume-1"), "").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -298,14 +314,14 @@ fn registry_killed_during_sync() {
 
     // 2. the server restarts between two batches: sync retries and completes
     let pause = tempfile::tempdir().unwrap();
-    let child = spawn_paused_sync(&w, &url, pause.path());
-    wait_file(&pause.path().join("written-1"));
+    let mut child = spawn_paused_sync(&w, &url, pause.path());
+    wait_file(&pause.path().join("written-1"), &mut child);
     pg.kill();
     pg.up();
     std::fs::write(pause.path().join("resume-1"), "").unwrap();
-    wait_file(&pause.path().join("written-2"));
+    wait_file(&pause.path().join("written-2"), &mut child);
     std::fs::write(pause.path().join("resume-2"), "").unwrap();
-    wait_file(&pause.path().join("written-3"));
+    wait_file(&pause.path().join("written-3"), &mut child);
     std::fs::write(pause.path().join("resume-3"), "").unwrap();
     let out = child.wait_with_output().unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();

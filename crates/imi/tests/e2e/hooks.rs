@@ -1,0 +1,199 @@
+//! Setting up a new worktree (SPEC §10) in real repositories: ignored files copied
+//! from the trunk (never a tracked one, never over an existing file, no symlink out
+//! of the trunk), `post-create` with its environment and a log, a failing hook that
+//! keeps the worktree and `imi hooks run`, and trust: a project command nobody
+//! approved never runs without a terminal, an approval made by one process is
+//! honoured by another (and by another host), one changed character needs a new one.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::harness::World;
+
+const HOOK: &str = "printf '%s %s %s %s\\n' \"$IMI_WORKTREE\" \"$IMI_BRANCH\" \"$IMI_TYPE\" \"$IMI_PORT\" > hook-ran.txt; echo hook-output";
+
+fn seed(w: &World, imi_toml: &str) {
+    let seed = w.path().join("seed");
+    w.write(
+        &seed.join(".gitignore"),
+        ".env\n*.local\nlinks/\n.second\nhook-ran.txt\n",
+    );
+    w.write(&seed.join(".imi.toml"), imi_toml);
+    w.write(&seed.join(".worktreeinclude"), "*.local\n");
+    w.write(&seed.join("tracked.local"), "committed\n");
+    w.git(
+        &seed,
+        &["add", ".gitignore", ".imi.toml", ".worktreeinclude"],
+    );
+    w.git(&seed, &["add", "-f", "tracked.local"]);
+    w.git(&seed, &["commit", "--quiet", "-m", "set-up files"]);
+    // a branch that already has x.local committed
+    w.git(&seed, &["checkout", "--quiet", "-b", "feat/pre"]);
+    w.write(&seed.join("x.local"), "from the branch\n");
+    w.git(&seed, &["add", "-f", "x.local"]);
+    w.git(&seed, &["commit", "--quiet", "-m", "x.local"]);
+    w.git(&seed, &["push", "--quiet", "origin", "main", "feat/pre"]);
+}
+
+fn add(w: &World, name: &str) -> Value {
+    let (code, v) = w.imi_json(&w.trunk(), &["feat", name]);
+    assert_eq!(code, 0, "{v}");
+    v["data"].clone()
+}
+
+fn hooks_of(data: &Value) -> Vec<Value> {
+    data["setup"]["hooks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn setup_copies_and_trusts(w: &World) {
+    seed(
+        w,
+        &format!("[hooks]\npost-create = {HOOK:?}\n\n[copy]\ninclude = [\".env\"]\n"),
+    );
+    w.init_project();
+    let t = w.trunk();
+    // the trunk's ignored files, a modified tracked one, symlinks in and out
+    w.write(&t.join(".env"), "SECRET=1\n");
+    w.write(&t.join("a.local"), "a\n");
+    w.write(&t.join("x.local"), "from the trunk\n");
+    w.write(&t.join("tracked.local"), "modified in the trunk\n");
+    std::fs::create_dir_all(t.join("links")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", t.join("links/out.local")).unwrap();
+    std::os::unix::fs::symlink("../a.local", t.join("links/in.local")).unwrap();
+
+    // 1. no terminal, nothing approved: files copied, the project's command skipped
+    let d = add(w, "one");
+    let wt = w.wt("feat-one");
+    assert_eq!(read(&wt.join(".env")), "SECRET=1\n");
+    assert_eq!(read(&wt.join("a.local")), "a\n");
+    assert_eq!(
+        read(&wt.join("tracked.local")),
+        "committed\n",
+        "a tracked file was copied"
+    );
+    assert_eq!(
+        std::fs::read_link(wt.join("links/in.local")).unwrap(),
+        Path::new("../a.local")
+    );
+    assert!(
+        wt.join("links/out.local").symlink_metadata().is_err(),
+        "a symlink out of the trunk was copied"
+    );
+    let copied: Vec<&str> = d["setup"]["copied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        copied.contains(&".env") && copied.contains(&"a.local"),
+        "{copied:?}"
+    );
+    assert!(
+        !wt.join("hook-ran.txt").exists(),
+        "an unapproved project hook ran"
+    );
+    let h = hooks_of(&d);
+    assert_eq!(h.len(), 1, "{d}");
+    assert_eq!(h[0]["status"], "unapproved", "{d}");
+
+    // an existing file (committed on the branch) is never overwritten
+    w.git(&t, &["branch", "--quiet", "feat/pre", "origin/feat/pre"]);
+    let (code, v) = w.imi_json(&t, &["feat", "pre"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(read(&w.wt("feat-pre").join("x.local")), "from the branch\n");
+    assert!(
+        v["data"]["setup"]["not_copied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "x.local"),
+        "{v}"
+    );
+
+    // 2. approved by one process, honoured by the next (and by another host)
+    let (code, v) = w.imi_json(&t, &["hooks", "approve"]);
+    assert_eq!(code, 0, "{v}");
+    let mut other_host = w.cmd(&t, &["--json", "hooks", "list"]);
+    other_host.env("IMI_HOST", "another-host");
+    let listed: Value = serde_json::from_slice(&other_host.output().unwrap().stdout).unwrap();
+    assert_eq!(listed["data"]["commands"][0]["approved"], true, "{listed}");
+    let d = add(w, "two");
+    let h = hooks_of(&d);
+    assert_eq!(h[0]["status"], "succeeded", "{d}");
+    let ran = read(&w.wt("feat-two").join("hook-ran.txt"));
+    let fields: Vec<&str> = ran.split_whitespace().collect();
+    assert_eq!(&fields[..3], ["feat-two", "feat/two", "feat"], "{ran}");
+    let port: u16 = fields[3].parse().unwrap();
+    assert!((20000..30000).contains(&port), "{port}");
+    let log = h[0]["log"].as_str().unwrap();
+    assert!(read(Path::new(log)).contains("hook-output"), "{log}");
+    // the same worktree name gets the same port again
+    w.imi(&t, &["remove", "feat-two", "--force"]).ok();
+    add(w, "two");
+    assert_eq!(read(&w.wt("feat-two").join("hook-ran.txt")), ran);
+    // the run is an event
+    let (_, ev) = w.imi_json(&t, &["events", "--type", "imi.hook."]);
+    let types: Vec<&str> = ev["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"imi.hook.approved") && types.contains(&"imi.hook.ran"),
+        "{types:?}"
+    );
+
+    // 3. one character changed: unapproved again, and not run
+    let changed = HOOK.replace("hook-output", "hook-output!");
+    w.write(
+        &t.join(".imi.toml"),
+        &format!("[hooks]\npost-create = {changed:?}\n\n[copy]\ninclude = [\".env\"]\n"),
+    );
+    let d = add(w, "three");
+    assert_eq!(hooks_of(&d)[0]["status"], "unapproved", "{d}");
+    assert!(!w.wt("feat-three").join("hook-ran.txt").exists());
+
+    // 4. --no-hooks: copies, runs nothing
+    w.imi(&t, &["hooks", "approve"]).ok();
+    let (code, v) = w.imi_json(&t, &["feat", "four", "--no-hooks"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(hooks_of(&v["data"]).is_empty(), "{v}");
+    assert!(w.wt("feat-four").join(".env").exists());
+    assert!(!w.wt("feat-four").join("hook-ran.txt").exists());
+}
+
+fn failing_hook_keeps_the_worktree(w: &World) {
+    // fails the first time, succeeds when run again
+    seed(
+        w,
+        "[hooks]\npost-create = \"test -f .second || { touch .second; echo first-try; exit 3; }\"\n",
+    );
+    w.init_project();
+    let t = w.trunk();
+    w.imi(&t, &["hooks", "approve"]).ok();
+    let d = add(w, "flaky");
+    let h = hooks_of(&d);
+    assert_eq!(h[0]["status"], "failed", "{d}");
+    assert_eq!(h[0]["exit_code"], 3, "{d}");
+    assert!(read(Path::new(h[0]["log"].as_str().unwrap())).contains("first-try"));
+    let wt = w.wt("feat-flaky");
+    assert!(wt.is_dir(), "a failing post-create removed the worktree");
+    let (code, v) = w.imi_json(&t, &["hooks", "run", "post-create", "feat-flaky"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["data"]["hooks"][0]["status"], "succeeded", "{v}");
+}
+
+crate::both_backends! {
+    hooks_setup => setup_copies_and_trusts;
+    hooks_failing => failing_hook_keeps_the_worktree;
+}
