@@ -445,3 +445,87 @@ pub async fn events_stay_in_commit_order_under_concurrent_writers<S: Store>(stor
         "the follower missed, repeated or reordered events"
     );
 }
+
+/// Hook approvals (SPEC §10): keyed by project identity and the hash of the exact
+/// command; approving twice keeps the first; revoking ends it; each is an event.
+pub async fn hook_approvals_are_keyed_by_identity_and_command<S: Store>(s: &S) {
+    use imi_core::NewHookApproval;
+    use imi_core::hooks::command_hash;
+    let p = s
+        .register_project(&project("app", Some("https://github.com/acme/app")))
+        .await
+        .unwrap();
+    let key = p.origin_key.clone();
+    let approve = |by: &str, command: &str| NewHookApproval {
+        project_key: key.clone(),
+        command: command.into(),
+        approved_by: by.into(),
+    };
+    assert!(
+        s.hook_approval(&key, &command_hash("npm ci"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let first = s.approve_hook(&approve("agent-a", "npm ci")).await.unwrap();
+    assert_eq!(first.command_hash, command_hash("npm ci"));
+    assert_eq!(first.approved_by, "agent-a");
+    let again = s.approve_hook(&approve("agent-b", "npm ci")).await.unwrap();
+    assert_eq!(again, first, "approving again keeps the first approval");
+    assert!(
+        s.hook_approval(&key, &command_hash("npm ci"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.hook_approval(&key, &command_hash("npm ci "))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.hook_approval("github.com/acme/other", &command_hash("npm ci"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.approve_hook(&approve("agent-a", "make")).await.unwrap();
+    let all = s.list_hook_approvals(Some(&key)).await.unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.command.as_str()).collect::<Vec<_>>(),
+        ["make", "npm ci"]
+    );
+    assert!(s.revoke_hook(&key, &command_hash("npm ci")).await.unwrap());
+    assert!(!s.revoke_hook(&key, &command_hash("npm ci")).await.unwrap());
+    assert!(
+        s.hook_approval(&key, &command_hash("npm ci"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for bad in [
+        approve(" ", "x"),
+        approve("a", ""),
+        approve("a", &"x".repeat(20_000)),
+    ] {
+        let e = s.approve_hook(&bad).await.unwrap_err();
+        assert_eq!(e.kind, imi_core::ErrorKind::Validation, "{e:?}");
+    }
+    let events = s
+        .events(&EventFilter {
+            after: Some(0),
+            types: vec!["imi.hook.".into()],
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        types(&events),
+        ["imi.hook.approved", "imi.hook.approved", "imi.hook.revoked"]
+    );
+    assert_eq!(events[0].project_id, Some(p.id));
+    assert_eq!(events[0].agent_id.as_deref(), Some("agent-a"));
+    assert_eq!(events[0].payload["command"], json!("npm ci"));
+}

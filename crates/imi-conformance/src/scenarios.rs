@@ -18,7 +18,7 @@ pub use crate::claims::{
 pub use crate::events::{
     events_are_kept_as_long_as_activities, events_are_read_by_id_type_and_project,
     events_of_a_rolled_back_change_do_not_exist, events_of_an_import_are_one,
-    events_record_every_change_in_commit_order,
+    events_record_every_change_in_commit_order, hook_approvals_are_keyed_by_identity_and_command,
 };
 pub use crate::failing::{failing_calls_are_worded_once, odd_trunk_paths_give_one_worktree_path};
 pub use crate::methods::{

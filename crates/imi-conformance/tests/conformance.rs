@@ -86,6 +86,7 @@ conformance!(
     events_are_read_by_id_type_and_project,
     events_are_kept_as_long_as_activities,
     events_of_an_import_are_one,
+    hook_approvals_are_keyed_by_identity_and_command,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -44,6 +44,7 @@ const READS: &[&str] = &[
     "SELECT * FROM claims WHERE worktree_id = $1",
     "SELECT * FROM v_claims WHERE worktree_id = $1",
     "SELECT * FROM events WHERE worktree_id = $1",
+    "SELECT * FROM hook_approvals WHERE $1::uuid IS NOT NULL",
 ];
 
 /// The event log is written by its triggers (and imi_emit_event, which imi_writer may
@@ -73,6 +74,8 @@ const TABLE_WRITES: &[&str] = &[
     "DELETE FROM agent_activities WHERE worktree_id = $1",
     "DELETE FROM worktrees WHERE id = $1",
     "DELETE FROM claims WHERE worktree_id = $1",
+    "INSERT INTO hook_approvals (project_key, command_hash, command, approved_by) \
+     SELECT 'k/' || $1::text, repeat('a', 64), 'make', 'x'",
 ];
 
 const WRITE_FUNCTIONS: &[&str] = &[
