@@ -205,6 +205,9 @@ pub struct RemoveArgs {
     /// Keep the branch even when it is merged
     #[arg(long)]
     pub keep_branch: bool,
+    /// Skip the pre-remove hooks
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +217,9 @@ pub struct CloseArgs {
     /// Remove even when the worktree has uncommitted changes (they are lost)
     #[arg(long)]
     pub force: bool,
+    /// Skip the pre-remove hooks
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +238,9 @@ pub struct MergeArgs {
     /// Merge even when another agent has claimed the worktree (logged)
     #[arg(long)]
     pub force: bool,
+    /// Skip the post-merge hooks
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Args)]

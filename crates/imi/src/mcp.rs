@@ -641,6 +641,7 @@ async fn call(env: &Env, tool: &str, args: &Map<String, Value>) -> Result<Value>
                     ff_only: a.ff_only,
                     push: a.push,
                     force: a.force,
+                    no_hooks: false,
                 },
             )
             .await?;
@@ -660,6 +661,7 @@ async fn call(env: &Env, tool: &str, args: &Map<String, Value>) -> Result<Value>
                     name: a.worktree,
                     force: a.force,
                     keep_branch: a.keep_branch,
+                    no_hooks: false,
                 },
             )
             .await?;

@@ -16,6 +16,7 @@ pub async fn cmd_merge(ctx: &Ctx<'_>, args: &cli::MergeArgs) -> Result<Output> {
         ff_only: args.ff_only,
         push: args.push,
         force: args.force,
+        no_hooks: args.no_hooks,
     };
     let r = merge::merge(&ctx.env, &args).await?;
     Output::report(&r, render(&r))

@@ -14,6 +14,7 @@ pub async fn cmd_remove(ctx: &Ctx<'_>, args: &cli::RemoveArgs) -> Result<Output>
         name: args.name.clone(),
         force: args.force,
         keep_branch: args.keep_branch,
+        no_hooks: args.no_hooks,
     };
     let r = remove::remove(&ctx.env, &args).await?;
     Output::report(&r, render(&r))
@@ -24,6 +25,7 @@ pub async fn cmd_close(ctx: &Ctx<'_>, args: &cli::CloseArgs) -> Result<Output> {
         project: ctx.project(),
         name: args.name.clone(),
         force: args.force,
+        no_hooks: args.no_hooks,
     };
     let r = remove::close(&ctx.env, &args).await?;
     Output::report(&r, render(&r))

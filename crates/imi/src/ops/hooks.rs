@@ -193,12 +193,25 @@ pub async fn run_hook<S: Store>(
     w: &Worktree,
     hook: Hook,
 ) -> Result<Vec<HookRun>> {
+    run_hook_in(s, env, project, w, hook, Path::new(&w.path)).await
+}
+
+/// [`run_hook`] in directory `dir` (`post-merge` runs in the trunk: the worktree is
+/// gone by then).
+pub async fn run_hook_in<S: Store>(
+    s: &S,
+    env: &Env,
+    project: &Project,
+    w: &Worktree,
+    hook: Hook,
+    dir: &Path,
+) -> Result<Vec<HookRun>> {
     let list = commands(env, project, hook)?;
     if list.is_empty() {
         return Ok(Vec::new());
     }
     let project_tables = setup::project_tables(Path::new(&project.trunk_path))?;
-    let dir = PathBuf::from(&w.path);
+    let dir = dir.to_path_buf();
     let vars = vec![
         ("IMI_PROJECT", project.name.clone()),
         ("IMI_WORKTREE", w.name.clone()),

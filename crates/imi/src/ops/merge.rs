@@ -38,6 +38,9 @@ pub struct MergeArgs {
     /// Merge a worktree another agent has claimed (logged).
     #[serde(default)]
     pub force: bool,
+    /// Skip the post-merge hooks.
+    #[serde(default)]
+    pub no_hooks: bool,
 }
 
 /// A merge that is done: trunk holds it, the worktree and its branch are gone.
@@ -63,6 +66,9 @@ pub struct Merged {
     /// Trunk's directory (for the push command the CLI suggests).
     #[serde(skip)]
     pub trunk_path: String,
+    /// The post-merge hook commands, run in the trunk after the merge.
+    #[serde(default)]
+    pub hooks: Vec<super::hooks::HookRun>,
 }
 
 impl Report for Merged {
@@ -74,7 +80,27 @@ impl Report for Merged {
 /// Merges a worktree's branch into trunk's default branch, records the merge,
 /// then removes the worktree and the merged branch.
 pub async fn merge(env: &Env, args: &MergeArgs) -> Result<Merged> {
-    with_store!(env.store().await?, s => merge_in(s, env, args).await)
+    with_store!(env.store().await?, s => {
+        let mut m = merge_in(s, env, args).await?;
+        if !args.no_hooks {
+            // after the lock; in the trunk (the worktree is gone); a failure is
+            // reported, the merge stands
+            let project = s.get_project(m.worktree.project_id).await?;
+            let trunk = std::path::PathBuf::from(&project.trunk_path);
+            match super::hooks::run_hook_in(s, env, &project, &m.worktree, crate::setup::Hook::PostMerge, &trunk).await {
+                Ok(runs) => m.hooks = runs,
+                Err(e) => env.observer().note(&format!("the post-merge hooks did not run: {}", imi_core::redact(&e.message))),
+            }
+            if let Some(f) = m.hooks.iter().find(|r| matches!(r.status, super::hooks::RunStatus::Failed | super::hooks::RunStatus::TimedOut)) {
+                env.observer().note(&format!(
+                    "the post-merge hook `{}` failed (log: {}); the merge is done",
+                    f.command,
+                    f.log.as_deref().unwrap_or("-")
+                ));
+            }
+        }
+        Ok(m)
+    })
 }
 
 fn unsafe_err(msg: String, hint: String) -> Error {
@@ -254,6 +280,7 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
         trunk_ahead_of_remote: ahead,
         remote_ref: ahead.and(remote_ref.map(str::to_string)),
         trunk_path: project.trunk_path,
+        hooks: Vec::new(),
     })
 }
 

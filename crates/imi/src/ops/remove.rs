@@ -27,6 +27,9 @@ pub struct RemoveArgs {
     pub force: bool,
     /// Keep the branch even when it is merged.
     pub keep_branch: bool,
+    /// Skip the pre-remove hooks.
+    #[serde(default)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -35,6 +38,9 @@ pub struct CloseArgs {
     pub name: String,
     /// Discard uncommitted files (commits on no ref are kept on a rescue ref).
     pub force: bool,
+    /// Skip the pre-remove hooks.
+    #[serde(default)]
+    pub no_hooks: bool,
 }
 
 /// What a remove or a close did.
@@ -61,6 +67,7 @@ pub async fn remove(env: &Env, args: &RemoveArgs) -> Result<Removed> {
         delete_branch: !args.keep_branch,
         check_merged: true,
         op: Op::Remove,
+        no_hooks: args.no_hooks,
     };
     let (project, name) = (args.project.as_deref(), args.name.as_str());
     with_store!(env.store().await?, s => remove_in(s, env, project, name, opts).await)
@@ -73,6 +80,7 @@ pub async fn close(env: &Env, args: &CloseArgs) -> Result<Removed> {
         delete_branch: false,
         check_merged: false,
         op: Op::Close,
+        no_hooks: args.no_hooks,
     };
     let (project, name) = (args.project.as_deref(), args.name.as_str());
     with_store!(env.store().await?, s => remove_in(s, env, project, name, opts).await)
@@ -84,6 +92,7 @@ struct Opts {
     delete_branch: bool,
     check_merged: bool,
     op: Op,
+    no_hooks: bool,
 }
 
 fn unsafe_err(msg: String, hint: &str) -> Error {
@@ -106,6 +115,33 @@ async fn remove_in<S: Store>(
         );
     }
     super::claims::guard(s, env, &w, o.force, o.op.as_str()).await?;
+    // pre-remove, before the lock (a hook may take long): a failure stops the
+    // removal unless --force
+    if !o.no_hooks && Path::new(&w.path).is_dir() {
+        let runs =
+            super::hooks::run_hook(s, env, &project, &w, crate::setup::Hook::PreRemove).await?;
+        if let Some(f) = runs.iter().find(|r| {
+            matches!(
+                r.status,
+                super::hooks::RunStatus::Failed | super::hooks::RunStatus::TimedOut
+            )
+        }) {
+            let log = f.log.clone().unwrap_or_default();
+            if !o.force {
+                return Err(unsafe_err(
+                    format!(
+                        "the pre-remove hook `{}` failed; {} was not removed (log: {log})",
+                        f.command, w.name
+                    ),
+                    "fix what the hook reports, or remove anyway with --force (or skip hooks with --no-hooks)",
+                ));
+            }
+            env.observer().note(&format!(
+                "the pre-remove hook `{}` failed (log: {log}); removing anyway because of --force",
+                f.command
+            ));
+        }
+    }
     let repo = Repo::at(&project.trunk_path);
     // the checks that decide and the steps they allow run under one lock
     let _lock = repo.lock().await?;

@@ -135,6 +135,7 @@ async fn operations_run_without_a_terminal_and_report_typed_results() {
         name: "login".into(),
         force: false,
         keep_branch: false,
+        no_hooks: false,
     };
     let unsafe_rm = remove::remove(&e, &rm).await.unwrap_err();
     assert_eq!(unsafe_rm.code(), "UNSAFE");

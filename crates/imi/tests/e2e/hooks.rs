@@ -193,7 +193,51 @@ fn failing_hook_keeps_the_worktree(w: &World) {
     assert_eq!(v["data"]["hooks"][0]["status"], "succeeded", "{v}");
 }
 
+fn pre_remove_can_stop_and_post_merge_runs(w: &World) {
+    seed(
+        w,
+        "[hooks]\npre-remove = \"test ! -f keep-me.local\"\npost-merge = \"echo \\\"$IMI_WORKTREE\\\" > merged.local\"\n",
+    );
+    w.init_project();
+    let t = w.trunk();
+    w.imi(&t, &["hooks", "approve"]).ok();
+    add(w, "a");
+    let wt = w.wt("feat-a");
+    w.write(&wt.join("keep-me.local"), "precious\n");
+    // a failing pre-remove stops the removal
+    let (code, v) = w.imi_json(&t, &["remove", "feat-a"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["error"]["code"], "UNSAFE", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pre-remove"),
+        "{v}"
+    );
+    assert!(
+        wt.join("keep-me.local").exists(),
+        "removed despite the hook"
+    );
+    // --force goes ahead (said on stderr)
+    let (code, v) = w.imi_json(&t, &["remove", "feat-a", "--force"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(!wt.exists());
+
+    // post-merge runs in the trunk after the merge
+    add(w, "b");
+    let wb = w.wt("feat-b");
+    w.write(&wb.join("b.txt"), "b\n");
+    w.git(&wb, &["add", "b.txt"]);
+    w.git(&wb, &["commit", "--quiet", "-m", "b"]);
+    let (code, v) = w.imi_json(&t, &["merge", "feat-b"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["data"]["hooks"][0]["status"], "succeeded", "{v}");
+    assert_eq!(read(&t.join("merged.local")).trim(), "feat-b");
+}
+
 crate::both_backends! {
+    hooks_remove_merge => pre_remove_can_stop_and_post_merge_runs;
     hooks_setup => setup_copies_and_trusts;
     hooks_failing => failing_hook_keeps_the_worktree;
 }
