@@ -37,8 +37,8 @@ pub enum Command {
     /// Administer the registry: schema, maintenance, roles, shell
     #[command(subcommand)]
     Db(DbCommand),
-    /// Show the configuration in effect and where each value comes from
-    Config,
+    /// Show or change settings: your config file, or the repository's .imi.toml (--project-file)
+    Config(ConfigArgs),
     /// Register the repository here (or clone URL into the layout) as a project
     Init(InitArgs),
     /// Create (or reuse) a worktree of a type: branch <prefix><name>, directory <prefix><name>
@@ -300,6 +300,47 @@ pub struct EventsArgs {
     /// At most this many events (without --since: the latest ones)
     #[arg(long, value_name = "N", default_value_t = crate::ops::events::DEFAULT_LIMIT)]
     pub limit: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: Option<ConfigCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The settings in effect (the default)
+    List {
+        /// Say where each value comes from (flag, environment, which file, default)
+        #[arg(long)]
+        show_origin: bool,
+    },
+    /// One setting: database_url, root, agent_id, hooks.post-create, hooks.pre-remove,
+    /// hooks.post-merge, hooks.timeout, copy.include
+    Get {
+        key: String,
+        /// From the repository's .imi.toml (hooks.*, copy.include)
+        #[arg(long)]
+        project_file: bool,
+    },
+    /// Write a setting to your config file (--project-file: the repository's .imi.toml);
+    /// several values make a list (hooks, copy.include)
+    Set {
+        key: String,
+        #[arg(required = true, num_args = 1..)]
+        values: Vec<String>,
+        /// In the repository's .imi.toml instead of your config file
+        #[arg(long)]
+        project_file: bool,
+    },
+    /// Remove a setting from your config file (--project-file: from .imi.toml)
+    Unset {
+        key: String,
+        /// In the repository's .imi.toml instead of your config file
+        #[arg(long)]
+        project_file: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

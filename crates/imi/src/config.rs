@@ -1,6 +1,6 @@
 //! Settings from the config file, the environment and flags (SPEC §1): flags win over
-//! the environment, which wins over `$XDG_CONFIG_HOME/imi/config.toml`. imi never
-//! writes the config file on its own.
+//! the environment, which wins over `$XDG_CONFIG_HOME/imi/config.toml`. imi writes
+//! the config file only when asked (`imi config set|unset`, `commands/config.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -109,7 +109,16 @@ fn read_file(path: &Path) -> Result<FileConfig> {
             );
         }
     };
-    toml::from_str(&text).map_err(|e| {
+    parse_text(&text, path)
+}
+
+/// Checks text meant for the config file with the parser that reads it.
+pub fn check_file_text(text: &str, path: &Path) -> Result<()> {
+    parse_text(text, path).map(|_| ())
+}
+
+fn parse_text(text: &str, path: &Path) -> Result<FileConfig> {
+    toml::from_str(text).map_err(|e| {
         // line and column (1-based) of where the parser stopped
         let at = e
             .span()

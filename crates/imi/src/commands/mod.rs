@@ -87,7 +87,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
     };
     let result = match &cli.command {
         Command::Db(cmd) => db::cmd_db(&ctx.env.settings, cmd, cli.global.json).await,
-        Command::Config => config::cmd_config(&ctx.env.settings),
+        Command::Config(a) => config::cmd_config(&ctx.env.settings, &ctx.env.cwd, a),
         Command::Path(args) => path::cmd_path(&ctx, args.worktree.as_deref()).await,
         Command::Trunk => path::cmd_path(&ctx, None).await,
         Command::Go(args) => go::cmd_go(&ctx, args.query.as_deref()).await,

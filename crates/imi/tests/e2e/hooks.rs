@@ -5,6 +5,7 @@
 //! approved never runs without a terminal, an approval made by one process is
 //! honoured by another (and by another host), one changed character needs a new one.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde_json::Value;
@@ -236,7 +237,86 @@ fn pre_remove_can_stop_and_post_merge_runs(w: &World) {
     assert_eq!(read(&t.join("merged.local")).trim(), "feat-b");
 }
 
+/// `imi config set|get|unset` on the user's file and the repository's `.imi.toml`:
+/// comments kept, a password refused, an invalid value never written, and the
+/// hooks set this way run.
+fn config_edits(w: &World) {
+    seed(w, "# the team's hooks\n[hooks]\n");
+    w.init_project();
+    let t = w.trunk();
+    let cfg = w.path().join(".config/imi/config.toml");
+    std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+    w.write(&cfg, "# mine\nagent_id = \"me\"\n");
+    let ok = |args: &[&str]| {
+        let (code, v) = w.imi_json(&t, args);
+        assert_eq!(code, 0, "{args:?}: {v}");
+        v
+    };
+    ok(&[
+        "config",
+        "set",
+        "hooks.post-create",
+        "echo one > one.local",
+        "echo two > two.local",
+    ]);
+    ok(&["config", "set", "copy.include", ".env"]);
+    let text = read(&cfg);
+    assert!(text.starts_with("# mine\n"), "{text}");
+    let v = ok(&["config", "get", "hooks.post-create"]);
+    assert_eq!(
+        v["data"]["value"],
+        serde_json::json!(["echo one > one.local", "echo two > two.local"])
+    );
+    // refused, and the file unchanged
+    let (code, v) = w.imi_json(
+        &t,
+        &[
+            "config",
+            "set",
+            "database_url",
+            "postgres://u:hunter2@db/imi",
+        ],
+    );
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (1, Some("VALIDATION_ERROR")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("hunter2"), "{v}");
+    let (code, _) = w.imi_json(&t, &["config", "set", "hooks.timeout", "forever"]);
+    assert_eq!(code, 1);
+    let (code, _) = w.imi_json(&t, &["config", "set", "--project-file", "root", "/x"]);
+    assert_eq!(code, 1);
+    assert_eq!(read(&cfg), text);
+    assert_eq!(
+        std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // the project's file: comments kept
+    ok(&["config", "set", "--project-file", "hooks.timeout", "2m"]);
+    let project = read(&t.join(".imi.toml"));
+    assert!(project.starts_with("# the team's hooks\n"), "{project}");
+    assert!(project.contains("timeout = \"2m\""), "{project}");
+    // the user's hooks are trusted: they run without an approval
+    let d = add(w, "cfg");
+    assert_eq!(hooks_of(&d).len(), 2, "{d}");
+    assert!(w.wt("feat-cfg").join("two.local").exists());
+    ok(&["config", "unset", "hooks.post-create"]);
+    let v = ok(&["config", "get", "hooks.post-create"]);
+    assert_eq!(v["data"]["value"], Value::Null);
+    let v = ok(&["config", "list", "--show-origin"]);
+    assert!(
+        v["data"]["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["key"] == "copy.include"),
+        "{v}"
+    );
+}
+
 crate::both_backends! {
+    hooks_config => config_edits;
     hooks_remove_merge => pre_remove_can_stop_and_post_merge_runs;
     hooks_setup => setup_copies_and_trusts;
     hooks_failing => failing_hook_keeps_the_worktree;
