@@ -265,6 +265,17 @@ pub async fn run_hook_in<S: Store>(
             }
         };
         record(s, env, w, &run).await?;
+        if let Some(log) = &run.log {
+            let how = match run.status {
+                RunStatus::Succeeded => "ok".to_string(),
+                RunStatus::Failed => format!("failed (exit {})", run.exit_code.unwrap_or(-1)),
+                _ => "timed out".to_string(),
+            };
+            env.observer().note(&format!(
+                "{} `{}`: {how} (log: {log})",
+                run.hook, run.command
+            ));
+        }
         let stop = matches!(run.status, RunStatus::Failed | RunStatus::TimedOut);
         runs.push(run);
         if stop {

@@ -192,6 +192,21 @@ fn failing_hook_keeps_the_worktree(w: &World) {
     let (code, v) = w.imi_json(&t, &["hooks", "run", "post-create", "feat-flaky"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["data"]["hooks"][0]["status"], "succeeded", "{v}");
+
+    // a command past its time limit is killed, with its children
+    w.write(
+        &t.join(".imi.toml"),
+        "[hooks]\npost-create = \"sleep 60 & sleep 60\"\ntimeout = \"1s\"\n",
+    );
+    w.imi(&t, &["hooks", "approve"]).ok();
+    let started = std::time::Instant::now();
+    let d = add(w, "slow");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the time limit did not stop the hook"
+    );
+    assert_eq!(hooks_of(&d)[0]["status"], "timed_out", "{d}");
+    assert!(w.wt("feat-slow").is_dir());
 }
 
 fn pre_remove_can_stop_and_post_merge_runs(w: &World) {
