@@ -300,6 +300,14 @@ fn metadata_text(row: &PgRow) -> Result<String> {
     Ok(raw.get().to_string())
 }
 
+/// One hook approval by project key (1) and command hash (2).
+macro_rules! approval_by_key {
+    () => {
+        "SELECT project_key, command_hash, command, approved_by, approved_at \
+         FROM hook_approvals WHERE project_key = $1 AND command_hash = $2"
+    };
+}
+
 impl Store for PgStore {
     type Waiter = events::PgEventWaiter;
 
@@ -951,15 +959,12 @@ impl Store for PgStore {
         project_key: &str,
         command_hash: &str,
     ) -> Result<Option<HookApproval>> {
-        let found = sqlx::query(
-            "SELECT project_key, command_hash, command, approved_by, approved_at \
-             FROM hook_approvals WHERE project_key = $1 AND command_hash = $2",
-        )
-        .bind(project_key)
-        .bind(command_hash)
-        .fetch_optional(self.db())
-        .await
-        .map_err(db_err)?;
+        let found = sqlx::query(approval_by_key!())
+            .bind(project_key)
+            .bind(command_hash)
+            .fetch_optional(self.db())
+            .await
+            .map_err(db_err)?;
         found.as_ref().map(rows::read).transpose()
     }
 

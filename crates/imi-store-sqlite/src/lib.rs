@@ -556,6 +556,14 @@ impl imi_core::EventWaiter for PollWaiter {
     }
 }
 
+/// One hook approval by project key (1) and command hash (2).
+macro_rules! approval_by_key {
+    () => {
+        "SELECT project_key, command_hash, command, approved_by, approved_at \
+         FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2"
+    };
+}
+
 impl Store for SqliteStore {
     type Waiter = PollWaiter;
 
@@ -1527,15 +1535,12 @@ impl Store for SqliteStore {
         project_key: &str,
         command_hash: &str,
     ) -> Result<Option<HookApproval>> {
-        let found = sqlx::query(
-            "SELECT project_key, command_hash, command, approved_by, approved_at \
-             FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2",
-        )
-        .bind(project_key)
-        .bind(command_hash)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let found = sqlx::query(approval_by_key!())
+            .bind(project_key)
+            .bind(command_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
         found.as_ref().map(rows::read).transpose()
     }
 
@@ -1555,15 +1560,12 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let row = sqlx::query(
-            "SELECT project_key, command_hash, command, approved_by, approved_at \
-             FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2",
-        )
-        .bind(&a.project_key)
-        .bind(&hash)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let row = sqlx::query(approval_by_key!())
+            .bind(&a.project_key)
+            .bind(&hash)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         rows::read(&row)
     }
