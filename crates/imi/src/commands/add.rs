@@ -18,7 +18,7 @@ pub async fn cmd_add(ctx: &Ctx<'_>, type_name: &str, args: &ShorthandArgs) -> Re
         no_hooks: args.no_hooks,
     };
     if !args.no_hooks {
-        super::hooks::ask_approvals(ctx).await?;
+        super::hooks::ask_approvals(ctx, crate::setup::Hook::PostCreate).await?;
     }
     let r = add::add(&ctx.env, &args).await?;
     Output::report(&r, r.path.clone())
@@ -31,7 +31,7 @@ pub async fn cmd_review(ctx: &Ctx<'_>, args: &cli::ReviewArgs) -> Result<Output>
         no_hooks: args.no_hooks,
     };
     if !args.no_hooks {
-        super::hooks::ask_approvals(ctx).await?;
+        super::hooks::ask_approvals(ctx, crate::setup::Hook::PostCreate).await?;
     }
     let r = add::review(&ctx.env, &args).await?;
     Output::report(&r, r.path.clone())

@@ -115,10 +115,10 @@ pub async fn cmd_hooks(ctx: &Ctx<'_>, c: &HooksCommand) -> Result<Output> {
     }
 }
 
-/// On a terminal (stdin and stderr, not `--json`), asks about each project
-/// `post-create` command nobody approved yet and approves the ones the user accepts.
-/// Elsewhere it asks nothing: the operation skips unapproved commands and says so.
-pub async fn ask_approvals(ctx: &Ctx<'_>) -> Result<()> {
+/// On a terminal (stdin and stderr, not `--json`), asks about each project command
+/// of `hook` nobody approved yet and approves the ones the user accepts. Elsewhere
+/// it asks nothing: the operation skips unapproved commands and says so.
+pub async fn ask_approvals(ctx: &Ctx<'_>, hook: Hook) -> Result<()> {
     if ctx.global.json || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Ok(());
     }
@@ -130,13 +130,15 @@ pub async fn ask_approvals(ctx: &Ctx<'_>) -> Result<()> {
     for c in list
         .commands
         .iter()
-        .filter(|c| !c.approved && c.hook == Hook::PostCreate.name())
+        .filter(|c| !c.approved && c.hook == hook.name())
     {
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "{}'s .imi.toml wants to run after creating the worktree:\n    {}\nRun it now and from now on (for every agent sharing this registry)? [y/N] ",
-            list.project, c.command
+            "{}'s .imi.toml has a {} hook:\n    {}\nRun it now and from now on (for every agent sharing this registry)? [y/N] ",
+            list.project,
+            hook.name(),
+            c.command
         );
         let _ = err.flush();
         drop(err);

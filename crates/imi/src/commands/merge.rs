@@ -18,6 +18,9 @@ pub async fn cmd_merge(ctx: &Ctx<'_>, args: &cli::MergeArgs) -> Result<Output> {
         force: args.force,
         no_hooks: args.no_hooks,
     };
+    if !args.no_hooks {
+        super::hooks::ask_approvals(ctx, crate::setup::Hook::PostMerge).await?;
+    }
     let r = merge::merge(&ctx.env, &args).await?;
     Output::report(&r, render(&r))
 }

@@ -16,6 +16,9 @@ pub async fn cmd_remove(ctx: &Ctx<'_>, args: &cli::RemoveArgs) -> Result<Output>
         keep_branch: args.keep_branch,
         no_hooks: args.no_hooks,
     };
+    if !args.no_hooks {
+        super::hooks::ask_approvals(ctx, crate::setup::Hook::PreRemove).await?;
+    }
     let r = remove::remove(&ctx.env, &args).await?;
     Output::report(&r, render(&r))
 }
@@ -27,6 +30,9 @@ pub async fn cmd_close(ctx: &Ctx<'_>, args: &cli::CloseArgs) -> Result<Output> {
         force: args.force,
         no_hooks: args.no_hooks,
     };
+    if !args.no_hooks {
+        super::hooks::ask_approvals(ctx, crate::setup::Hook::PreRemove).await?;
+    }
     let r = remove::close(&ctx.env, &args).await?;
     Output::report(&r, render(&r))
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::harness::World;
 
-const HOOK: &str = "printf '%s %s %s %s\\n' \"$IMI_WORKTREE\" \"$IMI_BRANCH\" \"$IMI_TYPE\" \"$IMI_PORT\" > hook-ran.txt; echo hook-output";
+const HOOK: &str = "printf '%s|%s|%s|%s|%s|%s|%s|%s\\n' \"$IMI_PROJECT\" \"$IMI_WORKTREE\" \"$IMI_WORKTREE_PATH\" \"$IMI_BRANCH\" \"$IMI_TRUNK_PATH\" \"$IMI_TYPE\" \"$IMI_PORT\" \"$IMI_HOOK\" > hook-ran.txt; echo hook-output";
 
 fn seed(w: &World, imi_toml: &str) {
     let seed = w.path().join("seed");
@@ -131,9 +131,22 @@ fn setup_copies_and_trusts(w: &World) {
     let h = hooks_of(&d);
     assert_eq!(h[0]["status"], "succeeded", "{d}");
     let ran = read(&w.wt("feat-two").join("hook-ran.txt"));
-    let fields: Vec<&str> = ran.split_whitespace().collect();
-    assert_eq!(&fields[..3], ["feat-two", "feat/two", "feat"], "{ran}");
-    let port: u16 = fields[3].parse().unwrap();
+    let f: Vec<&str> = ran.trim_end().split('|').collect();
+    let wt2 = w.wt("feat-two");
+    assert_eq!(
+        [f[0], f[1], f[2], f[3], f[4], f[5], f[7]],
+        [
+            "app",
+            "feat-two",
+            wt2.to_str().unwrap(),
+            "feat/two",
+            t.to_str().unwrap(),
+            "feat",
+            "post-create"
+        ],
+        "{ran}"
+    );
+    let port: u16 = f[6].parse().unwrap();
     assert!((20000..30000).contains(&port), "{port}");
     let log = h[0]["log"].as_str().unwrap();
     assert!(read(Path::new(log)).contains("hook-output"), "{log}");
@@ -330,7 +343,68 @@ fn config_edits(w: &World) {
     );
 }
 
+/// On a terminal `imi feat` asks about an unapproved project command: "y" approves
+/// it (in the registry) and it runs; "n" leaves it unapproved and unrun. `script`
+/// (util-linux) gives imi the terminal.
+fn terminal_asks(w: &World) {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "script is not installed");
+        return;
+    }
+    seed(w, "[hooks]\npost-create = \"echo ran > asked.local\"\n");
+    w.init_project();
+    let t = w.trunk();
+    for (name, answer, runs) in [("no", "n", false), ("yes", "y", true)] {
+        let inner = format!("{} feat {name}", env!("CARGO_BIN_EXE_imi"));
+        let mut c = Command::new("script");
+        w.imi_env(&mut c);
+        let mut child = c
+            .current_dir(&t)
+            .args(["-qec", &inner, "/dev/null"])
+            .env("TERM", "xterm")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let (mut seen, mut buf, mut told) = (Vec::new(), [0u8; 4096], false);
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if !told && String::from_utf8_lossy(&seen).contains("[y/N]") {
+                    told = true;
+                    tx.send(()).unwrap();
+                }
+            }
+            String::from_utf8_lossy(&seen).into_owned()
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("imi did not ask");
+        stdin.write_all(format!("{answer}\r").as_bytes()).unwrap();
+        let status = child.wait().unwrap();
+        drop(stdin);
+        let screen = reader.join().unwrap();
+        assert!(status.success(), "{screen}");
+        assert!(screen.contains("echo ran > asked.local"), "{screen}");
+        assert_eq!(
+            w.wt(&format!("feat-{name}")).join("asked.local").exists(),
+            runs,
+            "{screen}"
+        );
+    }
+    let (_, v) = w.imi_json(&t, &["hooks", "list"]);
+    assert_eq!(v["data"]["commands"][0]["approved"], true, "{v}");
+}
+
 crate::both_backends! {
+    hooks_terminal => terminal_asks;
     hooks_config => config_edits;
     hooks_remove_merge => pre_remove_can_stop_and_post_merge_runs;
     hooks_setup => setup_copies_and_trusts;
