@@ -363,6 +363,9 @@ pub enum HooksCommand {
         hook: String,
         /// Worktree name
         worktree: Option<String>,
+        /// Run it even when another agent has claimed the worktree (logged)
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -72,9 +72,20 @@ pub async fn cmd_hooks(ctx: &Ctx<'_>, c: &HooksCommand) -> Result<Output> {
             };
             Output::report(&r, human)
         }
-        HooksCommand::Run { hook, worktree } => {
+        HooksCommand::Run {
+            hook,
+            worktree,
+            force,
+        } => {
             let hook = Hook::parse(hook)?;
-            let r = hooks::rerun(&ctx.env, project.as_deref(), hook, worktree.as_deref()).await?;
+            let r = hooks::rerun(
+                &ctx.env,
+                project.as_deref(),
+                hook,
+                worktree.as_deref(),
+                *force,
+            )
+            .await?;
             let lines: Vec<String> = r
                 .hooks
                 .iter()

@@ -625,16 +625,20 @@ pub async fn revoke(env: &Env, project: Option<&str>, only: Option<&str>) -> Res
     })
 }
 
-/// Runs `hook` again for a worktree (named, else the current one).
+/// Runs `hook` again for a worktree (named, else the current one); refused with
+/// `CONFLICT` when another agent holds its claim, unless `force` (logged).
 pub async fn rerun(
     env: &Env,
     project: Option<&str>,
     hook: Hook,
     worktree: Option<&str>,
+    force: bool,
 ) -> Result<Rerun> {
     with_store!(env.store().await?, s => {
         let project = common::resolve_project(s, env, project).await?;
         let w = common::worktree_here_or_named(s, env, &project, worktree).await?;
+        let action = format!("run the {} hook in", hook.name());
+        super::claims::guard(s, env, &w, force, &action).await?;
         let hooks = run_hook(s, env, &project, &w, hook).await?;
         Ok(Rerun { worktree: w.name, hooks })
     })

@@ -202,7 +202,26 @@ fn failing_hook_keeps_the_worktree(w: &World) {
     assert!(read(Path::new(h[0]["log"].as_str().unwrap())).contains("first-try"));
     let wt = w.wt("feat-flaky");
     assert!(wt.is_dir(), "a failing post-create removed the worktree");
+    // another agent's claim is respected: refused, then run by the holder
+    let (code, v) = w.imi_json(&t, &["--agent", "agent-b", "claim", "feat-flaky"]);
+    assert_eq!(code, 0, "{v}");
     let (code, v) = w.imi_json(&t, &["hooks", "run", "post-create", "feat-flaky"]);
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (1, Some("CONFLICT")),
+        "{v}"
+    );
+    let (code, v) = w.imi_json(
+        &t,
+        &[
+            "--agent",
+            "agent-b",
+            "hooks",
+            "run",
+            "post-create",
+            "feat-flaky",
+        ],
+    );
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["data"]["hooks"][0]["status"], "succeeded", "{v}");
 
