@@ -110,13 +110,19 @@ pub fn port_of(project: &Project, worktree: &str) -> u16 {
     20000 + (h % 10000) as u16
 }
 
-fn log_path(project: &Project, w: &Worktree, hook: Hook) -> Result<PathBuf> {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+/// A new log's path: the hook, the time, the command's place in the list and this
+/// process (two commands, or two processes, never share one).
+fn log_path(project: &Project, w: &Worktree, hook: Hook, n: usize) -> Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
     Ok(crate::config::state_dir()?
         .join("hooks")
         .join(&project.name)
         .join(&w.name)
-        .join(format!("{}-{stamp}.log", hook.name())))
+        .join(format!(
+            "{}-{stamp}-{n}-{}.log",
+            hook.name(),
+            std::process::id()
+        )))
 }
 
 /// Runs one command to its end or its time limit (blocking).
@@ -127,15 +133,26 @@ fn run_command(
     log: &Path,
     limit: Duration,
 ) -> Result<(RunStatus, Option<i32>)> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    // a hook's output may hold secrets (it runs next to .env): the user's eyes only
     if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            Error::internal(format!("cannot create {}: {e}", parent.display()))
-                .with_hint("check that the state directory ($XDG_STATE_HOME) is writable")
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| {
+                Error::internal(format!("cannot create {}: {e}", parent.display()))
+                    .with_hint("check that the state directory ($XDG_STATE_HOME) is writable")
+            })?;
     }
-    let out = File::create(log).map_err(|e| {
-        Error::internal(format!("cannot create the hook log {}: {e}", log.display()))
-    })?;
+    let out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(log)
+        .map_err(|e| {
+            Error::internal(format!("cannot create the hook log {}: {e}", log.display()))
+        })?;
     let err = out
         .try_clone()
         .map_err(|e| Error::internal(format!("cannot share the hook log: {e}")))?;
@@ -223,7 +240,7 @@ pub async fn run_hook_in<S: Store>(
         ("IMI_HOOK", hook.name().to_string()),
     ];
     let mut runs = Vec::new();
-    for (command, origin) in list {
+    for (n, (command, origin)) in list.into_iter().enumerate() {
         let tables = match origin {
             Origin::Project => &project_tables.hooks,
             Origin::User => &env.settings.setup.hooks,
@@ -237,7 +254,7 @@ pub async fn run_hook_in<S: Store>(
                 .is_some(),
         };
         let run = if approved {
-            let log = log_path(project, w, hook)?;
+            let log = log_path(project, w, hook, n + 1)?;
             let started = Instant::now();
             let (c, d, v, l) = (command.clone(), dir.clone(), vars.clone(), log.clone());
             let (status, exit_code) =

@@ -150,6 +150,10 @@ fn setup_copies_and_trusts(w: &World) {
     assert!((20000..30000).contains(&port), "{port}");
     let log = h[0]["log"].as_str().unwrap();
     assert!(read(Path::new(log)).contains("hook-output"), "{log}");
+    // the log may hold secrets: the user's only
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(Path::new(log)), 0o600, "{log}");
+    assert_eq!(mode(Path::new(log).parent().unwrap()), 0o700, "{log}");
     // the same worktree name gets the same port again
     w.imi(&t, &["remove", "feat-two", "--force"]).ok();
     add(w, "two");
