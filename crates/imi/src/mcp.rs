@@ -200,6 +200,9 @@ pub struct MergeInput {
     /// Merge even though another agent holds the claim (logged).
     #[serde(default)]
     pub force: bool,
+    /// Skip the post-merge hooks.
+    #[serde(default)]
+    pub no_hooks: bool,
     /// Why the agent calls this tool; stored in the activity log.
     pub explanation: Option<String>,
 }
@@ -220,6 +223,9 @@ pub struct RemoveInput {
     /// Keep the branch.
     #[serde(default)]
     pub keep_branch: bool,
+    /// Skip the pre-remove hooks.
+    #[serde(default)]
+    pub no_hooks: bool,
     /// Why the agent calls this tool; stored in the activity log.
     pub explanation: Option<String>,
 }
@@ -641,7 +647,7 @@ async fn call(env: &Env, tool: &str, args: &Map<String, Value>) -> Result<Value>
                     ff_only: a.ff_only,
                     push: a.push,
                     force: a.force,
-                    no_hooks: false,
+                    no_hooks: a.no_hooks,
                 },
             )
             .await?;
@@ -661,7 +667,7 @@ async fn call(env: &Env, tool: &str, args: &Map<String, Value>) -> Result<Value>
                     name: a.worktree,
                     force: a.force,
                     keep_branch: a.keep_branch,
-                    no_hooks: false,
+                    no_hooks: a.no_hooks,
                 },
             )
             .await?;
