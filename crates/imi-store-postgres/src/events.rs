@@ -55,11 +55,6 @@ impl PgEventWaiter {
             listener: Some(listener),
         })
     }
-
-    /// Whether a listening connection is up right now (for tests and `imi doctor`).
-    pub fn listening(&self) -> bool {
-        self.listener.is_some()
-    }
 }
 
 async fn listen(pool: &PgPool) -> Result<PgListener> {

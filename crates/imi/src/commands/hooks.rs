@@ -7,7 +7,7 @@ use imi_core::Result;
 
 use super::Ctx;
 use crate::cli::HooksCommand;
-use crate::ops::hooks::{self, Origin, RunStatus};
+use crate::ops::hooks::{self, Origin};
 use crate::setup::Hook;
 use crate::table;
 use crate::ui::Output;
@@ -90,16 +90,11 @@ pub async fn cmd_hooks(ctx: &Ctx<'_>, c: &HooksCommand) -> Result<Output> {
                 .hooks
                 .iter()
                 .map(|h| {
-                    let what = match h.status {
-                        RunStatus::Succeeded => "ok".to_string(),
-                        RunStatus::Failed => format!("failed (exit {})", h.exit_code.unwrap_or(-1)),
-                        RunStatus::TimedOut => "timed out".to_string(),
-                        RunStatus::Unapproved => "skipped: not approved".to_string(),
-                    };
                     format!(
-                        "{} {}: {what}  {}",
+                        "{} {}: {}  {}",
                         h.hook,
                         h.command,
+                        h.outcome(),
                         h.log.as_deref().unwrap_or("")
                     )
                 })
@@ -109,19 +104,7 @@ pub async fn cmd_hooks(ctx: &Ctx<'_>, c: &HooksCommand) -> Result<Output> {
             } else {
                 lines.join("\n")
             };
-            let out = Output::report(&r, human)?;
-            match r
-                .hooks
-                .iter()
-                .find(|h| matches!(h.status, RunStatus::Failed | RunStatus::TimedOut))
-            {
-                Some(f) => Err(imi_core::Error::new(
-                    imi_core::ErrorKind::Internal,
-                    format!("the {} command `{}` did not succeed", f.hook, f.command),
-                )
-                .with_hint(format!("see its log: {}", f.log.as_deref().unwrap_or("-")))),
-                None => Ok(out),
-            }
+            Output::report(&r, human)
         }
     }
 }

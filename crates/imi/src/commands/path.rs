@@ -4,16 +4,15 @@
 //! Inside a project, without `-p`, the answer comes from `.iMi/project.json` alone
 //! (the same rule on the same `trunk_path` the registry holds), so that scripts and
 //! prompts get it in about the time a process takes to start (SPEC §8). With `-p`,
-//! or outside a project, the registry answers (`Store::working_path`).
+//! or outside a project, the registry answers (`ops::list::path`, this host's trunk).
 
 use std::path::Path;
 
-use imi_core::{Result, Store, naming, sibling_path};
+use imi_core::{Result, naming, sibling_path};
 use serde_json::json;
 
 use super::Ctx;
 use crate::context;
-use crate::registry::with_store;
 use crate::ui::Output;
 
 fn output(path: &str) -> Output {
@@ -48,24 +47,9 @@ pub async fn cmd_path(ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
     if let Some(out) = from_files(ctx.global.project.as_deref(), &ctx.env.cwd, worktree) {
         return out;
     }
-    let store = ctx.store().await?;
-    with_store!(&store, s => registry_path(s, ctx, worktree).await)
-}
-
-async fn registry_path<S: Store>(s: &S, ctx: &Ctx<'_>, worktree: Option<&str>) -> Result<Output> {
-    // this host's trunk, and the same rule as `from_files` and `Store::working_path`
-    let project =
-        crate::ops::common::resolve_project(s, &ctx.env, ctx.global.project.as_deref()).await?;
-    if !project.active {
-        return Err(imi_core::messages::project_inactive(project.id));
-    }
-    Ok(match worktree {
-        None => output(&project.trunk_path),
-        Some(name) => {
-            naming::validate_worktree_name(name)?;
-            output(&sibling_path(&project.trunk_path, name))
-        }
-    })
+    // this host's trunk, and the same rule as `from_files`
+    let r = crate::ops::list::path(&ctx.env, ctx.global.project.as_deref(), worktree).await?;
+    Ok(output(&r.path))
 }
 
 #[cfg(test)]

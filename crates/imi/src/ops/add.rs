@@ -74,20 +74,25 @@ pub async fn add(env: &Env, args: &AddArgs) -> Result<Added> {
     };
     let project = args.project.as_deref();
     with_store!(env.store().await?, s => {
-        let added = add_in(s, env, project, &args.type_name, &args.name, src).await?;
-        set_up(s, env, added, args.no_hooks).await
+        let (added, project) = add_in(s, env, project, &args.type_name, &args.name, src).await?;
+        set_up(s, env, &project, added, args.no_hooks).await
     })
 }
 
 /// After the repository lock is released: a hook may take minutes, and other adds
-/// must not wait for it.
-async fn set_up<S: Store>(s: &S, env: &Env, mut added: Added, no_hooks: bool) -> Result<Added> {
+/// must not wait for it. `project` as this host sees it (its trunk).
+async fn set_up<S: Store>(
+    s: &S,
+    env: &Env,
+    project: &Project,
+    mut added: Added,
+    no_hooks: bool,
+) -> Result<Added> {
     if !added.created {
         return Ok(added);
     }
     // the worktree exists now: a failure to set it up is reported, never undone
-    let project = s.get_project(added.worktree.project_id).await?;
-    match super::hooks::set_up(s, env, &project, &added.worktree, no_hooks).await {
+    match super::hooks::set_up(s, env, project, &added.worktree, no_hooks).await {
         Ok(setup) => added.setup = Some(setup),
         Err(e) => env.observer().note(&format!(
             "setting up {} failed ({}); the worktree is kept: copy the files yourself or run `imi hooks run post-create {}`",
@@ -104,8 +109,9 @@ pub async fn review(env: &Env, args: &ReviewArgs) -> Result<Added> {
     let name = args.number.to_string();
     let project = args.project.as_deref();
     with_store!(env.store().await?, s => {
-        let added = add_in(s, env, project, "review", &name, Source::Review(args.number)).await?;
-        set_up(s, env, added, args.no_hooks).await
+        let (added, project) =
+            add_in(s, env, project, "review", &name, Source::Review(args.number)).await?;
+        set_up(s, env, &project, added, args.no_hooks).await
     })
 }
 
@@ -125,7 +131,7 @@ async fn add_in<S: Store>(
     type_name: &str,
     name: &str,
     src: Source<'_>,
-) -> Result<Added> {
+) -> Result<(Added, Project)> {
     naming::validate_worktree_name(name)?;
     let project = common::resolve_project(s, env, project).await?;
     let types = s.list_types().await?;
@@ -204,7 +210,7 @@ async fn add_in<S: Store>(
             false,
         )
         .await?;
-        return Ok(added(w, false));
+        return Ok((added(w, false), project));
     }
     if path.symlink_metadata().is_ok() {
         return Err(Error::conflict(format!(
@@ -334,7 +340,7 @@ async fn add_in<S: Store>(
     {
         Ok((w, _)) => {
             journal.done()?;
-            Ok(added(w, true))
+            Ok((added(w, true), project))
         }
         Err(e) => {
             // leave the disk and the registry as they were: the worktree is fresh

@@ -76,8 +76,13 @@ pub async fn list(env: &Env, args: &EventsArgs) -> Result<EventsReport> {
 
 async fn list_in<S: Store>(s: &S, args: &EventsArgs) -> Result<EventsReport> {
     let filter = filter_of(s, args, args.since).await?;
-    let events = s.events(&filter).await?;
-    let last_id = match (events.last(), args.since) {
+    read(s, &filter).await
+}
+
+/// The events of `filter`, and the id to continue from.
+async fn read<S: Store>(s: &S, filter: &EventFilter) -> Result<EventsReport> {
+    let events = s.events(filter).await?;
+    let last_id = match (events.last(), filter.after) {
         (Some(e), _) => e.id,
         (None, Some(since)) => since,
         (None, None) => s.last_event_id().await?,
@@ -113,14 +118,15 @@ async fn follow_in<S: Store>(
     args: &EventsArgs,
     mut sink: impl FnMut(&Event) -> Result<Flow> + Send,
 ) -> Result<()> {
+    let mut filter = filter_of(s, args, args.since).await?;
     let mut waiter = s.event_waiter().await?;
-    let first = list_in(s, args).await?;
+    let first = read(s, &filter).await?;
     for e in &first.events {
         if let Flow::Stop = sink(e)? {
             return Ok(());
         }
     }
-    let mut filter = filter_of(s, args, Some(first.last_id)).await?;
+    filter.after = Some(first.last_id);
     filter.limit = PAGE;
     let mut backoff = Duration::ZERO;
     loop {

@@ -68,18 +68,41 @@ pub struct Setup {
     pub hooks: Vec<HookRun>,
 }
 
+impl RunStatus {
+    /// Failed or timed out: what stops a hook's later commands (and `pre-remove`'s
+    /// removal).
+    pub fn failed(self) -> bool {
+        matches!(self, RunStatus::Failed | RunStatus::TimedOut)
+    }
+}
+
+impl HookRun {
+    /// The outcome in words: `ok`, `failed (exit 3)`, `timed out`, `skipped: not
+    /// approved`.
+    pub fn outcome(&self) -> String {
+        match self.status {
+            RunStatus::Succeeded => "ok".to_string(),
+            RunStatus::Failed => format!("failed (exit {})", self.exit_code.unwrap_or(-1)),
+            RunStatus::TimedOut => "timed out".to_string(),
+            RunStatus::Unapproved => "skipped: not approved (`imi hooks approve`)".to_string(),
+        }
+    }
+}
+
+/// The first command of `runs` that failed or timed out.
+pub fn first_failure(runs: &[HookRun]) -> Option<&HookRun> {
+    runs.iter().find(|h| h.status.failed())
+}
+
 impl Setup {
     /// The first command that failed or timed out.
     pub fn failed(&self) -> Option<&HookRun> {
-        self.hooks
-            .iter()
-            .find(|h| matches!(h.status, RunStatus::Failed | RunStatus::TimedOut))
+        first_failure(&self.hooks)
     }
 }
 
 /// The configured commands of a project's hook with their origin.
-pub fn commands(env: &Env, project: &Project, hook: Hook) -> Result<Vec<(String, Origin)>> {
-    let tables = setup::project_tables(Path::new(&project.trunk_path))?;
+pub fn commands(env: &Env, tables: &SetupTables, hook: Hook) -> Vec<(String, Origin)> {
     let mut out: Vec<(String, Origin)> = hook
         .commands(&tables.hooks)
         .into_iter()
@@ -90,7 +113,7 @@ pub fn commands(env: &Env, project: &Project, hook: Hook) -> Result<Vec<(String,
             .into_iter()
             .map(|c| (c, Origin::User)),
     );
-    Ok(out)
+    out
 }
 
 /// A port in 20000..30000, the same for a project's worktree name on every run.
@@ -200,22 +223,11 @@ fn run_command(
     }
 }
 
-/// Runs `hook` for worktree `w` (its directory `dir`): every configured command in
-/// order (the project's, then the user's), each approved project command and every
-/// user command; stops at the first failure. Each run is logged as an activity.
+/// Runs `hook` for worktree `w` in directory `dir` (the worktree's; `post-merge`
+/// runs in the trunk, the worktree being gone): every configured command in order
+/// (the project's, then the user's), each approved project command and every user
+/// command; stops at the first failure. Each run is logged as an activity.
 pub async fn run_hook<S: Store>(
-    s: &S,
-    env: &Env,
-    project: &Project,
-    w: &Worktree,
-    hook: Hook,
-) -> Result<Vec<HookRun>> {
-    run_hook_in(s, env, project, w, hook, Path::new(&w.path)).await
-}
-
-/// [`run_hook`] in directory `dir` (`post-merge` runs in the trunk: the worktree is
-/// gone by then).
-pub async fn run_hook_in<S: Store>(
     s: &S,
     env: &Env,
     project: &Project,
@@ -223,11 +235,24 @@ pub async fn run_hook_in<S: Store>(
     hook: Hook,
     dir: &Path,
 ) -> Result<Vec<HookRun>> {
-    let list = commands(env, project, hook)?;
+    let tables = setup::project_tables(Path::new(&project.trunk_path))?;
+    run_hook_in(s, env, project, &tables, w, hook, dir).await
+}
+
+/// [`run_hook`] with the project's `.imi.toml` tables already read.
+pub async fn run_hook_in<S: Store>(
+    s: &S,
+    env: &Env,
+    project: &Project,
+    project_tables: &SetupTables,
+    w: &Worktree,
+    hook: Hook,
+    dir: &Path,
+) -> Result<Vec<HookRun>> {
+    let list = commands(env, project_tables, hook);
     if list.is_empty() {
         return Ok(Vec::new());
     }
-    let project_tables = setup::project_tables(Path::new(&project.trunk_path))?;
     let dir = dir.to_path_buf();
     let vars = vec![
         ("IMI_PROJECT", project.name.clone()),
@@ -283,17 +308,14 @@ pub async fn run_hook_in<S: Store>(
         };
         record(s, env, w, &run).await?;
         if let Some(log) = &run.log {
-            let how = match run.status {
-                RunStatus::Succeeded => "ok".to_string(),
-                RunStatus::Failed => format!("failed (exit {})", run.exit_code.unwrap_or(-1)),
-                _ => "timed out".to_string(),
-            };
             env.observer().note(&format!(
-                "{} `{}`: {how} (log: {log})",
-                run.hook, run.command
+                "{} `{}`: {} (log: {log})",
+                run.hook,
+                run.command,
+                run.outcome()
             ));
         }
-        let stop = matches!(run.status, RunStatus::Failed | RunStatus::TimedOut);
+        let stop = run.status.failed();
         runs.push(run);
         if stop {
             break;
@@ -303,12 +325,7 @@ pub async fn run_hook_in<S: Store>(
 }
 
 async fn record<S: Store>(s: &S, env: &Env, w: &Worktree, run: &HookRun) -> Result<()> {
-    let what = match run.status {
-        RunStatus::Succeeded => "ran".to_string(),
-        RunStatus::Failed => format!("failed (exit {})", run.exit_code.unwrap_or(-1)),
-        RunStatus::TimedOut => "timed out".to_string(),
-        RunStatus::Unapproved => "skipped: not approved (`imi hooks approve`)".to_string(),
-    };
+    let what = run.outcome();
     s.log_activity(&NewActivity {
         agent_id: env.agent_id().to_string(),
         worktree_id: Some(w.id),
@@ -494,7 +511,8 @@ pub async fn set_up<S: Store>(
     let hooks = if no_hooks {
         Vec::new()
     } else {
-        run_hook(s, env, project, w, Hook::PostCreate).await?
+        let dir = Path::new(&w.path);
+        run_hook_in(s, env, project, &tables, w, Hook::PostCreate, dir).await?
     };
     let setup = Setup {
         copied,
@@ -554,6 +572,9 @@ pub struct Approvals {
 pub struct Rerun {
     pub worktree: String,
     pub hooks: Vec<HookRun>,
+    /// A command failed or timed out: the report is shown, then this error.
+    #[serde(skip)]
+    pub failure: Option<Error>,
 }
 
 impl Report for Setup {}
@@ -561,7 +582,7 @@ impl Report for HookList {}
 impl Report for Approvals {}
 impl Report for Rerun {
     fn failure(&self) -> Option<&Error> {
-        None
+        self.failure.as_ref()
     }
 }
 
@@ -571,9 +592,10 @@ const HOOKS: [Hook; 3] = [Hook::PostCreate, Hook::PreRemove, Hook::PostMerge];
 pub async fn list(env: &Env, project: Option<&str>) -> Result<HookList> {
     with_store!(env.store().await?, s => {
         let project = common::resolve_project(s, env, project).await?;
+        let tables = setup::project_tables(Path::new(&project.trunk_path))?;
         let mut out = Vec::new();
         for hook in HOOKS {
-            for (command, origin) in commands(env, &project, hook)? {
+            for (command, origin) in commands(env, &tables, hook) {
                 let hash = command_hash(&command);
                 let approval = match origin {
                     Origin::User => None,
@@ -598,10 +620,11 @@ pub async fn list(env: &Env, project: Option<&str>) -> Result<HookList> {
 pub async fn approve(env: &Env, project: Option<&str>, only: Option<&str>) -> Result<Approvals> {
     with_store!(env.store().await?, s => {
         let project = common::resolve_project(s, env, project).await?;
+        let tables = setup::project_tables(Path::new(&project.trunk_path))?;
         let mut approved = Vec::new();
         let mut found = false;
         for hook in HOOKS {
-            for (command, origin) in commands(env, &project, hook)? {
+            for (command, origin) in commands(env, &tables, hook) {
                 if origin == Origin::User || only.is_some_and(|o| o != command) {
                     continue;
                 }
@@ -656,8 +679,12 @@ pub async fn rerun(
         let w = common::worktree_here_or_named(s, env, &project, worktree).await?;
         let action = format!("run the {} hook in", hook.name());
         super::claims::guard(s, env, &w, force, &action).await?;
-        let hooks = run_hook(s, env, &project, &w, hook).await?;
-        Ok(Rerun { worktree: w.name, hooks })
+        let hooks = run_hook(s, env, &project, &w, hook, Path::new(&w.path)).await?;
+        let failure = first_failure(&hooks).map(|f| {
+            Error::internal(format!("the {} command `{}` did not succeed", f.hook, f.command))
+                .with_hint(format!("see its log: {}", f.log.as_deref().unwrap_or("-")))
+        });
+        Ok(Rerun { worktree: w.name, hooks, failure })
     })
 }
 

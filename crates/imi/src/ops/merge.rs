@@ -81,17 +81,20 @@ impl Report for Merged {
 /// then removes the worktree and the merged branch.
 pub async fn merge(env: &Env, args: &MergeArgs) -> Result<Merged> {
     with_store!(env.store().await?, s => {
-        let mut m = merge_in(s, env, args).await?;
+        let (mut m, project) = merge_in(s, env, args).await?;
         if !args.no_hooks {
             // after the lock; in the trunk (the worktree is gone); a failure is
             // reported, the merge stands
-            let project = s.get_project(m.worktree.project_id).await?;
-            let trunk = std::path::PathBuf::from(&project.trunk_path);
-            match super::hooks::run_hook_in(s, env, &project, &m.worktree, crate::setup::Hook::PostMerge, &trunk).await {
+            let trunk = Path::new(&project.trunk_path);
+            let hook = crate::setup::Hook::PostMerge;
+            match super::hooks::run_hook(s, env, &project, &m.worktree, hook, trunk).await {
                 Ok(runs) => m.hooks = runs,
-                Err(e) => env.observer().note(&format!("the post-merge hooks did not run: {}", imi_core::redact(&e.message))),
+                Err(e) => env.observer().note(&format!(
+                    "the post-merge hooks did not run: {}",
+                    imi_core::redact(&e.message)
+                )),
             }
-            if let Some(f) = m.hooks.iter().find(|r| matches!(r.status, super::hooks::RunStatus::Failed | super::hooks::RunStatus::TimedOut)) {
+            if let Some(f) = super::hooks::first_failure(&m.hooks) {
                 env.observer().note(&format!(
                     "the post-merge hook `{}` failed (log: {}); the merge is done",
                     f.command,
@@ -107,7 +110,8 @@ fn unsafe_err(msg: String, hint: String) -> Error {
     Error::new(ErrorKind::Unsafe, msg).with_hint(hint)
 }
 
-async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged> {
+/// The merge, and the project as this host sees it (for the post-merge hook).
+async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<(Merged, Project)> {
     let project = common::resolve_project(s, env, args.project.as_deref()).await?;
     let w = common::worktree_here_or_named(s, env, &project, args.name.as_deref()).await?;
     if w.type_name == "trunk" {
@@ -271,17 +275,18 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<Merged
     let ahead = remote_ref
         .and_then(|r| trunk.ahead_behind("HEAD", r).ok())
         .map(|(ahead, _)| ahead);
-    Ok(Merged {
+    let merged = Merged {
         worktree: done.worktree,
         merge_commit: commit,
         pushed: args.push,
-        into: project.default_branch,
+        into: project.default_branch.clone(),
         push_error: done.push_error,
         trunk_ahead_of_remote: ahead,
         remote_ref: ahead.and(remote_ref.map(str::to_string)),
-        trunk_path: project.trunk_path,
+        trunk_path: project.trunk_path.clone(),
         hooks: Vec::new(),
-    })
+    };
+    Ok((merged, project))
 }
 
 pub struct Finished {

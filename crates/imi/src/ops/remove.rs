@@ -118,14 +118,16 @@ async fn remove_in<S: Store>(
     // pre-remove, before the lock (a hook may take long): a failure stops the
     // removal unless --force
     if !o.no_hooks && Path::new(&w.path).is_dir() {
-        let runs =
-            super::hooks::run_hook(s, env, &project, &w, crate::setup::Hook::PreRemove).await?;
-        if let Some(f) = runs.iter().find(|r| {
-            matches!(
-                r.status,
-                super::hooks::RunStatus::Failed | super::hooks::RunStatus::TimedOut
-            )
-        }) {
+        let runs = super::hooks::run_hook(
+            s,
+            env,
+            &project,
+            &w,
+            crate::setup::Hook::PreRemove,
+            Path::new(&w.path),
+        )
+        .await?;
+        if let Some(f) = super::hooks::first_failure(&runs) {
             let log = f.log.clone().unwrap_or_default();
             if !o.force {
                 return Err(unsafe_err(
