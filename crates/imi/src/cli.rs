@@ -81,6 +81,11 @@ pub enum Command {
     Claims(ClaimsArgs),
     /// Serve the registry as MCP tools for AI agents, over stdin/stdout
     Mcp,
+    /// Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json), its event stream and the live board (/)
+    Serve(ServeArgs),
+    /// API tokens for `imi serve`: create (shown once), list, revoke
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Show the event log (every change of the registry, oldest first); --follow waits for more
     Events(EventsArgs),
     /// Set, get or unset worktree metadata by dotted key
@@ -284,6 +289,55 @@ pub struct ClaimsArgs {
     /// Include released and expired claims
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; an address other than loopback needs a token (`imi token create`)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Require a bearer token on every request, also on loopback
+    #[arg(long)]
+    pub require_token: bool,
+    /// Another name this server is reached by (a reverse proxy's host name); repeatable.
+    /// Requests whose Host is not the listen address, a loopback name or one of these are refused
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Seconds a request may take before it is answered 503 (the event stream is not limited)
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
+    /// Print the OpenAPI document and exit
+    #[arg(long)]
+    pub print_openapi: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; the secret is printed once and only its hash is stored
+    Create(TokenCreateArgs),
+    /// List tokens: name, scope, created, expires (never the secret)
+    List,
+    /// Revoke a token by name; requests with it fail from then on
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// A name to tell tokens apart (ci, board, agent-host-2)
+    #[arg(long)]
+    pub name: String,
+    /// read: look only; write: also change worktrees, claims, logs; admin: also types and projects
+    #[arg(long, value_name = "SCOPE", default_value = "read")]
+    pub scope: String,
+    /// Lifetime (90d, 12h, 30m); none: until revoked
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's name
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

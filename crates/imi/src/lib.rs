@@ -13,6 +13,7 @@ mod journal;
 mod mcp;
 mod ops;
 mod registry;
+mod serve;
 mod setup;
 mod table;
 mod ui;

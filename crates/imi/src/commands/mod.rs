@@ -25,6 +25,7 @@ mod remove;
 mod shell_init;
 mod status;
 mod sync;
+mod token;
 mod types;
 
 use imi_core::{Error, Result};
@@ -80,6 +81,12 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         crate::mcp::serve(Env::new(settings, cwd)).await?;
         return Ok(Output::new(serde_json::Value::Null, ""));
     }
+    if let Command::Serve(a) = &cli.command {
+        // a server answers requests for any project: nothing is inferred from the
+        // directory it was started in
+        crate::serve::run(Env::new(settings, std::path::PathBuf::from("/")), a).await?;
+        return Ok(Output::new(serde_json::Value::Null, ""));
+    }
     let ctx = Ctx {
         env: Env::new(settings, cwd).with_observer(ui.observer()),
         global: &cli.global,
@@ -113,7 +120,8 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Release(a) => claims::cmd_release(&ctx, a).await,
         Command::Claims(a) => claims::cmd_claims(&ctx, a).await,
         Command::Events(a) => events::cmd_events(&ctx, a).await,
-        Command::Mcp => unreachable!("served above"),
+        Command::Mcp | Command::Serve(_) => unreachable!("served above"),
+        Command::Token(c) => token::cmd_token(&ctx, c).await,
         Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
         Command::Log(a) => log::cmd_log(&ctx, a).await,
         Command::Import(c) => dataio::cmd_import(&ctx.env.settings, c, cli.global.json).await,
