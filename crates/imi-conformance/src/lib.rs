@@ -19,6 +19,7 @@ pub mod events;
 pub mod failing;
 pub mod methods;
 pub mod scenarios;
+pub mod tokens;
 
 /// The host name every test store is opened with.
 pub const TEST_HOST: &str = "test-host";

@@ -26,6 +26,10 @@ pub use crate::methods::{
     every_activity_and_retention_method_works, every_metadata_method_works,
     every_project_method_works, every_type_method_works, every_worktree_method_works,
 };
+pub use crate::tokens::{
+    api_token_names_are_unique_under_concurrency, api_tokens_are_hashed_named_and_revocable,
+    api_tokens_expire,
+};
 
 #[track_caller]
 fn assert_kind<T: std::fmt::Debug>(r: Result<T, Error>, kind: ErrorKind) -> Error {

@@ -87,6 +87,9 @@ conformance!(
     events_are_kept_as_long_as_activities,
     events_of_an_import_are_one,
     hook_approvals_are_keyed_by_identity_and_command,
+    api_tokens_are_hashed_named_and_revocable,
+    api_tokens_expire,
+    api_token_names_are_unique_under_concurrency,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

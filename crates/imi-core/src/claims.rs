@@ -18,6 +18,7 @@ pub const MAX_PURPOSE_BYTES: usize = 1024;
 
 /// One row of `claims`: the last tenure of a work item (held, released or expired).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claim {
     pub project_id: Uuid,
     pub project_name: String,

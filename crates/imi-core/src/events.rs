@@ -47,6 +47,7 @@ pub const MAX_LIMIT: i64 = 10_000;
 
 /// One row of `events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: i64,
     #[serde(rename = "type")]
@@ -59,6 +60,7 @@ pub struct Event {
     pub host: Option<String>,
     /// Small, type-specific facts (an epoch, a commit, an activity's type); keys
     /// without a value are left out.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: Metadata,
     pub created_at: DateTime<Utc>,
 }

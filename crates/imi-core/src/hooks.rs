@@ -23,6 +23,7 @@ pub fn command_hash(command: &str) -> String {
 
 /// One row of `hook_approvals`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HookApproval {
     /// The project's identity (`origin_key`).
     pub project_key: String,

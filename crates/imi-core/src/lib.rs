@@ -18,6 +18,7 @@ pub mod rules;
 pub mod search;
 pub mod snapshot;
 pub mod store;
+pub mod tokens;
 
 pub use claims::{Claim, ClaimFilter, ClaimGrant, ClaimTarget, NewClaim, ReleaseScope};
 pub use columns::{Columns, FromColumns};
@@ -31,3 +32,4 @@ pub use rules::{
 };
 pub use snapshot::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot};
 pub use store::Store;
+pub use tokens::{ApiToken, NewApiToken, Scope};

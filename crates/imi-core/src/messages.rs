@@ -250,6 +250,22 @@ pub fn claim_not_yours(
     }
 }
 
+// --- API tokens (SPEC §7.3) ---------------------------------------------------------
+
+/// `CONFLICT`: a token of that name is not revoked (expired or not).
+pub fn token_name_taken(name: &str) -> Error {
+    Error::conflict(format!("a token named {name:?} exists already")).with_hint(format!(
+        "choose another name, or revoke the old token first with `imi token revoke {}`",
+        shell_word(name)
+    ))
+}
+
+/// `NOT_FOUND`: no token of that name to revoke (never made, or revoked already).
+pub fn token_not_found(name: &str) -> Error {
+    Error::not_found(format!("no active token named {name:?}"))
+        .with_hint("see the active tokens with `imi token list`")
+}
+
 #[cfg(test)]
 mod shell_tests {
     use super::shell_word;

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 pub type Metadata = Map<String, Value>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Project {
     pub id: Uuid,
     pub name: String,
@@ -21,6 +22,7 @@ pub struct Project {
     pub default_branch: String,
     pub trunk_path: String,
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -28,6 +30,7 @@ pub struct Project {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorktreeType {
     pub id: i32,
     pub name: String,
@@ -37,11 +40,13 @@ pub struct WorktreeType {
     pub is_builtin: bool,
     pub color: Option<String>,
     pub icon: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Worktree {
     pub id: Uuid,
     pub project_id: Uuid,
@@ -61,6 +66,7 @@ pub struct Worktree {
     pub merged_at: Option<DateTime<Utc>>,
     pub merged_by: Option<String>,
     pub merge_commit_hash: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -81,6 +87,7 @@ impl Worktree {
 /// mirrors it in `imi_work_status()`; the conformance suite checks they agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum WorkStatus {
     Uncommitted,
     Diverged,
@@ -142,6 +149,7 @@ pub const ACTIVITY_TYPES: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Activity {
     pub id: Uuid,
     pub agent_id: String,
@@ -154,6 +162,7 @@ pub struct Activity {
     pub activity_type: String,
     pub file_path: Option<String>,
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
 }
@@ -161,6 +170,7 @@ pub struct Activity {
 /// One row of in-flight work (SPEC §3.3), as `get_inflight_work()` returns it, plus
 /// the project it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InflightWork {
     pub worktree_id: Uuid,
     pub project_id: Uuid,
@@ -179,6 +189,7 @@ pub struct InflightWork {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistryStats {
     pub total_projects: i64,
     pub active_projects: i64,

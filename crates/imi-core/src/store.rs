@@ -23,6 +23,7 @@ use crate::metadata;
 use crate::model::*;
 use crate::rules::sibling_path;
 use crate::snapshot::{ImportOptions, ImportReport, RegistrySnapshot};
+use crate::tokens::{ApiToken, NewApiToken};
 
 pub trait Store: Send + Sync {
     /// What [`Store::event_waiter`] gives.
@@ -397,6 +398,27 @@ pub trait Store: Send + Sync {
         &self,
         project_key: Option<&str>,
     ) -> impl Future<Output = Result<Vec<HookApproval>>> + Send;
+
+    // --- API tokens (SPEC §7.3) -------------------------------------------------------
+
+    /// Stores a token (its hash only). An unrevoked token of the same name, expired
+    /// or not, is a `CONFLICT` ([`messages::token_name_taken`]). `expires_at` is
+    /// `created_at` + the lifetime, by the database's clock. No event is written.
+    fn create_api_token(&self, t: &NewApiToken) -> impl Future<Output = Result<ApiToken>> + Send;
+    /// The usable token of id `id` with its stored hash: not revoked and not expired
+    /// by the database's clock; `None` otherwise (or when there is no such id).
+    fn api_token_for_check(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<(ApiToken, String)>>> + Send;
+    /// Tokens not revoked (expired ones too: their `expires_at` says so), by name.
+    fn list_api_tokens(&self) -> impl Future<Output = Result<Vec<ApiToken>>> + Send;
+    /// Revokes the unrevoked token named `name` (expired or not): the token as
+    /// revoked, `None` when there is none. The name is free again afterwards.
+    fn revoke_api_token(&self, name: &str)
+    -> impl Future<Output = Result<Option<ApiToken>>> + Send;
+    /// Whether any token is usable (not revoked, not expired by the database's clock).
+    fn has_usable_api_token(&self) -> impl Future<Output = Result<bool>> + Send;
 
     // --- derived ------------------------------------------------------------------
 

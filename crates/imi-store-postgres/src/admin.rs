@@ -164,6 +164,11 @@ BEGIN
     EXECUTE format('GRANT SELECT ON %I.hook_approvals TO imi_reader, imi_writer', s);
     EXECUTE format('GRANT INSERT, DELETE ON %I.hook_approvals TO imi_writer', s);
   END IF;
+  -- API tokens (migration 9): the server's business only; hashes are not for readers
+  IF to_regclass(format('%I.api_tokens', s)) IS NOT NULL THEN
+    EXECUTE format('REVOKE ALL ON %I.api_tokens FROM PUBLIC, imi_reader, imi_auditor', s);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I.api_tokens TO imi_writer', s);
+  END IF;
   EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO imi_writer',
                  pg_get_serial_sequence(format('%I.worktree_types', s), 'id'));
   IF to_regclass(format('%I._sqlx_migrations', s)) IS NOT NULL THEN
@@ -190,7 +195,7 @@ $grants$;
 
 const RESET_SQL: &str = r#"
 DROP VIEW IF EXISTS v_claims, v_recent_agent_activity, v_inflight_work, v_worktrees_detail, v_projects_summary;
-DROP TABLE IF EXISTS hook_approvals, events, event_counter, claims, agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
+DROP TABLE IF EXISTS api_tokens, hook_approvals, events, event_counter, claims, agent_activities, worktrees, worktree_types, projects, _sqlx_migrations CASCADE;
 "#;
 
 const DROP_FUNCTIONS_SQL: &str = r#"
@@ -263,7 +268,8 @@ impl PgStore {
     /// - `imi_auditor`: USAGE and EXECUTE on `log_activity` only (it is SECURITY
     ///   DEFINER, so no table rights are needed);
     /// - `imi_writer`: SELECT/INSERT/UPDATE/DELETE on the tables, the types sequence,
-    ///   EXECUTE on every imi function.
+    ///   EXECUTE on every imi function; SELECT/INSERT/UPDATE on `api_tokens`, which
+    ///   the other two roles cannot read.
     ///
     /// EXECUTE on imi's functions is revoked from PUBLIC first so these boundaries hold
     /// (extension functions such as pg_trgm's are left alone). Idempotent, and safe when

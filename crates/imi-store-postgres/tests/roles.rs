@@ -78,6 +78,18 @@ const TABLE_WRITES: &[&str] = &[
      SELECT 'k/' || $1::text, repeat('a', 64), 'make', 'x'",
 ];
 
+/// API tokens (migration 9): imi_writer reads, creates and revokes them; the hashes
+/// are nobody else's business.
+const API_TOKENS: &[&str] = &[
+    "SELECT * FROM api_tokens WHERE $1::uuid IS NOT NULL",
+    "INSERT INTO api_tokens (id, name, scope, token_hash, created_by) \
+     SELECT substr(md5($1::text), 1, 12), 'n' || substr(md5($1::text), 1, 12), 'read', repeat('a', 64), 'x'",
+    "UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND $1::uuid IS NOT NULL",
+];
+
+/// Tokens are revoked, never deleted: the row says who made it and when it ended.
+const API_TOKEN_DELETE: &str = "DELETE FROM api_tokens WHERE $1::uuid IS NOT NULL";
+
 const WRITE_FUNCTIONS: &[&str] = &[
     "SELECT register_project(p_name := 'x', p_remote_origin := 'git@h:o/x') WHERE $1::uuid IS NOT NULL",
     "SELECT register_worktree(p_project_id := (SELECT project_id FROM worktrees WHERE id = $1), \
@@ -119,6 +131,8 @@ async fn reader_reads_and_nothing_else() {
         .chain(WRITE_FUNCTIONS)
         .chain([&LOG])
         .chain(EVENT_FORGERY)
+        .chain(API_TOKENS)
+        .chain([&API_TOKEN_DELETE])
     {
         denied(c, sql, w).await;
     }
@@ -143,6 +157,8 @@ async fn auditor_only_appends_to_the_log() {
         .chain(TABLE_WRITES)
         .chain(WRITE_FUNCTIONS)
         .chain(EVENT_FORGERY)
+        .chain(API_TOKENS)
+        .chain([&API_TOKEN_DELETE])
     {
         denied(c, sql, w).await;
     }
@@ -181,6 +197,7 @@ async fn writer_does_everything() {
         .chain([&LOG])
         .chain(WRITE_FUNCTIONS)
         .chain(TABLE_WRITES)
+        .chain(API_TOKENS)
         .copied()
         .collect();
     for (i, sql) in all.into_iter().enumerate() {
@@ -192,7 +209,7 @@ async fn writer_does_everything() {
             .await
             .unwrap();
         ok(c, sql, w.id).await;
-        for forged in EVENT_FORGERY {
+        for forged in EVENT_FORGERY.iter().chain([&API_TOKEN_DELETE]) {
             denied(c, forged, w.id).await;
         }
         sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
@@ -305,6 +322,17 @@ async fn upgrading_across_0004_keeps_the_roles_boundaries() {
     )
     .await;
     ok(c, "SELECT * FROM v_inflight_work WHERE id = $1", w.id).await;
+    // migration 9 granted the writer its tokens and nobody else
+    for sql in API_TOKENS {
+        ok(c, sql, w.id).await;
+    }
+    for role in ["imi_reader", "imi_auditor"] {
+        sqlx::query(&format!("SET ROLE {role}"))
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        denied(c, API_TOKENS[0], w.id).await;
+    }
     sqlx::query("RESET ROLE").execute(&mut *c).await.unwrap();
     let (key, name): (String, String) = sqlx::query_as(
         "SELECT p.origin_key, a.worktree_name FROM projects p, agent_activities a WHERE p.name = 'r' AND a.agent_id = 'm'",

@@ -17,6 +17,7 @@ use imi_core::{
     Result, SchemaStatus, Store, Worktree, WorktreeFilter, WorktreePlace, WorktreeType, metadata,
     remote, search, strip_trailing_slashes,
 };
+use imi_core::{ApiToken, NewApiToken};
 use imi_core::{
     Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, HookApproval, NewClaim,
     NewHookApproval,
@@ -41,6 +42,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const READERS: u32 = 4;
 /// imi's tables, children first (the order to drop them in).
 const TABLES: &[&str] = &[
+    "api_tokens",
     "hook_approvals",
     "events",
     "events_muted",
@@ -561,6 +563,24 @@ macro_rules! approval_by_key {
     () => {
         "SELECT project_key, command_hash, command, approved_by, approved_at \
          FROM hook_approvals WHERE project_key = ?1 AND command_hash = ?2"
+    };
+}
+
+/// The columns of an [`ApiToken`] (never `token_hash`).
+macro_rules! token_cols {
+    () => {
+        "id, name, scope, created_by, created_at, expires_at, revoked_at"
+    };
+}
+
+/// Usable: not revoked, not expired by SQLite's clock.
+macro_rules! token_usable {
+    () => {
+        concat!(
+            "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ",
+            db_now!(),
+            ")"
+        )
     };
 }
 
@@ -1594,6 +1614,93 @@ impl Store for SqliteStore {
         .iter()
         .map(rows::read)
         .collect()
+    }
+
+    // --- API tokens --------------------------------------------------------------------
+
+    async fn create_api_token(&self, t: &NewApiToken) -> Result<ApiToken> {
+        t.validate()?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO api_tokens (id, name, scope, token_hash, created_by, created_at, ",
+            "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ",
+            db_now!(),
+            ", CASE WHEN ?6 IS NULL THEN NULL ",
+            "ELSE strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || ?6 || ' seconds') END) ",
+            "ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING ",
+            token_cols!()
+        ))
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.scope.as_str())
+        .bind(&t.token_hash)
+        .bind(&t.created_by)
+        .bind(t.expires_in_seconds)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => rows::read(&r),
+            None => Err(messages::token_name_taken(&t.name)),
+        }
+    }
+
+    async fn api_token_for_check(&self, id: &str) -> Result<Option<(ApiToken, String)>> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            token_cols!(),
+            ", token_hash FROM api_tokens WHERE id = ?1 AND ",
+            token_usable!()
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        match found {
+            None => Ok(None),
+            Some(r) => {
+                let hash: String = r.try_get("token_hash").map_err(db_err)?;
+                Ok(Some((rows::read(&r)?, hash)))
+            }
+        }
+    }
+
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            token_cols!(),
+            " FROM api_tokens WHERE revoked_at IS NULL ORDER BY name"
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::read)
+        .collect()
+    }
+
+    async fn revoke_api_token(&self, name: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query(concat!(
+            "UPDATE api_tokens SET revoked_at = ",
+            db_now!(),
+            " WHERE name = ?1 AND revoked_at IS NULL RETURNING ",
+            token_cols!()
+        ))
+        .bind(name)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(rows::read).transpose()
+    }
+
+    async fn has_usable_api_token(&self) -> Result<bool> {
+        sqlx::query_scalar(concat!(
+            "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE ",
+            token_usable!(),
+            ")"
+        ))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)
     }
 
     // --- derived ------------------------------------------------------------------

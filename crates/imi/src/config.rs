@@ -46,7 +46,7 @@ impl std::fmt::Display for Source {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub config_file: PathBuf,
     pub database: DatabaseTarget,

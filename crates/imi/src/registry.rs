@@ -9,6 +9,7 @@ use imi_store_sqlite::SqliteStore;
 use crate::config::Settings;
 use crate::dburl::DatabaseTarget;
 
+#[derive(Clone)]
 pub enum AnyStore {
     Sqlite(SqliteStore),
     Postgres(PgStore),

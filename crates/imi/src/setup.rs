@@ -80,7 +80,7 @@ pub struct SetupTables {
 }
 
 /// The three hooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub enum Hook {
     #[serde(rename = "post-create")]
     PostCreate,

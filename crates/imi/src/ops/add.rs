@@ -45,7 +45,7 @@ pub struct ReviewArgs {
 }
 
 /// The worktree (made now, or found made before).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Added {
     pub worktree: Worktree,
     pub path: String,

@@ -55,7 +55,7 @@ pub struct ListArgs {
 }
 
 /// A claim after `claim`, `renew` or `release`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimReport {
     #[serde(flatten)]
     pub claim: Claim,
@@ -75,7 +75,7 @@ impl ClaimReport {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimList {
     pub claims: Vec<ClaimReport>,
 }

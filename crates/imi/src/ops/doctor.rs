@@ -17,7 +17,7 @@ use crate::context::{self, ProjectFile};
 use crate::registry::with_store;
 
 /// Every check made; any problem is the report's failure.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Doctor {
     pub ok: bool,
     /// How many checks found a problem.
@@ -28,7 +28,7 @@ pub struct Doctor {
     pub failure: Option<Error>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
     /// registry, schema, interrupted, trunk_state, project_path, project_file,
     /// git_worktrees, worktree_path, paths

@@ -44,7 +44,7 @@ impl Default for EventsArgs {
 }
 
 /// Events read from the log, oldest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventsReport {
     pub events: Vec<Event>,
     /// The id to continue from (`--since`): the last event shown, else the one given
@@ -67,6 +67,12 @@ async fn filter_of<S: Store>(s: &S, args: &EventsArgs, after: Option<i64>) -> Re
     };
     filter.validate()?;
     Ok(filter)
+}
+
+/// The filter `args` make, checked: an unknown type, a bad limit or an unknown
+/// project is an error here, before anyone waits on it.
+pub async fn filter(env: &Env, args: &EventsArgs) -> Result<EventFilter> {
+    with_store!(env.store().await?, s => filter_of(s, args, args.since).await)
 }
 
 /// The events of `args`, oldest first.

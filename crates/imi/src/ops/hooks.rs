@@ -26,7 +26,7 @@ use crate::registry::with_store;
 use crate::setup::{self, Hook, SetupTables};
 
 /// Where a command comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// The user's config file: trusted.
@@ -35,7 +35,7 @@ pub enum Origin {
     Project,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Succeeded,
@@ -46,7 +46,7 @@ pub enum RunStatus {
 }
 
 /// One command of a hook, run or skipped.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HookRun {
     pub hook: String,
     pub command: String,
@@ -59,7 +59,7 @@ pub struct HookRun {
 }
 
 /// What setting up a new worktree did.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Setup {
     /// Ignored files copied from the trunk (relative paths).
     pub copied: Vec<String>,
@@ -544,7 +544,7 @@ pub async fn set_up<S: Store>(
 
 // --- imi hooks ---------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConfiguredCommand {
     pub hook: String,
     pub command: String,
@@ -555,20 +555,20 @@ pub struct ConfiguredCommand {
     pub approved_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HookList {
     pub project: String,
     pub commands: Vec<ConfiguredCommand>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Approvals {
     pub project: String,
     pub approved: Vec<imi_core::HookApproval>,
     pub revoked: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rerun {
     pub worktree: String,
     pub hooks: Vec<HookRun>,

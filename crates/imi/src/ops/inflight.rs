@@ -14,14 +14,14 @@ pub struct Args {
     pub project: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Inflight {
     /// The project's name when one was asked for.
     pub project: Option<String>,
     pub inflight: Vec<InflightEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InflightEntry {
     #[serde(flatten)]
     pub work: InflightWork,
@@ -31,7 +31,7 @@ pub struct InflightEntry {
     pub claim: Option<imi_core::Claim>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stats {
     pub stats: RegistryStats,
     /// `sqlite` or `postgres`.

@@ -22,22 +22,26 @@ pub struct InitArgs {
     pub allow_move: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Initialized {
     pub project: Project,
     pub trunk_path: String,
     /// The directory holding the project's worktrees.
+    #[schema(value_type = String)]
     pub container: PathBuf,
     /// Where the repository was before it was moved into the layout.
+    #[schema(value_type = Option<String>)]
     pub moved_from: Option<PathBuf>,
 }
 
 impl Report for Initialized {}
 
 /// A rename `init` would make to put the repository into the layout.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Move {
+    #[schema(value_type = String)]
     pub from: PathBuf,
+    #[schema(value_type = String)]
     pub to: PathBuf,
 }
 

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use super::{Env, Report, common};
 use crate::registry::with_store;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Projects {
     pub projects: Vec<Project>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListedWorktree {
     #[serde(flatten)]
     pub worktree: Worktree,
@@ -21,18 +21,34 @@ pub struct ListedWorktree {
     pub claimed_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Worktrees {
     pub project: String,
     pub worktrees: Vec<ListedWorktree>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResolvedPath {
     pub project: String,
     pub path: String,
 }
 
+/// One project.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OneProject {
+    pub project: Project,
+}
+
+/// One worktree of a project: its checkout on this host, else the one most recently
+/// updated (a worktree row is one checkout on one host).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OneWorktree {
+    pub project: String,
+    pub worktree: ListedWorktree,
+}
+
+impl Report for OneProject {}
+impl Report for OneWorktree {}
 impl Report for Projects {}
 impl Report for Worktrees {}
 impl Report for ResolvedPath {}
@@ -71,6 +87,36 @@ async fn worktrees_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<
         project: project.name,
         worktrees,
     })
+}
+
+/// A project by name, remote or id (inactive ones too: their rows say so).
+pub async fn project(env: &Env, spec: &str) -> Result<OneProject> {
+    let project =
+        with_store!(env.store().await?, s => common::project_by_spec(s, spec).await)?;
+    Ok(OneProject { project })
+}
+
+/// An active worktree of a project by its directory name (see [`OneWorktree`]).
+pub async fn worktree(env: &Env, spec: &str, name: &str) -> Result<OneWorktree> {
+    naming::validate_worktree_name(name)?;
+    let all = worktrees(env, Some(spec)).await?;
+    let host = &env.settings.host;
+    let found = all
+        .worktrees
+        .into_iter()
+        .filter(|w| w.worktree.name == name)
+        .max_by_key(|w| (w.worktree.host == *host, w.worktree.updated_at));
+    match found {
+        Some(worktree) => Ok(OneWorktree {
+            project: all.project,
+            worktree,
+        }),
+        None => Err(imi_core::Error::not_found(format!(
+            "project {} has no worktree {name:?}",
+            all.project
+        ))
+        .with_hint("list its worktrees (imi list, or GET .../worktrees)")),
+    }
 }
 
 /// The trunk's path on this host (`worktree` `None`), else where the worktree of

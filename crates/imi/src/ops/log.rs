@@ -15,7 +15,7 @@ pub struct ListArgs {
 }
 
 /// Newest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivityLog {
     pub activities: Vec<Activity>,
 }
@@ -34,7 +34,7 @@ pub struct AddArgs {
     pub file: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Logged {
     pub activity: Activity,
 }

@@ -44,7 +44,7 @@ pub struct MergeArgs {
 }
 
 /// A merge that is done: trunk holds it, the worktree and its branch are gone.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Merged {
     /// The worktree's row as recorded (inactive, with the merge commit).
     pub worktree: Worktree,

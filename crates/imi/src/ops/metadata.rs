@@ -47,7 +47,7 @@ pub struct UnsetArgs {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetadataSet {
     pub worktree: String,
     pub key: String,
@@ -56,7 +56,7 @@ pub struct MetadataSet {
     pub metadata: serde_json::Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetadataValue {
     pub worktree: String,
     pub key: Option<String>,
@@ -64,7 +64,7 @@ pub struct MetadataValue {
     pub value: Option<Value>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetadataUnset {
     pub worktree: String,
     pub key: String,

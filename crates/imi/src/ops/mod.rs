@@ -11,6 +11,7 @@
 //! chooses (the CLI prints them on stderr; a server can collect or drop them).
 
 pub mod add;
+pub mod board;
 pub mod claims;
 pub mod common;
 pub mod doctor;
@@ -29,6 +30,7 @@ pub mod status;
 pub mod sync;
 #[cfg(test)]
 mod tests;
+pub mod tokens;
 pub mod types;
 pub mod watch;
 pub mod work;
@@ -92,6 +94,25 @@ impl Env {
     pub fn with_observer(mut self, observer: impl Observer + 'static) -> Env {
         self.observer = Box::new(observer);
         self
+    }
+
+    /// The same settings and registry (opened here first, shared, not reopened),
+    /// acting as `agent` (when given) from `cwd`, with remarks dropped: the
+    /// environment of one request to a server.
+    pub async fn for_request(&self, agent: Option<&str>, cwd: PathBuf) -> Result<Env> {
+        let store = self.store().await?.clone();
+        let mut settings = self.settings.clone();
+        if let Some(agent) = agent {
+            settings.agent_id = agent.to_string();
+            settings.agent_source = crate::config::Source::Flag;
+        }
+        Ok(Env {
+            settings,
+            cwd,
+            store: OnceCell::new_with(Some(store)),
+            schema_checked: OnceCell::new_with(self.schema_checked.get().cloned()),
+            observer: Box::new(Quiet),
+        })
     }
 
     /// Who acts (recorded in the activity log and in intent records).

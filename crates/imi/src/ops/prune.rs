@@ -30,7 +30,7 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pruned {
     pub dry_run: bool,
     /// Stale entries `git worktree prune` removed (or would remove).
@@ -44,23 +44,25 @@ pub struct Pruned {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GitPruned {
     pub project: String,
+    #[schema(value_type = String)]
     pub path: PathBuf,
     pub branch: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Forgotten {
     pub project: Option<String>,
     pub name: String,
     pub path: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stray {
     pub project: String,
+    #[schema(value_type = String)]
     pub path: PathBuf,
     pub git_worktree: bool,
     pub uncommitted_files_count: Option<usize>,

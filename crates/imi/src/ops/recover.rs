@@ -24,7 +24,7 @@ pub struct RecoverArgs {
 }
 
 /// Every interrupted operation found, and what became of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recovery {
     pub operations: Vec<Recovered>,
     /// Some operations could not be finished.
@@ -32,7 +32,7 @@ pub struct Recovery {
     pub failure: Option<Error>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recovered {
     pub project: String,
     pub operation: String,

@@ -44,7 +44,7 @@ pub struct CloseArgs {
 }
 
 /// What a remove or a close did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Removed {
     pub worktree: String,
     pub path: String,

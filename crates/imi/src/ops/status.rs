@@ -14,7 +14,7 @@ pub struct Args {
     pub project: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     pub worktrees: Vec<Live>,
     /// Whether the worktrees are of several projects (run outside one).
@@ -26,7 +26,7 @@ pub struct Status {
 }
 
 /// A worktree with the state just read from git.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Live {
     #[serde(flatten)]
     pub worktree: Worktree,

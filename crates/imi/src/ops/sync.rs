@@ -34,7 +34,7 @@ pub struct SyncArgs {
     pub types: BTreeMap<PathBuf, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Synced {
     pub summary: Summary,
     /// Every worktree read, with the state written.
@@ -45,7 +45,7 @@ pub struct Synced {
     pub unregistered: Vec<Unregistered>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     pub synced: usize,
     pub changed: usize,
@@ -55,7 +55,7 @@ pub struct Summary {
     pub unregistered: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyncedWorktree {
     pub id: Uuid,
     pub project: String,
@@ -72,7 +72,7 @@ pub struct SyncedWorktree {
 }
 
 /// A registered worktree whose directory is gone.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Missing {
     pub project: String,
     pub name: String,
@@ -80,7 +80,7 @@ pub struct Missing {
 }
 
 /// A worktree git could not read, or a registration that failed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Failed {
     pub project: String,
     pub name: String,
@@ -92,7 +92,7 @@ pub struct Failed {
 }
 
 /// A git worktree the registry does not know, left so.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Unregistered {
     pub project: String,
     pub name: String,
@@ -108,8 +108,9 @@ impl Report for Synced {}
 /// Unknown git worktrees whose names no type's prefix starts, and the types one
 /// could be given: what a front end asks about before a `register` without
 /// `type_name`. Changes nothing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Untyped {
+    #[schema(value_type = Vec<String>)]
     pub paths: Vec<PathBuf>,
     /// Type names, trunk excepted.
     pub types: Vec<String>,

@@ -7,7 +7,7 @@ use super::{Env, Report};
 use crate::registry::with_store;
 
 /// Every type, built-in and custom.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TypeList {
     pub types: Vec<WorktreeType>,
 }
@@ -21,13 +21,13 @@ pub struct AddArgs {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TypeAdded {
     #[serde(rename = "type")]
     pub added: WorktreeType,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TypeRemoved {
     /// The type's name.
     pub removed: String,

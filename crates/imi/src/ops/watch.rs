@@ -33,7 +33,7 @@ pub struct WatchArgs {
 }
 
 /// The watch ended (its event source closed).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Watched {
     pub watching: bool,
 }

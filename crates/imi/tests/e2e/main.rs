@@ -21,6 +21,7 @@ mod recovery;
 mod safety;
 mod sync;
 mod terminal;
+mod tokens;
 mod watch;
 mod work;
 mod worktrees;

@@ -1,0 +1,329 @@
+//! The board at `GET /` (SPEC §7.5): server-rendered HTML (maud), readable without
+//! JavaScript; a small embedded script follows the event stream and swaps in the
+//! columns (`GET /board/cards`) when something changes, and counts leases down.
+
+use axum::Router;
+use axum::extract::{Extension, Form, Query, State as AxState};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use super::guard::{Caller, TOKEN_COOKIE};
+use super::{ApiError, State};
+use crate::ops::board::{Board, BoardArgs, Card, Column};
+use crate::ops::{self};
+
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/", get(page))
+        .route("/board/cards", get(cards))
+        .route("/board/sign-in", post(sign_in))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Filters {
+    project: Option<String>,
+    host: Option<String>,
+    agent: Option<String>,
+}
+
+impl Filters {
+    fn args(&self) -> BoardArgs {
+        let keep = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        BoardArgs {
+            project: keep(&self.project),
+            host: keep(&self.host),
+            agent: keep(&self.agent),
+        }
+    }
+}
+
+fn html_response(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+async fn page(
+    AxState(state): AxState<State>,
+    Extension(caller): Extension<Caller>,
+    Query(filters): Query<Filters>,
+) -> Result<Response, ApiError> {
+    if caller.scope.is_none() {
+        return Ok(html_response(StatusCode::UNAUTHORIZED, sign_in_page(None)));
+    }
+    let env = state.env.for_request(None, "/".into()).await?;
+    let board = ops::board::board(&env, &filters.args()).await?;
+    Ok(html_response(StatusCode::OK, whole(&board, &filters)))
+}
+
+async fn cards(
+    AxState(state): AxState<State>,
+    Query(filters): Query<Filters>,
+) -> Result<Response, ApiError> {
+    let env = state.env.for_request(None, "/".into()).await?;
+    let board = ops::board::board(&env, &filters.args()).await?;
+    Ok(html_response(StatusCode::OK, columns(&board)))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+/// Checks the token and keeps it in an HTTP-only, same-site cookie for the board.
+async fn sign_in(AxState(state): AxState<State>, Form(form): Form<SignIn>) -> Result<Response, ApiError> {
+    let token = form.token.trim();
+    match ops::tokens::authenticate(&state.env, token).await? {
+        Some(_) => Ok((
+            [(
+                header::SET_COOKIE,
+                format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"),
+            )],
+            Redirect::to("/"),
+        )
+            .into_response()),
+        None => Ok(html_response(
+            StatusCode::UNAUTHORIZED,
+            sign_in_page(Some("That token is not valid (unknown, revoked or expired).")),
+        )),
+    }
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light dark; --bg:#f6f7f9; --panel:#ffffff; --text:#1b1f24; --muted:#5d6672; --line:#d9dde3;
+  --accent:#2563eb; --warn:#b45309; --bad:#b91c1c; --good:#15803d; --chip:#eef1f5; }
+@media (prefers-color-scheme: dark) { :root { --bg:#0f1216; --panel:#181c22; --text:#e6e9ee; --muted:#9aa4b1; --line:#2a3039;
+  --accent:#60a5fa; --warn:#f59e0b; --bad:#f87171; --good:#4ade80; --chip:#222831; } }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; background:var(--bg); color:var(--text); }
+header.top { display:flex; flex-wrap:wrap; gap:12px 24px; align-items:center; padding:14px 20px; border-bottom:1px solid var(--line); background:var(--panel); }
+header.top h1 { font-size:18px; margin:0; letter-spacing:.2px; }
+.live { font-size:12px; color:var(--muted); display:flex; align-items:center; gap:6px; }
+.dot { width:8px; height:8px; border-radius:50%; background:var(--muted); display:inline-block; }
+.live.on .dot { background:var(--good); }
+form.filters { display:flex; gap:8px; flex-wrap:wrap; align-items:center; margin-left:auto; }
+form.filters select, form.filters button { font:inherit; padding:4px 8px; border:1px solid var(--line); border-radius:6px; background:var(--panel); color:var(--text); }
+main.board { display:grid; grid-template-columns:repeat(5, minmax(220px, 1fr)); gap:14px; padding:16px 20px; align-items:start; overflow-x:auto; }
+section.column { background:transparent; min-width:0; }
+section.column > h2 { font-size:12px; text-transform:uppercase; letter-spacing:.6px; color:var(--muted); margin:0 0 8px; display:flex; justify-content:space-between; }
+section.column > h2 .count { background:var(--chip); border-radius:10px; padding:0 8px; color:var(--text); }
+.card { background:var(--panel); border:1px solid var(--line); border-left:4px solid var(--type, var(--accent)); border-radius:8px; padding:10px 12px; margin-bottom:10px; box-shadow:0 1px 2px rgba(0,0,0,.04); }
+.card .title { display:flex; gap:8px; align-items:baseline; justify-content:space-between; }
+.card .name { font-weight:600; word-break:break-all; }
+.card .type { font-size:11px; padding:1px 6px; border-radius:4px; background:var(--chip); color:var(--muted); white-space:nowrap; }
+.card .meta { color:var(--muted); font-size:12px; margin-top:2px; word-break:break-all; }
+.card .holder { margin-top:6px; font-size:13px; }
+.card .lease { font-variant-numeric:tabular-nums; color:var(--accent); }
+.card .lease.ended { color:var(--bad); }
+.card .facts { display:flex; gap:10px; margin-top:6px; font-size:12px; font-variant-numeric:tabular-nums; }
+.card .dirty { color:var(--warn); }
+.card .reasons { margin-top:6px; font-size:12px; color:var(--bad); }
+.card .commit { margin-top:6px; font-size:12px; color:var(--muted); white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+.card .sync { margin-top:4px; font-size:11px; color:var(--muted); }
+.empty { color:var(--muted); font-size:12px; padding:8px 2px; }
+.signin { max-width:420px; margin:12vh auto; background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:24px; }
+.signin input { width:100%; font:inherit; padding:6px 8px; margin:8px 0; border:1px solid var(--line); border-radius:6px; background:var(--bg); color:var(--text); }
+noscript p { margin:0; padding:6px 20px; font-size:12px; color:var(--muted); }
+@media (max-width: 900px) { main.board { grid-template-columns:1fr; } }
+"#;
+
+const SCRIPT: &str = r#"
+(function () {
+  var board = document.getElementById('board');
+  var live = document.getElementById('live');
+  var label = document.getElementById('live-label');
+  var skew = Date.parse(document.body.dataset.now) - Date.now();
+  function pad(n) { return n < 10 ? '0' + n : '' + n; }
+  function tick() {
+    var now = Date.now() + skew;
+    document.querySelectorAll('[data-expires]').forEach(function (el) {
+      var left = Math.round((Date.parse(el.dataset.expires) - now) / 1000);
+      if (left <= 0) { el.textContent = 'lease ended'; el.classList.add('ended'); return; }
+      var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
+      el.textContent = 'lease ' + (h ? h + 'h ' + pad(m) + 'm' : m + 'm ' + pad(s) + 's');
+    });
+  }
+  var pending = null;
+  function refresh() {
+    if (pending) return;
+    pending = setTimeout(function () {
+      pending = null;
+      fetch('/board/cards' + location.search, { credentials: 'same-origin' })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (html) { board.innerHTML = html; tick(); label.textContent = 'live, updated ' + new Date().toLocaleTimeString(); })
+        .catch(function () { label.textContent = 'update failed; retrying on the next event'; });
+    }, 80);
+  }
+  document.querySelectorAll('form.filters select').forEach(function (s) {
+    s.addEventListener('change', function () { s.form.submit(); });
+  });
+  var go = document.querySelector('form.filters button');
+  if (go) go.hidden = true;
+  tick();
+  setInterval(tick, 1000);
+  if (!window.EventSource) return;
+  var types = JSON.parse(document.getElementById('event-types').textContent);
+  var es = new EventSource('/api/v1/events');
+  es.onopen = function () { live.classList.add('on'); label.textContent = 'live'; refresh(); };
+  es.onerror = function () { live.classList.remove('on'); label.textContent = 'reconnecting…'; };
+  types.forEach(function (t) { es.addEventListener(t, refresh); });
+  es.onmessage = refresh;
+})();
+"#;
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="color-scheme" content="light dark";
+            title { (title) }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
+
+fn sign_in_page(problem: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head("imi board: sign in"))
+            body {
+                form.signin method="post" action="/board/sign-in" {
+                    h1 { "imi board" }
+                    p { "This server needs a token. Create one with "
+                        code { "imi token create --name board --scope read" } "." }
+                    @if let Some(p) = problem { p style="color:var(--bad)" { (p) } }
+                    label for="token" { "Token" }
+                    input #token type="password" name="token" autocomplete="off" required;
+                    button type="submit" { "Sign in" }
+                }
+            }
+        }
+    }
+}
+
+fn whole(board: &Board, filters: &Filters) -> Markup {
+    let types = serde_json::to_string(imi_core::events::TYPES).unwrap_or_else(|_| "[]".into());
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head("imi board"))
+            body data-now=(board.now.to_rfc3339()) {
+                header.top {
+                    h1 { "imi board" }
+                    span #live .live { span.dot {} span #live-label { "static page" } }
+                    form.filters method="get" action="/" {
+                        (select("project", "all projects", &board.projects, filters.project.as_deref()))
+                        (select("host", "all hosts", &board.hosts, filters.host.as_deref()))
+                        (select("agent", "all agents", &board.agents, filters.agent.as_deref()))
+                        button type="submit" { "Filter" }
+                    }
+                }
+                noscript { p { "Live updates need JavaScript: reload the page to see changes." } }
+                main #board .board { (columns(board)) }
+                script #event-types type="application/json" { (PreEscaped(types.replace("</", "<\\/"))) }
+                script { (PreEscaped(SCRIPT)) }
+            }
+        }
+    }
+}
+
+fn select(name: &str, all: &str, options: &[String], chosen: Option<&str>) -> Markup {
+    html! {
+        select name=(name) aria-label=(all) {
+            option value="" selected[chosen.is_none_or(str::is_empty)] { (all) }
+            @for o in options {
+                option value=(o) selected[chosen == Some(o.as_str())] { (o) }
+            }
+        }
+    }
+}
+
+fn columns(board: &Board) -> Markup {
+    html! {
+        @for c in Column::ALL {
+            @let cards: Vec<&Card> = board.column(c).collect();
+            section.column data-column=(c.as_str()) {
+                h2 { span { (c.title()) } span.count { (cards.len()) } }
+                @if cards.is_empty() { div.empty { "nothing here" } }
+                @for card in cards { (card_html(card, board.now)) }
+            }
+        }
+    }
+}
+
+/// `3m`, `2h`, `5d` ago.
+fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let s = (now - then).num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn lease_text(now: DateTime<Utc>, until: DateTime<Utc>) -> String {
+    let left = (until - now).num_seconds();
+    if left <= 0 {
+        return "lease ended".into();
+    }
+    let (h, m, s) = (left / 3600, left % 3600 / 60, left % 60);
+    if h > 0 {
+        format!("lease {h}h {m:02}m")
+    } else {
+        format!("lease {m}m {s:02}s")
+    }
+}
+
+fn card_html(card: &Card, now: DateTime<Utc>) -> Markup {
+    html! {
+        article.card data-project=(card.project) data-worktree=(card.worktree) data-host=(card.host) {
+            div.title {
+                span.name { (card.worktree) }
+                span.type { (card.type_name) }
+            }
+            div.meta { (card.project) " · " (card.host) }
+            div.meta { "⎇ " (card.branch) }
+            @if let Some(holder) = &card.holder {
+                div.holder {
+                    @if let Some(ended) = &card.ended { (ended) " by " }
+                    strong { (holder) }
+                    @if card.ended.is_none() {
+                        " · "
+                        @match card.lease_expires_at {
+                            Some(until) => span.lease data-expires=(until.to_rfc3339()) { (lease_text(now, until)) },
+                            None => span.lease { "until released" },
+                        }
+                    }
+                }
+                @if let Some(p) = &card.purpose { div.meta { (p) } }
+            } @else if let Some(ended) = &card.ended {
+                div.holder { (ended) }
+            }
+            div.facts {
+                @if card.dirty > 0 { span.dirty title="uncommitted files" { "● " (card.dirty) " dirty" } }
+                span title="commits ahead of / behind the trunk" { "↑" (card.ahead) " ↓" (card.behind) }
+            }
+            @if !card.reasons.is_empty() { div.reasons { (card.reasons.join(" · ")) } }
+            @if let Some(c) = &card.last_commit { div.commit title=(c) { (c.lines().next().unwrap_or("")) } }
+            div.sync {
+                @match card.last_sync_at {
+                    Some(t) => { "synced " (age(now, t)) " ago" },
+                    None => { "never synced" },
+                }
+            }
+        }
+    }
+}
