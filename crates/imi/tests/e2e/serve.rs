@@ -286,8 +286,8 @@ fn journey(w: &World) {
             .unwrap_or_else(|| panic!("no {t} in {types:?}"))
     };
     assert!(pos("imi.project.registered") < pos("imi.worktree.created"));
-    assert!(pos("imi.worktree.created") < pos("imi.claim.acquired"));
-    assert!(pos("imi.claim.acquired") < pos("imi.worktree.merged"));
+    assert!(pos("imi.worktree.created") < pos("imi.claim.claimed"));
+    assert!(pos("imi.claim.claimed") < pos("imi.worktree.merged"));
     let filtered = expect_ok(
         send(c.get(server.api("/events?since=0&type=imi.claim."))),
         200,
@@ -354,7 +354,9 @@ fn tokens_and_scopes(w: &World) {
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.headers().get("www-authenticate").is_some());
     expect_error(send(c.get(server.api("/projects"))), 401, "UNAUTHORIZED");
-    let forged = format!("{}0", &read[..read.len() - 1]);
+    // the same token with its last hex digit changed
+    let flip = if read.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{flip}", &read[..read.len() - 1]);
     expect_error(
         send(c.get(server.api("/projects")).bearer_auth(&forged)),
         401,
@@ -586,7 +588,7 @@ fn events_stream(w: &World) {
         "{}",
         String::from_utf8_lossy(&claim.stderr)
     );
-    let (seen, took) = until(&rx, "imi.claim.acquired", Duration::from_secs(1))
+    let (seen, took) = until(&rx, "imi.claim.claimed", Duration::from_secs(1))
         .expect("the claim did not reach the stream within 1 s");
     println!("claim reached the stream {took:?} after the claiming process ended");
     let last_seen = seen.last().unwrap().0;
