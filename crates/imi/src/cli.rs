@@ -80,7 +80,7 @@ pub enum Command {
     /// List held claims: holder, host, epoch, purpose, lease (--all: ended ones too)
     Claims(ClaimsArgs),
     /// Serve the registry as MCP tools for AI agents, over stdin/stdout
-    Mcp,
+    Mcp(McpArgs),
     /// Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json), its event stream and the live board (/)
     Serve(ServeArgs),
     /// API tokens for `imi serve`: create (shown once), list, revoke
@@ -289,6 +289,22 @@ pub struct ClaimsArgs {
     /// Include released and expired claims
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Serve the same tools through a remote `imi serve` at this URL (no database access needed)
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+    /// The bearer token for --remote (prefer the IMI_TOKEN variable: a command line is visible to other users)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "IMI_TOKEN",
+        hide_env_values = true,
+        requires = "remote"
+    )]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod dburl;
 mod gitstate;
 mod journal;
 mod mcp;
+mod mcp_remote;
 mod ops;
 mod registry;
 mod serve;

@@ -381,15 +381,20 @@ pub fn tools() -> Vec<Tool> {
 #[derive(Clone)]
 pub struct ImiMcp {
     env: Arc<Env>,
+    /// `--remote`: every tool is a request to this `imi serve` instead.
+    remote: Option<Arc<crate::mcp_remote::Remote>>,
 }
 
 impl ImiMcp {
-    pub fn new(env: Env) -> ImiMcp {
-        ImiMcp { env: Arc::new(env) }
+    pub fn new(env: Env, remote: Option<crate::mcp_remote::Remote>) -> ImiMcp {
+        ImiMcp {
+            env: Arc::new(env),
+            remote: remote.map(Arc::new),
+        }
     }
 }
 
-fn decode<T: DeserializeOwned>(tool: &str, args: &Map<String, Value>) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(tool: &str, args: &Map<String, Value>) -> Result<T> {
     serde_json::from_value(Value::Object(args.clone())).map_err(|e| {
         Error::validation(format!("invalid arguments for {tool}: {e}"))
             .with_hint("see the tool's input schema (tools/list)")
@@ -410,7 +415,7 @@ fn error_value(e: &Error) -> Value {
 }
 
 /// Refuses any string argument longer than [`MAX_ARGUMENT_BYTES`].
-fn check_sizes(args: &Map<String, Value>) -> Result<()> {
+pub(crate) fn check_sizes(args: &Map<String, Value>) -> Result<()> {
     fn walk(v: &Value) -> bool {
         match v {
             Value::String(s) => s.len() <= MAX_ARGUMENT_BYTES,
@@ -726,13 +731,20 @@ impl ServerHandler for ImiMcp {
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<CallToolResponse, McpError> {
         let env = Arc::clone(&self.env);
+        let remote = self.remote.clone();
         let name: Cow<'static, str> = request.name.clone();
         let args = request.arguments.unwrap_or_default();
         // a task of its own: a panic in a tool is an error of that call only
-        let done = tokio::spawn(async move { call(&env, &name, &args).await }).await;
+        let done = tokio::spawn(async move {
+            match remote {
+                Some(r) => crate::mcp_remote::call(&r, &name, &args).await,
+                None => call(&env, &name, &args).await.map_err(|e| error_value(&e)),
+            }
+        })
+        .await;
         let result = match done {
             Ok(Ok(value)) => CallToolResult::structured(value),
-            Ok(Err(e)) => CallToolResult::structured_error(error_value(&e)),
+            Ok(Err(e)) => CallToolResult::structured_error(e),
             Err(join) => CallToolResult::structured_error(error_value(&Error::internal(format!(
                 "the tool {} failed unexpectedly ({join})",
                 request.name
@@ -743,8 +755,9 @@ impl ServerHandler for ImiMcp {
 }
 
 /// Serves MCP on stdin/stdout until the client closes the connection.
-pub async fn serve(env: Env) -> Result<()> {
-    let running = ImiMcp::new(env)
+/// With `remote`, every tool is a request to that `imi serve`.
+pub async fn serve(env: Env, remote: Option<crate::mcp_remote::Remote>) -> Result<()> {
+    let running = ImiMcp::new(env, remote)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| Error::internal(format!("MCP initialisation failed: {e}")))?;

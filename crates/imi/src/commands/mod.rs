@@ -76,9 +76,18 @@ pub fn working_dir() -> Result<std::path::PathBuf> {
 pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
     let settings = Settings::load(&cli.global)?;
     let cwd = working_dir()?;
-    if let Command::Mcp = &cli.command {
+    if let Command::Mcp(a) = &cli.command {
+        let remote = match &a.remote {
+            Some(url) => Some(crate::mcp_remote::Remote::new(
+                url,
+                a.token.clone(),
+                &settings.agent_id,
+                &cwd,
+            )?),
+            None => None,
+        };
         // stdout is the protocol: nothing else may be printed there
-        crate::mcp::serve(Env::new(settings, cwd)).await?;
+        crate::mcp::serve(Env::new(settings, cwd), remote).await?;
         return Ok(Output::new(serde_json::Value::Null, ""));
     }
     if let Command::Serve(a) = &cli.command {
@@ -120,7 +129,7 @@ pub async fn dispatch(cli: &Cli, ui: &Ui) -> Result<Output> {
         Command::Release(a) => claims::cmd_release(&ctx, a).await,
         Command::Claims(a) => claims::cmd_claims(&ctx, a).await,
         Command::Events(a) => events::cmd_events(&ctx, a).await,
-        Command::Mcp | Command::Serve(_) => unreachable!("served above"),
+        Command::Mcp(_) | Command::Serve(_) => unreachable!("served above"),
         Command::Token(c) => token::cmd_token(&ctx, c).await,
         Command::Metadata(c) => metadata::cmd_metadata(&ctx, c).await,
         Command::Log(a) => log::cmd_log(&ctx, a).await,

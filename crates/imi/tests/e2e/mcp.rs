@@ -40,9 +40,49 @@ fn python() -> Option<PathBuf> {
 fn agent_loop_with_the_python_sdk(w: &World) {
     let Some(py) = python() else { return };
     w.init_project();
+    run_agent_loop(w, &py, &[]);
+}
+
+/// `imi mcp --remote URL` on a host without the registry: the same loop through a
+/// token-guarded `imi serve`, the token in IMI_TOKEN (never on a command line).
+fn agent_loop_through_a_remote_server(w: &World) {
+    let Some(py) = python() else { return };
+    w.init_project();
+    let (code, v) = w.imi_json(
+        w.path(),
+        &["token", "create", "--name", "mcp", "--scope", "write"],
+    );
+    assert_eq!(code, 0, "{v}");
+    let token = v["data"]["secret"].as_str().unwrap().to_string();
+    let server = crate::server::Server::start(w, &["--require-token"]);
+    run_agent_loop(
+        w,
+        &py,
+        &[
+            ("IMI_MCP_ARGS", format!("--remote {}", server.url)),
+            ("IMI_TOKEN", token.clone()),
+            // the MCP processes have no registry: every tool goes through the server
+            (
+                "IMI_DATABASE_URL",
+                "postgres://nobody@127.0.0.1:1/none".into(),
+            ),
+        ],
+    );
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("\"token\":\"mcp\""),
+        "the server was not used: {log}"
+    );
+    assert!(!log.contains(&token), "the token reached the log");
+}
+
+fn run_agent_loop(w: &World, py: &std::path::Path, extra_env: &[(&str, String)]) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/agent_loop.py");
     let mut c = Command::new(py);
     w.imi_env(&mut c);
+    for (k, v) in extra_env {
+        c.env(k, v);
+    }
     let out = c
         .current_dir(w.trunk())
         .arg(&script)
@@ -63,4 +103,12 @@ fn agent_loop_with_the_python_sdk(w: &World) {
 
 crate::all_backends! {
     mcp_python_client => agent_loop_with_the_python_sdk;
+}
+
+mod remote {
+    use super::agent_loop_through_a_remote_server;
+
+    crate::both_backends! {
+        mcp_python_client_remote => agent_loop_through_a_remote_server;
+    }
 }

@@ -24,7 +24,9 @@ TOOLS = {
 
 def server(agent):
     env = dict(os.environ, IMI_AGENT_ID=agent)
-    return StdioServerParameters(command=IMI, args=["mcp"], env=env, cwd=TRUNK)
+    # IMI_MCP_ARGS: e.g. "--remote http://127.0.0.1:PORT" (the same loop through imi serve)
+    extra = os.environ.get("IMI_MCP_ARGS", "").split()
+    return StdioServerParameters(command=IMI, args=["mcp", *extra], env=env, cwd=TRUNK)
 
 
 async def ok(session, tool, args):
