@@ -93,8 +93,6 @@ pub async fn revoke(env: &Env, name: &str) -> Result<Revoked> {
 /// The token `presented` is, when it is usable: `None` when it is malformed,
 /// unknown, revoked, expired (by the database's clock) or its secret is wrong. The
 /// secret is checked against the stored hash in constant time.
-// called by `imi serve` (crates/imi/src/serve, landing separately): drop the allow then
-#[allow(dead_code)]
 pub async fn authenticate(env: &Env, presented: &str) -> Result<Option<ApiToken>> {
     let Some(id) = tokens::token_id(presented) else {
         return Ok(None);
@@ -104,8 +102,6 @@ pub async fn authenticate(env: &Env, presented: &str) -> Result<Option<ApiToken>
 }
 
 /// Whether any token is usable (a server on a non-loopback address needs one).
-// called by `imi serve` (crates/imi/src/serve, landing separately): drop the allow then
-#[allow(dead_code)]
 pub async fn any_usable(env: &Env) -> Result<bool> {
     with_store!(env.store().await?, s => s.has_usable_api_token().await)
 }
