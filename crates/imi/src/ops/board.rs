@@ -49,7 +49,21 @@ impl Column {
             Column::Claimed => "Claimed",
             Column::Attention => "Needs attention",
             Column::Ready => "Ready to merge",
-            Column::Done => "Recently merged or removed",
+            Column::Done => "Merged or removed",
+        }
+    }
+
+    /// What the column holds, in a sentence (the title's tooltip).
+    pub fn hint(self) -> &'static str {
+        match self {
+            Column::Available => "Clean and unclaimed: free to pick up",
+            Column::Claimed => "Held by an agent, with the lease's time left",
+            Column::Attention => {
+                "Uncommitted, diverged or behind while unclaimed, an expired lease, or a failed hook"
+            }
+            Column::Ready => "Commits the trunk lacks and nothing else: ready to merge",
+            // RECENT_DAYS
+            Column::Done => "Merged or removed in the last 7 days",
         }
     }
 
@@ -80,6 +94,8 @@ pub struct Card {
     pub purpose: Option<String>,
     /// When the lease ends (`None`: held until released, or not claimed).
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The lease's length in seconds (`None`: held until released, or not claimed).
+    pub lease_seconds: Option<i64>,
     pub dirty: i32,
     pub ahead: i32,
     pub behind: i32,
@@ -121,11 +137,7 @@ impl Board {
 }
 
 /// The column of an active worktree, and why it needs attention.
-pub fn classify(
-    w: &Worktree,
-    claim: Option<&Claim>,
-    hook_failed: bool,
-) -> (Column, Vec<String>) {
+pub fn classify(w: &Worktree, claim: Option<&Claim>, hook_failed: bool) -> (Column, Vec<String>) {
     let mut reasons = Vec::new();
     if let Some(c) = claim
         && c.held
@@ -205,6 +217,7 @@ async fn board_in<S: Store>(s: &S, args: &BoardArgs) -> Result<Board> {
             holder: None,
             purpose: None,
             lease_expires_at: None,
+            lease_seconds: None,
             dirty: w.uncommitted_files_count,
             ahead: w.ahead_of_trunk,
             behind: w.behind_trunk,
@@ -217,7 +230,14 @@ async fn board_in<S: Store>(s: &S, args: &BoardArgs) -> Result<Board> {
         if !w.active {
             if now - w.updated_at <= Duration::days(RECENT_DAYS) {
                 card.column = Column::Done;
-                card.ended = Some(if w.merged_at.is_some() { "merged" } else { "removed" }.into());
+                card.ended = Some(
+                    if w.merged_at.is_some() {
+                        "merged"
+                    } else {
+                        "removed"
+                    }
+                    .into(),
+                );
                 card.holder = w.merged_by.clone();
                 recent.push(card);
             }
@@ -232,10 +252,11 @@ async fn board_in<S: Store>(s: &S, args: &BoardArgs) -> Result<Board> {
             card.holder = Some(c.agent_id.clone());
             card.purpose = c.purpose.clone();
             card.lease_expires_at = c.expires_at;
+            card.lease_seconds = c.ttl_seconds;
         }
         cards.push(card);
     }
-    recent.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    recent.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
     recent.truncate(RECENT_CARDS);
     cards.sort_by(|a, b| {
         (a.project.as_str(), a.worktree.as_str()).cmp(&(b.project.as_str(), b.worktree.as_str()))
@@ -251,7 +272,10 @@ async fn board_in<S: Store>(s: &S, args: &BoardArgs) -> Result<Board> {
     cards.retain(|c| {
         args.project.as_ref().is_none_or(|p| c.project == *p)
             && args.host.as_ref().is_none_or(|h| c.host == *h)
-            && args.agent.as_ref().is_none_or(|a| c.holder.as_ref() == Some(a))
+            && args
+                .agent
+                .as_ref()
+                .is_none_or(|a| c.holder.as_ref() == Some(a))
     });
     Ok(Board {
         cards,
@@ -314,12 +338,27 @@ mod tests {
 
     #[test]
     fn columns() {
-        assert_eq!(classify(&worktree(0, 0, 0), None, false).0, Column::Available);
+        assert_eq!(
+            classify(&worktree(0, 0, 0), None, false).0,
+            Column::Available
+        );
         assert_eq!(classify(&worktree(0, 2, 0), None, false).0, Column::Ready);
-        assert_eq!(classify(&worktree(3, 0, 0), None, false).0, Column::Attention);
-        assert_eq!(classify(&worktree(0, 1, 1), None, false).0, Column::Attention);
-        assert_eq!(classify(&worktree(0, 0, 1), None, false).0, Column::Attention);
-        assert_eq!(classify(&worktree(0, 0, 0), None, true).0, Column::Attention);
+        assert_eq!(
+            classify(&worktree(3, 0, 0), None, false).0,
+            Column::Attention
+        );
+        assert_eq!(
+            classify(&worktree(0, 1, 1), None, false).0,
+            Column::Attention
+        );
+        assert_eq!(
+            classify(&worktree(0, 0, 1), None, false).0,
+            Column::Attention
+        );
+        assert_eq!(
+            classify(&worktree(0, 0, 0), None, true).0,
+            Column::Attention
+        );
         let (c, why) = classify(&worktree(0, 1, 1), None, false);
         assert_eq!(c, Column::Attention);
         assert_eq!(why, vec!["diverged from trunk".to_string()]);

@@ -81,7 +81,10 @@ struct SignIn {
 }
 
 /// Checks the token and keeps it in an HTTP-only, same-site cookie for the board.
-async fn sign_in(AxState(state): AxState<State>, Form(form): Form<SignIn>) -> Result<Response, ApiError> {
+async fn sign_in(
+    AxState(state): AxState<State>,
+    Form(form): Form<SignIn>,
+) -> Result<Response, ApiError> {
     let token = form.token.trim();
     match ops::tokens::authenticate(&state.env, token).await? {
         Some(_) => Ok((
@@ -94,47 +97,70 @@ async fn sign_in(AxState(state): AxState<State>, Form(form): Form<SignIn>) -> Re
             .into_response()),
         None => Ok(html_response(
             StatusCode::UNAUTHORIZED,
-            sign_in_page(Some("That token is not valid (unknown, revoked or expired).")),
+            sign_in_page(Some(
+                "That token is not valid (unknown, revoked or expired).",
+            )),
         )),
     }
 }
 
 const STYLE: &str = r#"
-:root { color-scheme: light dark; --bg:#f6f7f9; --panel:#ffffff; --text:#1b1f24; --muted:#5d6672; --line:#d9dde3;
-  --accent:#2563eb; --warn:#b45309; --bad:#b91c1c; --good:#15803d; --chip:#eef1f5; }
-@media (prefers-color-scheme: dark) { :root { --bg:#0f1216; --panel:#181c22; --text:#e6e9ee; --muted:#9aa4b1; --line:#2a3039;
-  --accent:#60a5fa; --warn:#f59e0b; --bad:#f87171; --good:#4ade80; --chip:#222831; } }
-* { box-sizing: border-box; }
+:root { color-scheme: light dark;
+  --bg:#f3f4f7; --column:#e8ebf0; --panel:#ffffff; --text:#1b1f24; --muted:#5b6470; --line:#d8dce3; --chip:#eef1f5;
+  --accent:#2563eb; --warn:#b45309; --bad:#b91c1c; --good:#15803d; --ready:#7c3aed; --done:#64748b;
+  --shadow:0 1px 2px rgba(16,24,40,.06), 0 1px 3px rgba(16,24,40,.06); }
+@media (prefers-color-scheme: dark) { :root {
+  --bg:#0d1014; --column:#151a21; --panel:#1d232c; --text:#e6e9ee; --muted:#9aa4b1; --line:#2b323c; --chip:#28303a;
+  --accent:#60a5fa; --warn:#fbbf24; --bad:#f87171; --good:#4ade80; --ready:#a78bfa; --done:#94a3b8;
+  --shadow:0 1px 2px rgba(0,0,0,.5); } }
+* { box-sizing:border-box; }
 body { margin:0; font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; background:var(--bg); color:var(--text); }
-header.top { display:flex; flex-wrap:wrap; gap:12px 24px; align-items:center; padding:14px 20px; border-bottom:1px solid var(--line); background:var(--panel); }
+header.top { display:flex; flex-wrap:wrap; gap:10px 24px; align-items:center; padding:12px 20px; border-bottom:1px solid var(--line); background:var(--panel); }
 header.top h1 { font-size:18px; margin:0; letter-spacing:.2px; }
 .live { font-size:12px; color:var(--muted); display:flex; align-items:center; gap:6px; }
 .dot { width:8px; height:8px; border-radius:50%; background:var(--muted); display:inline-block; }
-.live.on .dot { background:var(--good); }
+.live.on .dot { background:var(--good); box-shadow:0 0 0 3px color-mix(in srgb, var(--good) 25%, transparent); }
 form.filters { display:flex; gap:8px; flex-wrap:wrap; align-items:center; margin-left:auto; }
 form.filters select, form.filters button { font:inherit; padding:4px 8px; border:1px solid var(--line); border-radius:6px; background:var(--panel); color:var(--text); }
-main.board { display:grid; grid-template-columns:repeat(5, minmax(220px, 1fr)); gap:14px; padding:16px 20px; align-items:start; overflow-x:auto; }
-section.column { background:transparent; min-width:0; }
-section.column > h2 { font-size:12px; text-transform:uppercase; letter-spacing:.6px; color:var(--muted); margin:0 0 8px; display:flex; justify-content:space-between; }
-section.column > h2 .count { background:var(--chip); border-radius:10px; padding:0 8px; color:var(--text); }
-.card { background:var(--panel); border:1px solid var(--line); border-left:4px solid var(--type, var(--accent)); border-radius:8px; padding:10px 12px; margin-bottom:10px; box-shadow:0 1px 2px rgba(0,0,0,.04); }
-.card .title { display:flex; gap:8px; align-items:baseline; justify-content:space-between; }
-.card .name { font-weight:600; word-break:break-all; }
-.card .type { font-size:11px; padding:1px 6px; border-radius:4px; background:var(--chip); color:var(--muted); white-space:nowrap; }
-.card .meta { color:var(--muted); font-size:12px; margin-top:2px; word-break:break-all; }
-.card .holder { margin-top:6px; font-size:13px; }
-.card .lease { font-variant-numeric:tabular-nums; color:var(--accent); }
-.card .lease.ended { color:var(--bad); }
-.card .facts { display:flex; gap:10px; margin-top:6px; font-size:12px; font-variant-numeric:tabular-nums; }
-.card .dirty { color:var(--warn); }
-.card .reasons { margin-top:6px; font-size:12px; color:var(--bad); }
-.card .commit { margin-top:6px; font-size:12px; color:var(--muted); white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
-.card .sync { margin-top:4px; font-size:11px; color:var(--muted); }
-.empty { color:var(--muted); font-size:12px; padding:8px 2px; }
+main.board { display:grid; grid-template-columns:repeat(5, minmax(230px, 1fr)); gap:14px; padding:16px 20px 24px; align-items:stretch; overflow-x:auto; min-height:calc(100vh - 60px); }
+section.column { --col:var(--accent); background:var(--column); border-top:3px solid var(--col); border-radius:10px; padding:10px 10px 2px; min-width:0; }
+section.column[data-column=available] { --col:var(--good); }
+section.column[data-column=attention] { --col:var(--warn); }
+section.column[data-column=ready] { --col:var(--ready); }
+section.column[data-column=done] { --col:var(--done); }
+section.column > h2 { font-size:12px; text-transform:uppercase; letter-spacing:.6px; margin:0 2px 10px; display:flex; gap:8px; align-items:center; }
+section.column > h2 .label { flex:1; min-width:0; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+section.column > h2 .count { min-width:24px; text-align:center; background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:0 7px; font-variant-numeric:tabular-nums; color:var(--muted); }
+.card { background:var(--panel); border:1px solid var(--line); border-left:4px solid var(--col); border-radius:8px; padding:10px 12px; margin-bottom:10px; box-shadow:var(--shadow); }
+section.column[data-column=done] .card { opacity:.78; }
+.card .title { display:flex; gap:8px; align-items:flex-start; justify-content:space-between; }
+.card .name { font-weight:600; font-size:15px; line-height:1.3; overflow-wrap:anywhere; }
+.card .type { font-size:11px; padding:1px 6px; border-radius:4px; background:var(--chip); color:var(--muted); white-space:nowrap; margin-top:1px; }
+.card .meta { color:var(--muted); font-size:12px; margin-top:2px; overflow-wrap:anywhere; }
+.card .holder { margin-top:8px; display:flex; flex-wrap:wrap; gap:4px 8px; align-items:center; justify-content:space-between; font-size:13px; }
+.card .who { overflow-wrap:anywhere; }
+.card .lease { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600; white-space:nowrap; font-variant-numeric:tabular-nums;
+  color:var(--accent); background:color-mix(in srgb, var(--accent) 14%, transparent); }
+.card .lease.soon { color:var(--warn); background:color-mix(in srgb, var(--warn) 16%, transparent); }
+.card .lease.ended { color:var(--bad); background:color-mix(in srgb, var(--bad) 14%, transparent); }
+.card .lease.open { color:var(--muted); background:var(--chip); font-weight:500; }
+.card .leasebar { height:4px; border-radius:2px; background:var(--chip); margin-top:6px; overflow:hidden; }
+.card .leasebar > i { display:block; height:100%; background:var(--accent); transition:width 1s linear; }
+.card .leasebar.soon > i { background:var(--warn); }
+.card .purpose { margin-top:4px; font-size:12px; color:var(--muted); font-style:italic; overflow-wrap:anywhere; }
+.card .reasons { display:flex; flex-wrap:wrap; gap:4px; margin-top:8px; }
+.card .reason { font-size:11px; font-weight:600; padding:1px 7px; border-radius:4px; color:var(--warn); background:color-mix(in srgb, var(--warn) 14%, transparent); }
+.card .facts { display:flex; flex-wrap:wrap; gap:4px 12px; margin-top:8px; font-size:12px; font-variant-numeric:tabular-nums; color:var(--muted); }
+.card .facts .dirty { color:var(--warn); font-weight:600; }
+.card .facts .ahead { color:var(--good); font-weight:600; }
+.card .facts .behind { color:var(--bad); font-weight:600; }
+.card .commit { margin-top:6px; font-size:12px; overflow:hidden; display:-webkit-box; -webkit-line-clamp:2; -webkit-box-orient:vertical; overflow-wrap:anywhere; }
+.card .sync { margin-top:6px; padding-top:6px; border-top:1px dashed var(--line); font-size:11px; color:var(--muted); }
+.empty { color:var(--muted); font-size:12px; padding:14px 8px; margin-bottom:10px; text-align:center; border:1px dashed var(--line); border-radius:8px; }
 .signin { max-width:420px; margin:12vh auto; background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:24px; }
 .signin input { width:100%; font:inherit; padding:6px 8px; margin:8px 0; border:1px solid var(--line); border-radius:6px; background:var(--bg); color:var(--text); }
 noscript p { margin:0; padding:6px 20px; font-size:12px; color:var(--muted); }
-@media (max-width: 900px) { main.board { grid-template-columns:1fr; } }
+@media (max-width: 900px) { main.board { grid-template-columns:1fr; min-height:0; } }
 "#;
 
 const SCRIPT: &str = r#"
@@ -148,9 +174,19 @@ const SCRIPT: &str = r#"
     var now = Date.now() + skew;
     document.querySelectorAll('[data-expires]').forEach(function (el) {
       var left = Math.round((Date.parse(el.dataset.expires) - now) / 1000);
-      if (left <= 0) { el.textContent = 'lease ended'; el.classList.add('ended'); return; }
+      var ttl = Number(el.dataset.ttl) || 0;
+      var card = el.closest('.card');
+      var bar = card && card.querySelector('.leasebar');
+      var soon = left < 300 || (ttl > 0 && left * 5 < ttl);
+      el.classList.toggle('soon', soon && left > 0);
+      el.classList.toggle('ended', left <= 0);
+      if (bar) {
+        bar.classList.toggle('soon', soon);
+        if (ttl > 0) bar.firstElementChild.style.width = Math.max(0, Math.min(100, left * 100 / ttl)).toFixed(1) + '%';
+      }
+      if (left <= 0) { el.textContent = 'lease ended'; return; }
       var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
-      el.textContent = 'lease ' + (h ? h + 'h ' + pad(m) + 'm' : m + 'm ' + pad(s) + 's');
+      el.textContent = (h ? h + 'h ' + pad(m) + 'm' : m + 'm ' + pad(s) + 's') + ' left';
     });
   }
   var pending = null;
@@ -255,7 +291,7 @@ fn columns(board: &Board) -> Markup {
         @for c in Column::ALL {
             @let cards: Vec<&Card> = board.column(c).collect();
             section.column data-column=(c.as_str()) {
-                h2 { span { (c.title()) } span.count { (cards.len()) } }
+                h2 title=(c.hint()) { span.label { (c.title()) } span.count { (cards.len()) } }
                 @if cards.is_empty() { div.empty { "nothing here" } }
                 @for card in cards { (card_html(card, board.now)) }
             }
@@ -274,16 +310,33 @@ fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
     }
 }
 
-fn lease_text(now: DateTime<Utc>, until: DateTime<Utc>) -> String {
+/// A lease as the board shows it before the script counts it down (the script
+/// gives it the same text, classes and bar).
+struct Lease {
+    until: DateTime<Utc>,
+    /// `12m 05s left`, `2h 03m left`, `lease ended`.
+    text: String,
+    /// Under 5 minutes or a fifth of the lease left.
+    soon: bool,
+    ended: bool,
+    /// The share of the lease left, in percent, when its length is known.
+    left_percent: Option<f64>,
+}
+
+fn lease(now: DateTime<Utc>, until: DateTime<Utc>, length: Option<i64>) -> Lease {
     let left = (until - now).num_seconds();
-    if left <= 0 {
-        return "lease ended".into();
-    }
+    let length = length.filter(|l| *l > 0);
     let (h, m, s) = (left / 3600, left % 3600 / 60, left % 60);
-    if h > 0 {
-        format!("lease {h}h {m:02}m")
-    } else {
-        format!("lease {m}m {s:02}s")
+    Lease {
+        until,
+        text: match left {
+            ..=0 => "lease ended".into(),
+            3600.. => format!("{h}h {m:02}m left"),
+            _ => format!("{m}m {s:02}s left"),
+        },
+        soon: left < 300 || length.is_some_and(|l| left * 5 < l),
+        ended: left <= 0,
+        left_percent: length.map(|l| (left.max(0) as f64 * 100.0 / l as f64).min(100.0)),
     }
 }
 
@@ -296,27 +349,40 @@ fn card_html(card: &Card, now: DateTime<Utc>) -> Markup {
             }
             div.meta { (card.project) " · " (card.host) }
             div.meta { "⎇ " (card.branch) }
-            @if let Some(holder) = &card.holder {
+            @if let Some(ended) = &card.ended {
                 div.holder {
-                    @if let Some(ended) = &card.ended { (ended) " by " }
-                    strong { (holder) }
-                    @if card.ended.is_none() {
-                        " · "
-                        @match card.lease_expires_at {
-                            Some(until) => span.lease data-expires=(until.to_rfc3339()) { (lease_text(now, until)) },
-                            None => span.lease { "until released" },
-                        }
+                    span.who {
+                        (ended)
+                        @if let Some(holder) = &card.holder { " by " strong { (holder) } }
                     }
                 }
-                @if let Some(p) = &card.purpose { div.meta { (p) } }
-            } @else if let Some(ended) = &card.ended {
-                div.holder { (ended) }
+            } @else if let Some(holder) = &card.holder {
+                @let l = card.lease_expires_at.map(|u| lease(now, u, card.lease_seconds));
+                div.holder {
+                    span.who title="holds the claim" { strong { (holder) } }
+                    @match &l {
+                        Some(l) => span.lease.soon[l.soon && !l.ended].ended[l.ended]
+                            data-expires=(l.until.to_rfc3339()) data-ttl=[card.lease_seconds]
+                            title={ "lease ends " (l.until.format("%Y-%m-%d %H:%M:%S UTC")) } { (l.text) },
+                        None => span.lease.open title="no lease: held until released" { "until released" },
+                    }
+                }
+                @if let Some(Lease { left_percent: Some(pct), soon, .. }) = &l {
+                    div.leasebar.soon[*soon] title="share of the lease left" {
+                        i style={ "width:" (format!("{pct:.1}")) "%" } {}
+                    }
+                }
+                @if let Some(p) = &card.purpose { div.purpose { (p) } }
             }
-            div.facts {
-                @if card.dirty > 0 { span.dirty title="uncommitted files" { "● " (card.dirty) " dirty" } }
-                span title="commits ahead of / behind the trunk" { "↑" (card.ahead) " ↓" (card.behind) }
+            @if !card.reasons.is_empty() {
+                div.reasons { @for r in &card.reasons { span.reason { "⚠ " (r) } } }
             }
-            @if !card.reasons.is_empty() { div.reasons { (card.reasons.join(" · ")) } }
+            div.facts title="uncommitted files; commits ahead of and behind the trunk" {
+                @if card.dirty > 0 { span.dirty { "● " (card.dirty) " dirty" } }
+                @if card.ahead > 0 { span.ahead { "↑" (card.ahead) " ahead" } }
+                @if card.behind > 0 { span.behind { "↓" (card.behind) " behind" } }
+                @if card.ahead == 0 && card.behind == 0 { span { "↑0 ↓0 even with trunk" } }
+            }
             @if let Some(c) = &card.last_commit { div.commit title=(c) { (c.lines().next().unwrap_or("")) } }
             div.sync {
                 @match card.last_sync_at {
