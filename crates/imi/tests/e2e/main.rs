@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
+mod board;
 mod claims;
 mod crash;
 mod events;
