@@ -393,3 +393,31 @@ fn card_html(card: &Card, now: DateTime<Utc>) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_countdown() {
+        let now = Utc::now();
+        let at = |s: i64| now + chrono::Duration::seconds(s);
+        let l = lease(now, at(1797), Some(1800));
+        assert_eq!(
+            (l.text.as_str(), l.soon, l.ended),
+            ("29m 57s left", false, false)
+        );
+        assert!((l.left_percent.unwrap() - 99.83).abs() < 0.01);
+        let l = lease(now, at(2 * 3600 + 65), Some(3 * 3600));
+        assert_eq!(l.text, "2h 01m left");
+        // under a fifth of the lease, or under 5 minutes: soon
+        let l = lease(now, at(500), Some(3600));
+        assert!(l.soon && !l.ended);
+        assert!(lease(now, at(299), None).soon);
+        let l = lease(now, at(-3), Some(600));
+        assert_eq!(
+            (l.text.as_str(), l.ended, l.left_percent),
+            ("lease ended", true, Some(0.0))
+        );
+    }
+}

@@ -50,7 +50,9 @@ fn tools() -> Option<Tools> {
         "the board's browser test needs chromium and chromedriver (Debian's chromium and \
          chromium-driver; .ci/run installs them)"
     );
-    eprintln!("skipped: no chromium or chromedriver on the PATH");
+    eprintln!(
+        "skipped: no chromium or chromedriver (IMI_TEST_CHROMIUM, IMI_TEST_CHROMEDRIVER, PATH)"
+    );
     None
 }
 
@@ -329,14 +331,17 @@ fn board_in_a_browser(w: &World) {
                  return l ? l.textContent : null;";
     let first = b.js(lease);
     let first = first.as_str().unwrap().to_string();
-    assert!(
-        first.starts_with("29m ") && first.ends_with("s left") || first == "30m 00s left",
-        "{first}"
-    );
+    // "29m 57s left" (a slow machine may have taken a few minutes to get here)
+    let minutes: i64 = first
+        .strip_suffix("s left")
+        .and_then(|t| t.split_once("m "))
+        .and_then(|(m, _)| m.parse().ok())
+        .unwrap_or_else(|| panic!("not a countdown: {first:?}"));
+    assert!((20..=30).contains(&minutes), "{first}");
     // and shows the share of it left as a bar
     let bar = b.js("return parseFloat(document.querySelector('[data-worktree=\"feat-c\"] .leasebar > i').style.width)");
     let bar = bar.as_f64().unwrap();
-    assert!((90.0..=100.0).contains(&bar), "{bar}");
+    assert!((60.0..=100.0).contains(&bar), "{bar}");
     let holder =
         b.js("return document.querySelector('[data-worktree=\"feat-c\"] .holder').textContent");
     assert!(holder.as_str().unwrap().contains("agent-c"), "{holder}");
