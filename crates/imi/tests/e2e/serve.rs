@@ -531,12 +531,11 @@ fn subscribe(c: &Client, url: &str, last_event_id: Option<i64>) -> mpsc::Receive
                 .or_else(|| line.strip_prefix("event:"))
             {
                 kind = v.trim().to_string();
-            } else if line.is_empty() {
-                if let Some(i) = id.take()
-                    && tx.send((i, std::mem::take(&mut kind))).is_err()
-                {
-                    return;
-                }
+            } else if line.is_empty()
+                && let Some(i) = id.take()
+                && tx.send((i, std::mem::take(&mut kind))).is_err()
+            {
+                return;
             }
         }
     });
