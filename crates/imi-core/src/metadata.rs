@@ -47,11 +47,24 @@ fn shorten(s: &str) -> String {
     format!("{}...", &s[..end])
 }
 
+/// PostgreSQL's jsonb cannot hold a NUL character (`\u0000`), so neither backend
+/// stores one, in a key or in a string.
+fn nul(what: &str, text: &str) -> Error {
+    Error::validation(format!(
+        "{what} contains a NUL character (in {:?})",
+        shorten(text)
+    ))
+    .with_hint("store the text without NUL (\\u0000) characters")
+}
+
 /// Checks a whole document against the limits; `what` names its owner in the error
 /// (e.g. "worktree metadata"). Iterative: a hostile document cannot exhaust the stack.
 pub fn check_limits(what: &str, doc: &Metadata) -> Result<()> {
     fn visit_object(what: &str, m: &Metadata, keys: &mut usize) -> Result<()> {
         *keys += m.len();
+        if let Some(k) = m.keys().find(|k| k.contains('\0')) {
+            return Err(nul(what, k));
+        }
         if let Some(k) = m.keys().find(|k| k.len() > MAX_KEY_BYTES) {
             return Err(Error::validation(format!(
                 "{what} has a key of {} bytes (at most {MAX_KEY_BYTES}): {:?}",
@@ -79,6 +92,7 @@ pub fn check_limits(what: &str, doc: &Metadata) -> Result<()> {
                 Box::new(m.values())
             }
             Value::Array(a) => Box::new(a.iter()),
+            Value::String(s) if s.contains('\0') => return Err(nul(what, s)),
             _ => continue,
         };
         if depth > MAX_DEPTH {
@@ -406,6 +420,21 @@ mod tests {
             require_object(json!([1])).unwrap_err().code(),
             "VALIDATION_ERROR"
         );
+    }
+
+    #[test]
+    fn no_nul_in_keys_or_strings_on_any_backend() {
+        for (key, value) in [
+            ("a\0b", json!(1)),
+            ("a", json!("x\u{0}")),
+            ("a.b", json!({"k": ["ok", "n\u{0}l"]})),
+            ("a", json!({"k\u{0}": 1})),
+        ] {
+            let mut d = Metadata::new();
+            let e = set(&mut d, key, value).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR", "{key:?}");
+            assert!(e.message.contains("NUL"), "{}", e.message);
+        }
     }
 
     #[test]

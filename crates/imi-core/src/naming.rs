@@ -124,8 +124,15 @@ pub fn safe_file_stem(name: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Checks a free-text or identifier field's length: at most `max` bytes.
+/// Checks a free-text or identifier field: at most `max` bytes, and no NUL
+/// character (PostgreSQL's text cannot hold one, so neither backend takes one).
 pub fn check_len(what: &str, value: &str, max: usize) -> Result<()> {
+    if value.contains('\0') {
+        return Err(
+            Error::validation(format!("{what} contains a NUL character"))
+                .with_hint(format!("give the {what} without NUL (\\0) characters")),
+        );
+    }
     if value.len() > max {
         return Err(Error::validation(format!(
             "{what} is too long ({} bytes, at most {max})",
@@ -295,6 +302,14 @@ pub fn validate_days(what: &str, days: i32) -> Result<()> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn text_holds_no_nul() {
+        let e = check_len("description", "a\0b", 100).unwrap_err();
+        assert_eq!(e.code(), "VALIDATION_ERROR");
+        assert!(e.message.contains("NUL"), "{}", e.message);
+        assert!(check_len("description", "a b", 100).is_ok());
+    }
 
     #[test]
     fn refuses_what_git_or_a_shell_would_trip_on() {
