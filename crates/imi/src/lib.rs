@@ -62,10 +62,13 @@ pub fn run() -> ExitCode {
     // One thread: a command runs one operation at a time, and its parallel work
     // (git in many worktrees) runs on threads of its own (`gitstate::par_map`).
     // Worker threads would only add start-up time and a hand-off per statement.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // `imi serve` answers many requests at once: a worker thread per core.
+    let mut runtime = if matches!(cli.command, cli::Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&imi_core::Error::internal(format!(

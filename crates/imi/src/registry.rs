@@ -32,6 +32,12 @@ pub(crate) use with_store;
 /// back, and opening one costs more than the statements of a quick command.
 const CONNECTIONS: u32 = 1;
 
+/// Connections `imi serve` keeps to its registry (SQLite: readers beside its one
+/// writer). Its requests run at the same time: with one connection each would wait
+/// for every statement queued before it (a PostgreSQL connection also answers a round
+/// trip each time it goes back to the pool).
+pub const SERVER_CONNECTIONS: u32 = 8;
+
 impl AnyStore {
     /// Connects without touching the schema.
     pub async fn connect(settings: &Settings) -> Result<AnyStore> {
@@ -41,12 +47,21 @@ impl AnyStore {
     /// Connects to `target` (not necessarily the configured registry) without
     /// touching the schema.
     pub async fn connect_to(target: &DatabaseTarget, host: &str) -> Result<AnyStore> {
+        AnyStore::connect_with(target, host, CONNECTIONS).await
+    }
+
+    /// [`AnyStore::connect_to`] with at most `connections` connections.
+    pub async fn connect_with(
+        target: &DatabaseTarget,
+        host: &str,
+        connections: u32,
+    ) -> Result<AnyStore> {
         Ok(match target {
             DatabaseTarget::Sqlite(path) => {
-                AnyStore::Sqlite(SqliteStore::open_with_readers(path, host, CONNECTIONS).await?)
+                AnyStore::Sqlite(SqliteStore::open_with_readers(path, host, connections).await?)
             }
             DatabaseTarget::Postgres(url) => {
-                AnyStore::Postgres(PgStore::connect_with_pool_size(url, host, CONNECTIONS).await?)
+                AnyStore::Postgres(PgStore::connect_with_pool_size(url, host, connections).await?)
             }
         })
     }

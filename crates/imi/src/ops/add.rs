@@ -273,8 +273,10 @@ async fn add_in<S: Store>(
             } else {
                 let start = match from {
                     Some(f) => {
+                        // a start that names no commit is not found, as a pull
+                        // request number without refs is
                         repo.rev_parse(f).map_err(|_| {
-                            Error::validation(format!(
+                            Error::not_found(format!(
                                 "--from {f:?} is not a commit in {}",
                                 project.name
                             ))

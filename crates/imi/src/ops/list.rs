@@ -66,7 +66,12 @@ pub async fn worktrees(env: &Env, spec: Option<&str>) -> Result<Worktrees> {
 }
 
 async fn worktrees_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<Worktrees> {
-    let project = common::resolve_project(s, env, spec).await?;
+    // a named project needs no look-up of its trunk on this host (one query less):
+    // the listing shows the rows, each with its own path
+    let project = match spec {
+        Some(spec) => common::project_by_spec(s, spec).await?,
+        None => common::resolve_project(s, env, None).await?,
+    };
     let found = s
         .list_worktrees(&WorktreeFilter {
             project_id: Some(project.id),
@@ -91,8 +96,7 @@ async fn worktrees_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<
 
 /// A project by name, remote or id (inactive ones too: their rows say so).
 pub async fn project(env: &Env, spec: &str) -> Result<OneProject> {
-    let project =
-        with_store!(env.store().await?, s => common::project_by_spec(s, spec).await)?;
+    let project = with_store!(env.store().await?, s => common::project_by_spec(s, spec).await)?;
     Ok(OneProject { project })
 }
 

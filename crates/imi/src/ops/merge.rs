@@ -115,7 +115,8 @@ async fn merge_in<S: Store>(s: &S, env: &Env, args: &MergeArgs) -> Result<(Merge
     let project = common::resolve_project(s, env, args.project.as_deref()).await?;
     let w = common::worktree_here_or_named(s, env, &project, args.name.as_deref()).await?;
     if w.type_name == "trunk" {
-        return Err(Error::validation("the trunk cannot be merged into itself")
+        // the worktree is there and well named: it is the trunk that forbids this
+        return Err(Error::conflict("the trunk cannot be merged into itself")
             .with_hint("name the worktree to merge"));
     }
     super::claims::guard(s, env, &w, args.force, "merge").await?;

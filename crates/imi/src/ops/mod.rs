@@ -134,6 +134,13 @@ impl Env {
         Ok(store)
     }
 
+    /// The same environment on a registry opened already (a server opens its own,
+    /// with a pool of connections).
+    pub fn with_store(mut self, store: AnyStore) -> Env {
+        self.store = OnceCell::new_with(Some(store));
+        self
+    }
+
     /// The registry, when it was opened (for the front end to close it when done).
     pub fn into_store(self) -> Option<AnyStore> {
         self.store.into_inner()

@@ -109,8 +109,9 @@ async fn remove_in<S: Store>(
     let project = common::resolve_project(s, env, project).await?;
     let w = common::find_worktree(s, &project, name).await?;
     if w.type_name == "trunk" {
+        // the worktree is there and well named: it is what it is that forbids this
         return Err(
-            Error::validation(format!("{} is the project's trunk", w.name))
+            Error::conflict(format!("{} is the project's trunk", w.name))
                 .with_hint("trunk is never removed by imi; deregister the project instead"),
         );
     }

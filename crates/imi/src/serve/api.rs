@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::guard::Caller;
+use super::input::{self, shape};
 use super::{ApiError, Envelope, Failure, State, detached, stream};
 use crate::ops::{self, Env, Report};
 use crate::registry::with_store;
@@ -71,6 +72,52 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+/// JSON Schema counts `2900.0` as an integer (a number whose fraction is zero);
+/// serde does not. Integer fields of request bodies take both.
+mod integer {
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    /// `n` as an `i64` when it is a whole number in range.
+    fn whole(n: &serde_json::Number) -> Option<i64> {
+        if let Some(i) = n.as_i64() {
+            return Some(i);
+        }
+        let f = n.as_f64()?;
+        // 2^63 is exact as an f64; every whole f64 below it in magnitude fits
+        let bound = 9_223_372_036_854_775_808.0_f64;
+        #[allow(clippy::cast_possible_truncation)] // whole and in range: exact
+        (f.fract() == 0.0 && f >= -bound && f < bound).then_some(f as i64)
+    }
+
+    fn checked<E: Error>(n: &serde_json::Number) -> Result<i64, E> {
+        whole(n).ok_or_else(|| E::custom(format!("{n} is not a whole number in range")))
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(|n| checked(&n))
+            .transpose()
+    }
+
+    pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        u64::try_from(checked::<D::Error>(&n)?)
+            .map_err(|_| D::Error::custom(format!("{n} is negative")))
+    }
+}
+
+/// A `limit` query parameter: 1 to [`imi_core::events::MAX_LIMIT`], else 400.
+fn limit(given: Option<i64>, default: i64) -> std::result::Result<i64, ApiError> {
+    let max = imi_core::events::MAX_LIMIT;
+    match given {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(Error::validation(format!("limit {n} is out of range"))
+            .with_hint(format!("give a limit from 1 to {max}"))
+            .into()),
+    }
+}
+
 type Answer<T> = std::result::Result<(StatusCode, Json<Envelope<T>>), ApiError>;
 
 fn ok<T: Report>(data: T) -> Answer<T> {
@@ -90,12 +137,87 @@ fn answer<T: Report>(status: StatusCode, data: T) -> Answer<T> {
     ))
 }
 
+/// 201 for a worktree made now, 200 for one that was there already.
+fn created_or_found(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// The environment of one request: the caller's agent, no directory to infer from.
 async fn env_of(state: &State, caller: &Caller) -> std::result::Result<Env, ApiError> {
     Ok(state
         .env
         .for_request(caller.agent.as_deref(), PathBuf::from("/"))
         .await?)
+}
+
+/// The worktree a request names, as the operations take it (its directory name):
+/// the name itself, or the name of the worktree with that id, which must be an
+/// active one of `project` on this server's host (the operations act on this host's
+/// checkouts).
+async fn worktree_named(
+    env: &Env,
+    project: &str,
+    worktree: String,
+) -> std::result::Result<String, ApiError> {
+    let Ok(id) = uuid::Uuid::parse_str(&worktree) else {
+        input::worktree_ref(&worktree)?;
+        return Ok(worktree);
+    };
+    let gone = || {
+        ApiError::from(
+            Error::not_found(format!(
+                "no active worktree with id {id} in project {project:?} on this server's host"
+            ))
+            .with_hint("list the project's worktrees: GET /api/v1/projects/{project}/worktrees"),
+        )
+    };
+    let found = with_store!(env.store().await?, s => imi_core::Store::get_worktree(s, id).await);
+    let w = match found {
+        Ok(w) => w,
+        Err(e) if e.kind == imi_core::ErrorKind::NotFound => return Err(gone()),
+        Err(e) => return Err(e.into()),
+    };
+    let owner = ops::list::project(env, project).await?;
+    if w.project_id != owner.project.id || !w.active || w.host != env.settings.host {
+        return Err(gone());
+    }
+    Ok(w.name)
+}
+
+/// A create request whose body refers to something the project lacks (a type, a
+/// start ref, a pull request) once the URL's project was found: the request is
+/// sound and succeeds once the project has it, so it conflicts with the project's
+/// present state (409 CONFLICT) rather than naming a missing resource (404).
+fn lacking(e: ApiError) -> ApiError {
+    if e.status == StatusCode::NOT_FOUND {
+        ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.error)
+    } else {
+        e
+    }
+}
+
+/// A renew or release that found no claim: when the worktree is there, it is in
+/// the wrong state for the request (409 CONFLICT), not missing (404).
+async fn unclaimed(
+    state: &State,
+    caller: &Caller,
+    named: &(String, String),
+    e: ApiError,
+) -> ApiError {
+    if e.status != StatusCode::NOT_FOUND {
+        return e;
+    }
+    let Ok(env) = env_of(state, caller).await else {
+        return e;
+    };
+    match ops::list::worktree(&env, &named.0, &named.1).await {
+        Ok(_) => ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.error),
+        Err(_) => e,
+    }
 }
 
 /// The error answers every route may give.
@@ -115,10 +237,14 @@ enum Errors {
     /// No such project, worktree, type, claim or key (NOT_FOUND).
     #[response(status = 404)]
     NotFound(Failure),
-    /// It contradicts the registry (CONFLICT: taken, claimed by another agent, exists)
+    /// It contradicts the registry (CONFLICT: taken, claimed by another agent, exists,
+    /// not claimed, or a type, start ref or pull request the project lacks)
     /// or git refused it in the repository's present state (GIT_ERROR).
     #[response(status = 409)]
     Conflict(Failure),
+    /// The request body is larger than 256 KiB (VALIDATION_ERROR).
+    #[response(status = 413)]
+    TooLarge(Failure),
     /// Refused because it would lose work (UNSAFE): uncommitted or unmerged work.
     #[response(status = 422)]
     Unsafe(Failure),
@@ -200,8 +326,7 @@ async fn list_projects(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterProject {
-    /// An absolute path, on the server's host, inside a git repository: its project
-    /// is registered with its trunk (as `imi init` there).
+    #[schema(schema_with = shape::absolute_path)]
     pub path: String,
     /// Move a repository that is outside imi's layout into it (a rename, as
     /// `imi init --yes`); without it such a repository is refused (422 UNSAFE).
@@ -219,9 +344,11 @@ async fn register_project(
 ) -> Answer<ops::init::Initialized> {
     let path = PathBuf::from(&body.path);
     if !path.is_absolute() {
-        return Err(Error::validation(format!("{:?} is not an absolute path", body.path))
-            .with_hint("give the repository's absolute path on the server's host")
-            .into());
+        return Err(
+            Error::validation(format!("{:?} is not an absolute path", body.path))
+                .with_hint("give the repository's absolute path on the server's host")
+                .into(),
+        );
     }
     imi_core::model::check_path("path", &body.path)?;
     let mut env = env_of(&state, &caller).await?;
@@ -246,6 +373,7 @@ async fn get_project(
     Extension(caller): Extension<Caller>,
     Path(project): Path<String>,
 ) -> Answer<ops::list::OneProject> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
     ok(ops::list::project(&env, &project).await?)
 }
@@ -254,6 +382,7 @@ async fn get_project(
 #[into_params(parameter_in = Query)]
 pub struct PathQuery {
     /// A worktree's directory name; none: the trunk.
+    #[param(schema_with = shape::worktree_name_query)]
     pub worktree: Option<String>,
 }
 
@@ -267,6 +396,7 @@ async fn project_path(
     Path(project): Path<String>,
     Query(q): Query<PathQuery>,
 ) -> Answer<ops::list::ResolvedPath> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
     ok(ops::list::path(&env, Some(&project), q.worktree.as_deref()).await?)
 }
@@ -282,6 +412,7 @@ async fn list_worktrees(
     Extension(caller): Extension<Caller>,
     Path(project): Path<String>,
 ) -> Answer<ops::list::Worktrees> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
     ok(ops::list::worktrees(&env, Some(&project)).await?)
 }
@@ -292,7 +423,7 @@ pub struct CreateWorktree {
     /// feat, fix, aiops, devops, review or a custom type.
     #[serde(rename = "type")]
     pub type_name: String,
-    /// The name after the type's prefix: `login` makes `feat-login` on `feat/login`.
+    #[schema(schema_with = shape::worktree_name)]
     pub name: String,
     /// Start from this ref instead of the remote's default branch.
     pub from: Option<String>,
@@ -305,14 +436,24 @@ pub struct CreateWorktree {
 /// one is returned with `created: false`).
 #[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees", tag = "worktrees", request_body = CreateWorktree,
     params(("project" = String, Path, description = "The project's name, remote URL or id")),
-    responses((status = 201, description = "Created, or found", body = Envelope<ops::add::Added>), Errors))]
+    responses((status = 201, description = "Created", body = Envelope<ops::add::Added>),
+              (status = 200, description = "It was there already (`created` is false)", body = Envelope<ops::add::Added>), Errors))]
 async fn create_worktree(
     AxState(state): AxState<State>,
     Extension(caller): Extension<Caller>,
     Path(project): Path<String>,
     Body(body): Body<CreateWorktree>,
 ) -> Answer<ops::add::Added> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    // the URL's project first: missing, it is the 404
+    ops::list::project(&env, &project).await?;
+    // the type is looked up: one the registry lacks is a conflict (see `lacking`;
+    // the operation's own check calls it bad input, as the CLI does)
+    let types = ops::types::list(&env).await?;
+    if !types.types.iter().any(|t| t.name == body.type_name) {
+        return Err(lacking(input::unknown_type(&body.type_name)));
+    }
     let args = ops::add::AddArgs {
         project: Some(project),
         type_name: body.type_name,
@@ -324,8 +465,9 @@ async fn create_worktree(
     let r = detached("creating the worktree", async move {
         ops::add::add(&env, &args).await
     })
-    .await?;
-    answer(StatusCode::CREATED, r)
+    .await
+    .map_err(lacking)?;
+    answer(created_or_found(r.created), r)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -333,6 +475,7 @@ async fn create_worktree(
 pub struct CreateReview {
     /// The pull request (GitHub) or merge request (GitLab) number.
     #[schema(minimum = 1)]
+    #[serde(deserialize_with = "integer::u64")]
     pub number: u64,
     /// Skip the post-create hooks.
     #[serde(default)]
@@ -342,14 +485,18 @@ pub struct CreateReview {
 /// Check out a pull/merge request into worktree `pr-<number>`.
 #[utoipa::path(post, path = "/api/v1/projects/{project}/reviews", tag = "worktrees", request_body = CreateReview,
     params(("project" = String, Path, description = "The project's name, remote URL or id")),
-    responses((status = 201, description = "Created, or found", body = Envelope<ops::add::Added>), Errors))]
+    responses((status = 201, description = "Created", body = Envelope<ops::add::Added>),
+              (status = 200, description = "It was there already (`created` is false)", body = Envelope<ops::add::Added>), Errors))]
 async fn create_review(
     AxState(state): AxState<State>,
     Extension(caller): Extension<Caller>,
     Path(project): Path<String>,
     Body(body): Body<CreateReview>,
 ) -> Answer<ops::add::Added> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    // the URL's project first: missing, it is the 404
+    ops::list::project(&env, &project).await?;
     let args = ops::add::ReviewArgs {
         project: Some(project),
         number: body.number,
@@ -358,22 +505,25 @@ async fn create_review(
     let r = detached("creating the review worktree", async move {
         ops::add::review(&env, &args).await
     })
-    .await?;
-    answer(StatusCode::CREATED, r)
+    .await
+    .map_err(lacking)?;
+    answer(created_or_found(r.created), r)
 }
 
 /// One worktree with its git state (its checkout on the server's host, else the
 /// most recently updated one).
 #[utoipa::path(get, path = "/api/v1/projects/{project}/worktrees/{worktree}", tag = "worktrees",
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "The worktree", body = Envelope<ops::list::OneWorktree>), Errors))]
 async fn get_worktree(
     AxState(state): AxState<State>,
     Extension(caller): Extension<Caller>,
     Path((project, worktree)): Path<(String, String)>,
 ) -> Answer<ops::list::OneWorktree> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     ok(ops::list::worktree(&env, &project, &worktree).await?)
 }
 
@@ -396,7 +546,7 @@ pub struct RemoveQuery {
 /// unmerged work without `force`.
 #[utoipa::path(delete, path = "/api/v1/projects/{project}/worktrees/{worktree}", tag = "worktrees",
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name"), RemoveQuery),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id"), RemoveQuery),
     responses((status = 200, description = "Removed", body = Envelope<ops::remove::Removed>), Errors))]
 async fn remove_worktree(
     AxState(state): AxState<State>,
@@ -404,7 +554,9 @@ async fn remove_worktree(
     Path((project, worktree)): Path<(String, String)>,
     Query(q): Query<RemoveQuery>,
 ) -> Answer<ops::remove::Removed> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::remove::RemoveArgs {
         project: Some(project),
         name: worktree,
@@ -433,7 +585,7 @@ pub struct CloseWorktree {
 /// Abandon a worktree: remove it, keep its branch.
 #[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees/{worktree}/close", tag = "worktrees", request_body = CloseWorktree,
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "Closed", body = Envelope<ops::remove::Removed>), Errors))]
 async fn close_worktree(
     AxState(state): AxState<State>,
@@ -441,7 +593,9 @@ async fn close_worktree(
     Path((project, worktree)): Path<(String, String)>,
     Body(body): Body<CloseWorktree>,
 ) -> Answer<ops::remove::Removed> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::remove::CloseArgs {
         project: Some(project),
         name: worktree,
@@ -479,7 +633,7 @@ pub struct MergeWorktree {
 /// the worktree and its branch. Refuses dirty work and conflicts (nothing changes).
 #[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees/{worktree}/merge", tag = "worktrees", request_body = MergeWorktree,
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "Merged", body = Envelope<ops::merge::Merged>), Errors))]
 async fn merge_worktree(
     AxState(state): AxState<State>,
@@ -487,7 +641,9 @@ async fn merge_worktree(
     Path((project, worktree)): Path<(String, String)>,
     Body(body): Body<MergeWorktree>,
 ) -> Answer<ops::merge::Merged> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::merge::MergeArgs {
         project: Some(project),
         name: Some(worktree),
@@ -497,7 +653,11 @@ async fn merge_worktree(
         force: body.force,
         no_hooks: body.no_hooks,
     };
-    let r = detached("merging", async move { ops::merge::merge(&env, &args).await }).await?;
+    let r = detached(
+        "merging",
+        async move { ops::merge::merge(&env, &args).await },
+    )
+    .await?;
     ok(r)
 }
 
@@ -506,14 +666,16 @@ async fn merge_worktree(
 /// A worktree's whole metadata object.
 #[utoipa::path(get, path = "/api/v1/projects/{project}/worktrees/{worktree}/metadata", tag = "metadata",
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "The metadata", body = Envelope<ops::metadata::MetadataValue>), Errors))]
 async fn get_all_metadata(
     AxState(state): AxState<State>,
     Extension(caller): Extension<Caller>,
     Path((project, worktree)): Path<(String, String)>,
 ) -> Answer<ops::metadata::MetadataValue> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::metadata::GetArgs {
         target: ops::metadata::Target {
             project: Some(project),
@@ -527,7 +689,7 @@ async fn get_all_metadata(
 /// One value of a worktree's metadata, by dotted key (`plane.ticket_id`).
 #[utoipa::path(get, path = "/api/v1/projects/{project}/worktrees/{worktree}/metadata/{key}", tag = "metadata",
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name"),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id"),
            ("key" = String, Path, description = "A dotted key")),
     responses((status = 200, description = "The value", body = Envelope<ops::metadata::MetadataValue>), Errors))]
 async fn get_metadata(
@@ -535,7 +697,10 @@ async fn get_metadata(
     Extension(caller): Extension<Caller>,
     Path((project, worktree, key)): Path<(String, String, String)>,
 ) -> Answer<ops::metadata::MetadataValue> {
+    input::project_ref(&project)?;
+    input::key_ref(&key)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::metadata::GetArgs {
         target: ops::metadata::Target {
             project: Some(project),
@@ -549,18 +714,30 @@ async fn get_metadata(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutMetadata {
-    /// Any JSON value; set at the dotted key without touching its siblings.
+    /// Any JSON value (no NUL character in its strings); set at the dotted key
+    /// without touching its siblings.
+    #[schema(value_type = shape::JsonValue)]
     pub value: serde_json::Value,
     /// Change a worktree another agent has claimed (logged).
     #[serde(default)]
     pub force: bool,
 }
 
+/// The key of a metadata value to set (its shape, for the document; the handler
+/// reads it with the other path parameters).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct KeyParam {
+    #[param(schema_with = shape::metadata_key)]
+    pub key: String,
+}
+
 /// Set a value at a dotted key.
 #[utoipa::path(put, path = "/api/v1/projects/{project}/worktrees/{worktree}/metadata/{key}", tag = "metadata", request_body = PutMetadata,
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name"),
-           ("key" = String, Path, description = "A dotted key")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id"),
+           KeyParam),
     responses((status = 200, description = "Set", body = Envelope<ops::metadata::MetadataSet>), Errors))]
 async fn put_metadata(
     AxState(state): AxState<State>,
@@ -568,7 +745,9 @@ async fn put_metadata(
     Path((project, worktree, key)): Path<(String, String, String)>,
     Body(body): Body<PutMetadata>,
 ) -> Answer<ops::metadata::MetadataSet> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::metadata::SetArgs {
         target: ops::metadata::Target {
             project: Some(project),
@@ -597,7 +776,7 @@ pub struct ForceQuery {
 /// Remove the value at a dotted key.
 #[utoipa::path(delete, path = "/api/v1/projects/{project}/worktrees/{worktree}/metadata/{key}", tag = "metadata",
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name"),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id"),
            ("key" = String, Path, description = "A dotted key"), ForceQuery),
     responses((status = 200, description = "Removed (or was not there)", body = Envelope<ops::metadata::MetadataUnset>), Errors))]
 async fn delete_metadata(
@@ -606,7 +785,10 @@ async fn delete_metadata(
     Path((project, worktree, key)): Path<(String, String, String)>,
     Query(q): Query<ForceQuery>,
 ) -> Answer<ops::metadata::MetadataUnset> {
+    input::project_ref(&project)?;
+    input::key_ref(&key)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::metadata::UnsetArgs {
         target: ops::metadata::Target {
             project: Some(project),
@@ -628,9 +810,10 @@ async fn delete_metadata(
 #[serde(deny_unknown_fields)]
 pub struct ClaimBody {
     /// Lease length in seconds; none: held until released.
-    #[schema(minimum = 1)]
+    #[schema(schema_with = shape::ttl_opt)]
+    #[serde(default, deserialize_with = "integer::opt_i64")]
     pub ttl_seconds: Option<i64>,
-    /// What the agent is doing there (shown to other agents).
+    #[schema(schema_with = shape::purpose_opt)]
     pub purpose: Option<String>,
 }
 
@@ -645,7 +828,7 @@ fn target(project: String, worktree: String) -> ops::claims::Target {
 /// 409 CONFLICT names the holder. Claiming again as the holder renews.
 #[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees/{worktree}/claim", tag = "claims", request_body = ClaimBody,
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "Claimed (or renewed)", body = Envelope<ops::claims::ClaimReport>), Errors))]
 async fn claim(
     AxState(state): AxState<State>,
@@ -653,13 +836,19 @@ async fn claim(
     Path((project, worktree)): Path<(String, String)>,
     Body(body): Body<ClaimBody>,
 ) -> Answer<ops::claims::ClaimReport> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
     let args = ops::claims::ClaimArgs {
         target: target(project, worktree),
         ttl_seconds: body.ttl_seconds,
         purpose: body.purpose,
     };
-    let r = detached("claiming", async move { ops::claims::claim(&env, &args).await }).await?;
+    let r = detached(
+        "claiming",
+        async move { ops::claims::claim(&env, &args).await },
+    )
+    .await?;
     ok(r)
 }
 
@@ -667,17 +856,19 @@ async fn claim(
 #[serde(deny_unknown_fields)]
 pub struct RenewBody {
     /// New lease length in seconds from now; none: the claim's own.
-    #[schema(minimum = 1)]
+    #[schema(schema_with = shape::ttl_opt)]
+    #[serde(default, deserialize_with = "integer::opt_i64")]
     pub ttl_seconds: Option<i64>,
     /// The tenure (the claim's `epoch`); none: the current one.
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "integer::opt_i64")]
     pub epoch: Option<i64>,
 }
 
 /// Extend the calling agent's lease.
 #[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees/{worktree}/renew", tag = "claims", request_body = RenewBody,
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "Renewed", body = Envelope<ops::claims::ClaimReport>), Errors))]
 async fn renew(
     AxState(state): AxState<State>,
@@ -685,14 +876,24 @@ async fn renew(
     Path((project, worktree)): Path<(String, String)>,
     Body(body): Body<RenewBody>,
 ) -> Answer<ops::claims::ClaimReport> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
+    let named = (project.clone(), worktree.clone());
     let args = ops::claims::RenewArgs {
         target: target(project, worktree),
         ttl_seconds: body.ttl_seconds,
         epoch: body.epoch,
     };
-    let r = detached("renewing", async move { ops::claims::renew(&env, &args).await }).await?;
-    ok(r)
+    let r = detached(
+        "renewing",
+        async move { ops::claims::renew(&env, &args).await },
+    )
+    .await;
+    match r {
+        Ok(r) => ok(r),
+        Err(e) => Err(unclaimed(&state, &caller, &named, e).await),
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -700,6 +901,7 @@ async fn renew(
 pub struct ReleaseBody {
     /// The tenure (the claim's `epoch`); none: the current one.
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "integer::opt_i64")]
     pub epoch: Option<i64>,
     /// Release another agent's claim (logged with its name).
     #[serde(default)]
@@ -709,7 +911,7 @@ pub struct ReleaseBody {
 /// Release the calling agent's claim (`force`: anyone's, logged).
 #[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees/{worktree}/release", tag = "claims", request_body = ReleaseBody,
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
-           ("worktree" = String, Path, description = "The worktree's directory name")),
+           ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "Released", body = Envelope<ops::claims::ClaimReport>), Errors))]
 async fn release(
     AxState(state): AxState<State>,
@@ -717,14 +919,23 @@ async fn release(
     Path((project, worktree)): Path<(String, String)>,
     Body(body): Body<ReleaseBody>,
 ) -> Answer<ops::claims::ClaimReport> {
+    input::project_ref(&project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = worktree_named(&env, &project, worktree).await?;
+    let named = (project.clone(), worktree.clone());
     let args = ops::claims::ReleaseArgs {
         target: target(project, worktree),
         force: body.force,
         epoch: body.epoch,
     };
-    let r = detached("releasing", async move { ops::claims::release(&env, &args).await }).await?;
-    ok(r)
+    let r = detached("releasing", async move {
+        ops::claims::release(&env, &args).await
+    })
+    .await;
+    match r {
+        Ok(r) => ok(r),
+        Err(e) => Err(unclaimed(&state, &caller, &named, e).await),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -745,6 +956,9 @@ async fn list_claims(
     Extension(caller): Extension<Caller>,
     Query(q): Query<ClaimsQuery>,
 ) -> Answer<ops::claims::ClaimList> {
+    if let Some(p) = &q.project {
+        input::project_ref(p)?;
+    }
     let env = env_of(&state, &caller).await?;
     let args = ops::claims::ListArgs {
         project: q.project,
@@ -770,6 +984,9 @@ async fn sync(
     Extension(caller): Extension<Caller>,
     Body(body): Body<SyncBody>,
 ) -> Answer<ops::sync::Synced> {
+    if let Some(p) = &body.project {
+        input::project_ref(p)?;
+    }
     let env = env_of(&state, &caller).await?;
     let args = ops::sync::SyncArgs {
         project: body.project,
@@ -794,6 +1011,9 @@ async fn inflight(
     Extension(caller): Extension<Caller>,
     Query(q): Query<ProjectQuery>,
 ) -> Answer<ops::inflight::Inflight> {
+    if let Some(p) = &q.project {
+        input::project_ref(p)?;
+    }
     let env = env_of(&state, &caller).await?;
     let args = ops::inflight::Args { project: q.project };
     ok(ops::inflight::inflight(&env, &args).await?)
@@ -830,10 +1050,17 @@ async fn list_activities(
     Extension(caller): Extension<Caller>,
     Query(q): Query<ActivitiesQuery>,
 ) -> Answer<ops::log::ActivityLog> {
+    let limit = limit(q.limit, 50)?;
+    if let Some(agent) = &q.agent
+        && imi_core::model::check_id("agent id", agent).is_err()
+    {
+        // no agent has such an id: none has entries
+        return ok(ops::log::ActivityLog { activities: vec![] });
+    }
     let env = env_of(&state, &caller).await?;
     let args = ops::log::ListArgs {
         agent: q.agent,
-        limit: q.limit.unwrap_or(50),
+        limit,
     };
     ok(ops::log::list(&env, &args).await?)
 }
@@ -843,14 +1070,14 @@ async fn list_activities(
 pub struct LogBody {
     /// The project (name, remote or id).
     pub project: String,
-    /// The worktree it concerns (directory name).
+    /// The worktree it concerns (directory name, or id).
     pub worktree: Option<String>,
-    /// created, modified, deleted, committed, pushed, merged, synced, claimed,
-    /// released, removed or other.
+    #[schema(schema_with = shape::activity_type)]
     pub activity_type: String,
     /// What happened, for people and other agents.
+    #[schema(schema_with = shape::text)]
     pub description: String,
-    /// The file it concerns.
+    #[schema(schema_with = shape::file_opt)]
     pub file: Option<String>,
 }
 
@@ -862,12 +1089,17 @@ async fn log_activity(
     Extension(caller): Extension<Caller>,
     Body(body): Body<LogBody>,
 ) -> Answer<ops::log::Logged> {
+    input::project_ref(&body.project)?;
     let env = env_of(&state, &caller).await?;
+    let worktree = match body.worktree {
+        Some(w) => Some(worktree_named(&env, &body.project, w).await?),
+        None => None,
+    };
     let args = ops::log::AddArgs {
         project: Some(body.project),
         activity_type: body.activity_type,
         description: body.description,
-        worktree: body.worktree,
+        worktree,
         file: body.file,
     };
     let r = detached("logging", async move { ops::log::add(&env, &args).await }).await?;
@@ -890,16 +1122,56 @@ async fn list_types(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewType {
+    #[schema(schema_with = shape::type_name)]
     pub name: String,
-    /// Default: `<name>/`.
+    #[schema(schema_with = shape::branch_prefix_opt)]
     pub branch_prefix: Option<String>,
-    /// Default: `<name>-`.
+    #[schema(schema_with = shape::worktree_prefix_opt)]
     pub worktree_prefix: Option<String>,
+    #[schema(schema_with = shape::text_opt)]
     pub description: Option<String>,
 }
 
+/// [`NewType`] as the document states it: its fields, and the one rule across
+/// them: without a `worktree_prefix`, the default `<name>-` must not make
+/// directories named like a trunk, so a name `trunk` or `trunk-...` needs one.
+struct NewTypeDoc;
+
+impl utoipa::PartialSchema for NewTypeDoc {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Type};
+        let plain_name = ObjectBuilder::new().property(
+            "name",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(?!trunk(?:-|$))")),
+        );
+        let own_prefix = ObjectBuilder::new()
+            .property(
+                "worktree_prefix",
+                ObjectBuilder::new().schema_type(Type::String),
+            )
+            .required("worktree_prefix");
+        let doc = AllOfBuilder::new()
+            .item(<NewType as utoipa::PartialSchema>::schema())
+            .item(AnyOfBuilder::new().item(plain_name).item(own_prefix))
+            .description(Some(
+                "A custom worktree type. A name `trunk` or `trunk-...` needs its own \
+                 `worktree_prefix` (the default `<name>-` would look like a trunk).",
+            ))
+            .build();
+        utoipa::openapi::RefOr::T(utoipa::openapi::Schema::AllOf(doc))
+    }
+}
+
+impl ToSchema for NewTypeDoc {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("NewType")
+    }
+}
+
 /// Add a custom worktree type (needs the admin scope).
-#[utoipa::path(post, path = "/api/v1/types", tag = "types", request_body = NewType,
+#[utoipa::path(post, path = "/api/v1/types", tag = "types", request_body = NewTypeDoc,
     responses((status = 201, description = "Added", body = Envelope<ops::types::TypeAdded>), Errors))]
 async fn add_type(
     AxState(state): AxState<State>,
@@ -913,7 +1185,10 @@ async fn add_type(
         worktree_prefix: body.worktree_prefix,
         description: body.description,
     };
-    let r = detached("adding the type", async move { ops::types::add(&env, &args).await }).await?;
+    let r = detached("adding the type", async move {
+        ops::types::add(&env, &args).await
+    })
+    .await?;
     answer(StatusCode::CREATED, r)
 }
 
@@ -926,9 +1201,12 @@ async fn remove_type(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Answer<ops::types::TypeRemoved> {
+    input::type_ref(&name)?;
     let env = env_of(&state, &caller).await?;
-    let r = detached("removing the type", async move { ops::types::remove(&env, &name).await })
-        .await?;
+    let r = detached("removing the type", async move {
+        ops::types::remove(&env, &name).await
+    })
+    .await?;
     ok(r)
 }
 
@@ -945,7 +1223,7 @@ pub struct EventsQuery {
     /// Types to keep, comma-separated: exact (`imi.claim.stolen`) or a prefix
     /// ending in `.` (`imi.claim.`).
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", schema_with = shape::event_types)]
     pub types: Option<String>,
     /// One project (name, remote or id).
     pub project: Option<String>,
@@ -968,6 +1246,9 @@ async fn events(
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> std::result::Result<Response, ApiError> {
+    if let Some(p) = &q.project {
+        input::project_ref(p)?;
+    }
     let env = env_of(&state, &caller).await?;
     let types: Vec<String> = q
         .types
@@ -987,7 +1268,7 @@ async fn events(
             project: q.project,
             since: q.since,
             types,
-            limit: q.limit.unwrap_or(ops::events::DEFAULT_LIMIT),
+            limit: limit(q.limit, ops::events::DEFAULT_LIMIT)?,
         };
         return Ok(ok(ops::events::list(&env, &args).await?).into_response());
     }
@@ -1027,6 +1308,9 @@ async fn events(
         title = "imi",
         description = "The imi registry over HTTP: projects, worktrees and their git state, claims, activities, types and the event log. Every answer is the envelope {\"success\": true, \"data\": ...} or {\"success\": false, \"error\": {\"code\", \"message\", \"hint\"}}. Send `Authorization: Bearer TOKEN` (tokens: `imi token create`) and `X-Imi-Agent: NAME` to act as an agent."
     ),
+    // the error answers (`Errors`) refer to these: without them no client could
+    // check an error's body against the document
+    components(schemas(Failure, super::ErrorBody, shape::JsonValue)),
     tags(
         (name = "server"), (name = "projects"), (name = "worktrees"), (name = "metadata"),
         (name = "claims"), (name = "git state"), (name = "activities"), (name = "types"), (name = "events")

@@ -64,10 +64,14 @@ impl Guard {
         if name == "localhost" {
             return true;
         }
-        if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        if let Ok(ip) = name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
             return ip.is_loopback() || ip == self.listen.ip();
         }
-        self.extra_hosts.iter().any(|h| *h == name)
+        self.extra_hosts.contains(&name)
     }
 }
 
@@ -89,13 +93,18 @@ fn host_name(host: &str) -> String {
 /// The scope a request needs; `None`: open to anyone who passes the host check.
 fn needed_scope(method: &Method, path: &str) -> Option<Scope> {
     // the board's page answers a sign-in form itself when a token is missing
-    if path == "/health" || path == "/api/v1/openapi.json" || path == "/board/sign-in" || path == "/" {
+    if path == "/health"
+        || path == "/api/v1/openapi.json"
+        || path == "/board/sign-in"
+        || path == "/"
+    {
         return None;
     }
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Some(Scope::Read);
     }
-    let admin = (*method == Method::POST && (path == "/api/v1/projects" || path == "/api/v1/types"))
+    let admin = (*method == Method::POST
+        && (path == "/api/v1/projects" || path == "/api/v1/types"))
         || (*method == Method::DELETE && path.starts_with("/api/v1/types/"));
     Some(if admin { Scope::Admin } else { Scope::Write })
 }
@@ -150,7 +159,9 @@ pub async fn check(AxState(state): AxState<State>, mut req: Request, next: Next)
         return refuse(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            format!("requests for host {host:?} are refused (this server answers to its listen address and loopback names)"),
+            format!(
+                "requests for host {host:?} are refused (this server answers to its listen address and loopback names)"
+            ),
             "open the server by its address, or start it with --allow-host NAME",
         );
     }
@@ -293,7 +304,11 @@ mod tests {
 
     #[test]
     fn hosts() {
-        let g = Guard::new("127.0.0.1:8080".parse().unwrap(), false, &["imi.internal".into()]);
+        let g = Guard::new(
+            "127.0.0.1:8080".parse().unwrap(),
+            false,
+            &["imi.internal".into()],
+        );
         for ok in [
             "127.0.0.1:8080",
             "localhost:8080",
@@ -305,7 +320,13 @@ mod tests {
         ] {
             assert!(g.host_allowed(ok), "{ok}");
         }
-        for bad in ["attacker.example", "attacker.example:8080", "", "10.0.0.1:8080", "localhost.attacker.example"] {
+        for bad in [
+            "attacker.example",
+            "attacker.example:8080",
+            "",
+            "10.0.0.1:8080",
+            "localhost.attacker.example",
+        ] {
             assert!(!g.host_allowed(bad), "{bad}");
         }
         let all = Guard::new("0.0.0.0:8080".parse().unwrap(), true, &[]);
@@ -315,9 +336,18 @@ mod tests {
     #[test]
     fn scopes() {
         assert_eq!(needed_scope(&Method::GET, "/health"), None);
-        assert_eq!(needed_scope(&Method::GET, "/api/v1/projects"), Some(Scope::Read));
-        assert_eq!(needed_scope(&Method::POST, "/api/v1/projects"), Some(Scope::Admin));
-        assert_eq!(needed_scope(&Method::DELETE, "/api/v1/types/x"), Some(Scope::Admin));
+        assert_eq!(
+            needed_scope(&Method::GET, "/api/v1/projects"),
+            Some(Scope::Read)
+        );
+        assert_eq!(
+            needed_scope(&Method::POST, "/api/v1/projects"),
+            Some(Scope::Admin)
+        );
+        assert_eq!(
+            needed_scope(&Method::DELETE, "/api/v1/types/x"),
+            Some(Scope::Admin)
+        );
         assert_eq!(
             needed_scope(&Method::POST, "/api/v1/projects/p/worktrees/w/claim"),
             Some(Scope::Write)
@@ -331,7 +361,12 @@ mod tests {
         assert_eq!(foreign_origin(&h), None);
         h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
         assert_eq!(foreign_origin(&h), None);
-        for bad in ["http://attacker.example", "null", "http://127.0.0.1:9999", "file://"] {
+        for bad in [
+            "http://attacker.example",
+            "null",
+            "http://127.0.0.1:9999",
+            "file://",
+        ] {
             h.insert(header::ORIGIN, bad.parse().unwrap());
             assert!(foreign_origin(&h).is_some(), "{bad}");
         }

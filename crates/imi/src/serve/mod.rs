@@ -13,6 +13,7 @@
 mod api;
 mod board;
 mod guard;
+mod input;
 mod stream;
 
 use std::net::SocketAddr;
@@ -207,7 +208,15 @@ pub async fn run(env: Env, args: &ServeArgs) -> Result<()> {
     }
     let addr = listen_addr(&args.listen)?;
     let tokens_required = args.require_token || !addr.ip().is_loopback();
-    // the registry first: a server that cannot reach it should not start
+    // the registry first: a server that cannot reach it should not start; its
+    // requests run at the same time, so it keeps a pool of connections
+    let store = crate::registry::AnyStore::connect_with(
+        &env.settings.database,
+        &env.settings.host,
+        crate::registry::SERVER_CONNECTIONS,
+    )
+    .await?;
+    let env = env.with_store(store);
     env.store().await?;
     if tokens_required && !crate::ops::tokens::any_usable(&env).await? {
         let why = if args.require_token {
@@ -225,7 +234,9 @@ pub async fn run(env: Env, args: &ServeArgs) -> Result<()> {
             .with_hint("choose another port with --listen, or stop what uses this one")
     })?;
     let local = listener.local_addr().map_err(|e| {
-        Error::internal(format!("cannot read the address the server listens on: {e}"))
+        Error::internal(format!(
+            "cannot read the address the server listens on: {e}"
+        ))
     })?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let bus = stream::Bus::start(&env).await?;
@@ -297,7 +308,10 @@ mod tests {
             listen_addr("localhost:9").unwrap(),
             "127.0.0.1:9".parse().unwrap()
         );
-        assert_eq!(listen_addr("[::1]:80").unwrap(), "[::1]:80".parse().unwrap());
+        assert_eq!(
+            listen_addr("[::1]:80").unwrap(),
+            "[::1]:80".parse().unwrap()
+        );
         for bad in ["", "8080", "example.com:80", "127.0.0.1:99999"] {
             let e = listen_addr(bad).unwrap_err();
             assert_eq!(e.code(), "VALIDATION_ERROR", "{bad}");

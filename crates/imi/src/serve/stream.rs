@@ -76,7 +76,10 @@ pub struct Subscription {
 }
 
 /// The server-sent-event stream of one client.
-pub fn sse(state: State, sub: Subscription) -> Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>> {
+pub fn sse(
+    state: State,
+    sub: Subscription,
+) -> Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>> {
     let (tx, rx) = mpsc::channel::<SseEvent>(256);
     let live = state.events.sender.subscribe();
     tokio::spawn(async move {
@@ -86,12 +89,16 @@ pub fn sse(state: State, sub: Subscription) -> Sse<impl Stream<Item = std::resul
                 "message": imi_core::redact(&e.message),
                 "hint": e.hint.as_deref().map(imi_core::redact),
             });
-            let _ = tx.send(SseEvent::default().event("error").data(text.to_string())).await;
+            let _ = tx
+                .send(SseEvent::default().event("error").data(text.to_string()))
+                .await;
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|e| (Ok(e), rx))
-    });
+    let stream =
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+        );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
