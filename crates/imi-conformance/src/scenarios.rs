@@ -1009,6 +1009,41 @@ pub async fn pruning_keeps_activities<S: Harness>(s: &S) {
     assert_ne!(again.id, w.id);
 }
 
+/// Numbers at the edges of f64 come back as they went in, and a document holding
+/// them can still be changed (PostgreSQL's jsonb prints f64::MAX as 309 digits,
+/// which an inexact parser turned into "out of range": the key read back as an
+/// unreadable marker and every later write under it was refused).
+pub async fn extreme_numbers_in_metadata_round_trip<S: Store>(s: &S) {
+    let (_, w) = setup(s).await;
+    let t = MetadataTarget::Worktree(w.id);
+    let numbers = [
+        json!(f64::MAX),
+        json!(f64::MIN),
+        json!(f64::MIN_POSITIVE),
+        json!(5e-324),
+        json!(1e308),
+        json!(0.1),
+        json!(u64::MAX),
+        json!(i64::MIN),
+    ];
+    for (i, n) in numbers.iter().enumerate() {
+        s.metadata_set(t, &format!("plane.n{i}"), n.clone())
+            .await
+            .unwrap();
+        // a write after it: the stored document must read back whole
+        s.metadata_set(t, "plane.after", json!(i)).await.unwrap();
+        let back = s
+            .metadata_get(t, Some(&format!("plane.n{i}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            back.and_then(|v| v.as_f64()),
+            n.as_f64(),
+            "{n} did not come back"
+        );
+    }
+}
+
 pub async fn deep_metadata_set_keeps_siblings<S: Store>(s: &S) {
     let (p, w) = setup(s).await;
     let t = MetadataTarget::Worktree(w.id);

@@ -58,6 +58,7 @@ conformance!(
     retention_cleanup_deletes_only_old_activities,
     pruning_keeps_activities,
     deep_metadata_set_keeps_siblings,
+    extreme_numbers_in_metadata_round_trip,
     bad_input_writes_nothing,
     migrate_twice_changes_nothing,
     snapshot_round_trip_is_exact,

@@ -102,8 +102,22 @@ pub async fn claim(env: &Env, args: &ClaimArgs) -> Result<ClaimReport> {
     })
 }
 
+/// A tenure named by the caller: epochs count from 1.
+fn check_epoch(epoch: Option<i64>) -> Result<()> {
+    match epoch {
+        Some(e) if e < 1 => Err(imi_core::Error::validation(format!(
+            "epoch {e} names no tenure: epochs count from 1"
+        ))
+        .with_hint(
+            "use the claim's `epoch` (imi claims --json), or leave it out for the current one",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Extends this agent's lease (of `epoch`, else of its current tenure).
 pub async fn renew(env: &Env, args: &RenewArgs) -> Result<ClaimReport> {
+    check_epoch(args.epoch)?;
     with_store!(env.store().await?, s => {
         let w = target(s, env, &args.target).await?;
         let epoch = match args.epoch {
@@ -117,6 +131,13 @@ pub async fn renew(env: &Env, args: &RenewArgs) -> Result<ClaimReport> {
 
 /// Ends this agent's claim, or with `force` whoever's (logged).
 pub async fn release(env: &Env, args: &ReleaseArgs) -> Result<ClaimReport> {
+    check_epoch(args.epoch)?;
+    if args.force && args.epoch.is_some() {
+        return Err(imi_core::Error::validation(
+            "a forced release ends whichever tenure holds the claim; it takes no epoch",
+        )
+        .with_hint("drop the epoch to force, or drop force to release only that tenure"));
+    }
     with_store!(env.store().await?, s => {
         let w = match target(s, env, &args.target).await {
             Ok(w) => w,

@@ -25,10 +25,28 @@ use crate::registry::with_store;
 
 // --- extractors whose rejections are envelopes ------------------------------------------
 
-/// A JSON body; a malformed one is a 400 in the envelope.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body: one object (every request body is); anything else, or a malformed
+/// one, is a 400 in the envelope. (serde reads a struct from an array as well, so
+/// `[]` would otherwise pass for a body whose fields are all optional.)
 pub struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(rejected(
+                StatusCode::BAD_REQUEST,
+                "request body",
+                "expected a JSON object".to_string(),
+            ));
+        }
+        serde_json::from_value(value)
+            .map(Body)
+            .map_err(|e| rejected(StatusCode::BAD_REQUEST, "request body", e.to_string()))
+    }
+}
 
 /// Query parameters; malformed ones are a 400 in the envelope.
 #[derive(FromRequestParts)]
@@ -908,8 +926,41 @@ pub struct ReleaseBody {
     pub force: bool,
 }
 
+/// [`ReleaseBody`] as the document states it: its fields, and the one rule across
+/// them: a forced release ends whichever tenure holds the claim, so it names none.
+struct ReleaseBodyDoc;
+
+impl utoipa::PartialSchema for ReleaseBodyDoc {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Type};
+        let unforced = ObjectBuilder::new().property(
+            "force",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .enum_values(Some([false])),
+        );
+        let no_epoch =
+            ObjectBuilder::new().property("epoch", ObjectBuilder::new().schema_type(Type::Null));
+        let doc = AllOfBuilder::new()
+            .item(<ReleaseBody as utoipa::PartialSchema>::schema())
+            .item(AnyOfBuilder::new().item(unforced).item(no_epoch))
+            .description(Some(
+                "Which tenure to end. `force` ends whichever holds the claim, so it \
+                 takes no `epoch`.",
+            ))
+            .build();
+        utoipa::openapi::RefOr::T(utoipa::openapi::Schema::AllOf(doc))
+    }
+}
+
+impl ToSchema for ReleaseBodyDoc {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ReleaseBody")
+    }
+}
+
 /// Release the calling agent's claim (`force`: anyone's, logged).
-#[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees/{worktree}/release", tag = "claims", request_body = ReleaseBody,
+#[utoipa::path(post, path = "/api/v1/projects/{project}/worktrees/{worktree}/release", tag = "claims", request_body = ReleaseBodyDoc,
     params(("project" = String, Path, description = "The project's name, remote URL or id"),
            ("worktree" = String, Path, description = "The worktree's directory name, or its id")),
     responses((status = 200, description = "Released", body = Envelope<ops::claims::ClaimReport>), Errors))]

@@ -55,6 +55,12 @@ const CONFIG: &str = r#"
 "body.type" = { dictionary = "types", probability = 0.8 }
 "body.number" = { dictionary = "reviews", probability = 0.5 }
 
+# "A created resource must be found afterwards" (ST302) knows only DELETE as what
+# ends a resource; here POST .../close and .../merge end a worktree too, and the
+# stateful phase chains create -> close -> read, which rightly answers 404.
+[checks.ensure_resource_availability]
+enabled = false
+
 [dictionaries.projects]
 values = ["app"]
 [dictionaries.worktrees]
@@ -158,12 +164,22 @@ fn every_operation_conforms(w: &World) {
         started.elapsed().as_secs_f64(),
         summary(&stdout)
     );
-    assert!(
-        out.status.success(),
-        "schemathesis found problems (exit {:?}):\n{stdout}\n{stderr}\nthe server's log:\n{}",
-        out.status.code(),
-        server.log.lock().unwrap().join("\n")
-    );
+    if !out.status.success() {
+        // the whole log runs to thousands of lines: keep it in a file, show its end
+        let log = server.log.lock().unwrap().join("\n");
+        let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "schemathesis-serve-{}.log",
+            w.path().file_name().unwrap_or_default().to_string_lossy()
+        ));
+        std::fs::write(&kept, &log).unwrap();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        panic!(
+            "schemathesis found problems (exit {:?}):\n{stdout}\n{stderr}\nthe server's log ends (all of it: {}):\n{}",
+            out.status.code(),
+            kept.display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
     assert!(stdout.contains(" passed"), "{stdout}");
     // belt and braces: the server's own log has no 5xx either
     for e in server.requests() {

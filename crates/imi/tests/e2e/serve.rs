@@ -173,6 +173,32 @@ fn journey(w: &World) {
             .contains("agent-a"),
         "{refused}"
     );
+    // bodies the document rules out are refused, and change nothing: an array for
+    // an object (serde would read one into a struct), an epoch below 1, a forced
+    // release that names an epoch
+    let release = server.api("/projects/app/worktrees/feat-login/release");
+    for body in [
+        json!([]),
+        json!({ "epoch": 0 }),
+        json!({ "force": true, "epoch": 1 }),
+    ] {
+        expect_error(
+            send(as_agent(c.post(&release), "agent-a").json(&body)),
+            400,
+            "VALIDATION_ERROR",
+        );
+    }
+    expect_error(
+        send(
+            as_agent(
+                c.post(server.api("/projects/app/worktrees/feat-login/renew")),
+                "agent-a",
+            )
+            .json(&json!([])),
+        ),
+        400,
+        "VALIDATION_ERROR",
+    );
     let claims = expect_ok(send(c.get(server.api("/claims"))), 200);
     assert_eq!(claims["claims"].as_array().unwrap().len(), 1);
 
