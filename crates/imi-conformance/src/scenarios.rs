@@ -1009,6 +1009,33 @@ pub async fn pruning_keeps_activities<S: Harness>(s: &S) {
     assert_ne!(again.id, w.id);
 }
 
+/// The change token stays while nothing commits and moves with every commit: one
+/// through the store, and one around it in plain SQL. (On PostgreSQL the token is
+/// the cluster's snapshot, which other tests' commits move too, so only the moves
+/// are asserted there.)
+pub async fn change_token_moves_with_every_commit<S: Store + Harness>(s: &S) {
+    let (_, w) = setup(s).await;
+    let quiet = s.backend() == "sqlite";
+    let a = s.change_token().await.unwrap();
+    s.list_worktrees(&WorktreeFilter::default()).await.unwrap();
+    s.metadata_get(MetadataTarget::Worktree(w.id), None)
+        .await
+        .unwrap();
+    let b = s.change_token().await.unwrap();
+    if quiet {
+        assert_eq!(a, b, "reads moved the token");
+    }
+    s.metadata_set(MetadataTarget::Worktree(w.id), "k", json!(1))
+        .await
+        .unwrap();
+    let c = s.change_token().await.unwrap();
+    assert_ne!(b, c, "a write through the store left the token");
+    s.raw_metadata("worktrees", w.id, r#"{"k": 2}"#.into())
+        .await;
+    let d = s.change_token().await.unwrap();
+    assert_ne!(c, d, "a write in plain SQL left the token");
+}
+
 /// Numbers at the edges of f64 come back as they went in, and a document holding
 /// them can still be changed (PostgreSQL's jsonb prints f64::MAX as 309 digits,
 /// which an inexact parser turned into "out of range": the key read back as an

@@ -59,6 +59,7 @@ conformance!(
     pruning_keeps_activities,
     deep_metadata_set_keeps_siblings,
     extreme_numbers_in_metadata_round_trip,
+    change_token_moves_with_every_commit,
     bad_input_writes_nothing,
     migrate_twice_changes_nothing,
     snapshot_round_trip_is_exact,

@@ -42,6 +42,12 @@ pub trait Store: Send + Sync {
     fn schema_status(&self) -> impl Future<Output = Result<SchemaStatus>> + Send;
     /// A trivial round trip (`SELECT 1`), the floor benchmarks compare against.
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+    /// What has been committed, as a token: two calls on this store that give the
+    /// same token saw no commit in between, by any connection, process or host, so
+    /// a read made after the first saw the rows a read after the second would. A
+    /// cache of reads keys on it (`imi serve`'s listings). Tokens compare only
+    /// within one store value (and its clones). Cheap: one round trip.
+    fn change_token(&self) -> impl Future<Output = Result<String>> + Send;
 
     // --- projects -----------------------------------------------------------------
 

@@ -352,6 +352,17 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn change_token(&self) -> Result<String> {
+        // The snapshot names every transaction that has committed (below xmax and
+        // not in progress): two equal snapshots see the same rows. It is the
+        // cluster's, so a commit in another database changes it too (a needless
+        // miss, never a stale hit).
+        sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(self.db())
+            .await
+            .map_err(db_err)
+    }
+
     // --- projects -----------------------------------------------------------------
 
     async fn register_project(&self, p: &NewProject) -> Result<Project> {

@@ -24,7 +24,7 @@ use imi_core::{
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 mod error;
@@ -61,6 +61,18 @@ pub struct SqliteStore {
     host: String,
     reader: SqlitePool,
     writer: SqlitePool,
+    /// How connections are opened (for the change watcher).
+    options: SqliteConnectOptions,
+    /// The connection [`Store::change_token`] asks, opened on first use.
+    watcher: std::sync::Arc<tokio::sync::Mutex<Watcher>>,
+}
+
+/// One connection that never writes, kept for `PRAGMA data_version`.
+#[derive(Debug, Default)]
+struct Watcher {
+    /// Counts the connections opened: a token's values compare only within one.
+    generation: u64,
+    connection: Option<sqlx::SqliteConnection>,
 }
 
 fn id_text(id: Uuid) -> String {
@@ -226,12 +238,14 @@ impl SqliteStore {
         };
         let writer = pool(1)
             .after_release(|conn, _| Box::pin(release_clean(conn)))
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
         let store = SqliteStore {
             path: path.to_path_buf(),
             host,
             reader,
             writer,
+            options,
+            watcher: Default::default(),
         };
         if !ready {
             store.ensure_wal().await?;
@@ -248,6 +262,9 @@ impl SqliteStore {
     /// checkpoints the WAL into it and removes the `-wal` and `-shm` files, so the
     /// next process starts without a WAL to read.
     pub async fn close(&self) {
+        if let Some(conn) = self.watcher.lock().await.connection.take() {
+            conn.close().await.ok();
+        }
         self.writer.close().await;
         self.reader.close().await;
     }
@@ -655,6 +672,36 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn change_token(&self) -> Result<String> {
+        // `PRAGMA data_version` changes when another connection commits (any
+        // process); this connection never writes, so every commit is another's.
+        // Its values mean something only on that one connection: a reopened one
+        // starts a new generation.
+        let mut slot = self.watcher.lock().await;
+        if slot.connection.is_none() {
+            let conn = self.options.connect().await.map_err(db_err)?;
+            slot.generation += 1;
+            slot.connection = Some(conn);
+        }
+        let Watcher {
+            generation,
+            connection,
+        } = &mut *slot;
+        let Some(conn) = connection.as_mut() else {
+            return Err(Error::internal("the change watcher has no connection"));
+        };
+        match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+            .fetch_one(conn)
+            .await
+        {
+            Ok(v) => Ok(format!("{generation}.{v}")),
+            Err(e) => {
+                slot.connection = None;
+                Err(db_err(e))
+            }
+        }
     }
 
     // --- projects -----------------------------------------------------------------

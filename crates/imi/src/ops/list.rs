@@ -62,10 +62,24 @@ pub async fn projects(env: &Env) -> Result<Projects> {
 /// The active worktrees of a project (`spec`, else the one of the current
 /// directory) on every host.
 pub async fn worktrees(env: &Env, spec: Option<&str>) -> Result<Worktrees> {
+    with_store!(env.store().await?, s => worktrees_in(s, env, spec).await).map(|(w, _)| w)
+}
+
+/// [`worktrees`], and the moment it goes stale without a commit: the earliest end
+/// of a lease it shows (an expired claim no longer names its holder). `None`: only
+/// a commit changes it.
+pub async fn worktrees_until(
+    env: &Env,
+    spec: Option<&str>,
+) -> Result<(Worktrees, Option<chrono::DateTime<chrono::Utc>>)> {
     with_store!(env.store().await?, s => worktrees_in(s, env, spec).await)
 }
 
-async fn worktrees_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<Worktrees> {
+async fn worktrees_in<S: Store>(
+    s: &S,
+    env: &Env,
+    spec: Option<&str>,
+) -> Result<(Worktrees, Option<chrono::DateTime<chrono::Utc>>)> {
     // a named project needs no look-up of its trunk on this host (one query less):
     // the listing shows the rows, each with its own path
     let project = match spec {
@@ -79,6 +93,7 @@ async fn worktrees_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<
         })
         .await?;
     let claims = super::claims::held_by_item(s, Some(project.id)).await?;
+    let until = claims.values().filter_map(|c| c.expires_at).min();
     let worktrees = found
         .into_iter()
         .map(|w| ListedWorktree {
@@ -88,10 +103,13 @@ async fn worktrees_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<
             worktree: w,
         })
         .collect();
-    Ok(Worktrees {
-        project: project.name,
-        worktrees,
-    })
+    Ok((
+        Worktrees {
+            project: project.name,
+            worktrees,
+        },
+        until,
+    ))
 }
 
 /// A project by name, remote or id (inactive ones too: their rows say so).

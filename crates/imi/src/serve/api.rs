@@ -429,10 +429,30 @@ async fn list_worktrees(
     AxState(state): AxState<State>,
     Extension(caller): Extension<Caller>,
     Path(project): Path<String>,
-) -> Answer<ops::list::Worktrees> {
+) -> std::result::Result<Response, ApiError> {
     input::project_ref(&project)?;
-    let env = env_of(&state, &caller).await?;
-    ok(ops::list::worktrees(&env, Some(&project)).await?)
+    // agents poll this: the answer is kept until a commit (any process, any host)
+    // or the end of a lease it shows, and sent again byte for byte
+    let store = state.env.store().await?;
+    let token = with_store!(store, s => imi_core::Store::change_token(s).await)?;
+    let body = match state.answers.get(&project, &token) {
+        Some(body) => body,
+        None => {
+            let env = env_of(&state, &caller).await?;
+            let (listing, until) = ops::list::worktrees_until(&env, Some(&project)).await?;
+            let body = serde_json::to_vec(&Envelope {
+                success: true,
+                data: listing,
+            })
+            .map_err(|e| {
+                ApiError::from(Error::internal(format!("cannot write the listing: {e}")))
+            })?;
+            let body = axum::body::Bytes::from(body);
+            state.answers.put(project, token, until, body.clone());
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

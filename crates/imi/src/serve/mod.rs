@@ -12,6 +12,7 @@
 
 mod api;
 mod board;
+mod cache;
 mod guard;
 mod input;
 mod stream;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub events: stream::Bus,
     /// Turns true when the server is shutting down (event streams end).
     pub shutdown: watch::Receiver<bool>,
+    /// Listings kept until the registry changes.
+    pub answers: cache::Answers,
 }
 
 pub type State = Arc<AppState>;
@@ -246,6 +249,7 @@ pub async fn run(env: Env, args: &ServeArgs) -> Result<()> {
         started: Instant::now(),
         events: bus,
         shutdown: stop_rx,
+        answers: Default::default(),
     });
     let router = app(Arc::clone(&state), Duration::from_secs(args.timeout.max(1)));
     eprintln!(

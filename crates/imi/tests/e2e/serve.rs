@@ -689,6 +689,58 @@ fn events_stream(w: &World) {
     assert!(got.iter().all(|e| e.1.starts_with("imi.claim.")), "{got:?}");
 }
 
+/// The worktree listing is kept between requests (agents poll it), yet never shows
+/// less than a fresh read: a change by another process shows at once, and so does
+/// the end of a lease, which no commit marks.
+fn listing_follows_every_change(w: &World) {
+    w.init_project();
+    w.imi(&w.trunk(), &["add", "feat", "x"]).ok();
+    let server = Server::start(w, &[]);
+    let c = client();
+    let url = server.api("/projects/app/worktrees");
+    let text = || {
+        let r = c.get(&url).send().unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.text().unwrap()
+    };
+    let claimed = |body: &str| -> Option<String> {
+        let v: Value = serde_json::from_str(body).unwrap();
+        v["data"]["worktrees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == "feat-x")
+            .and_then(|w| w["claimed_by"].as_str().map(str::to_string))
+    };
+    let first = text();
+    assert_eq!(text(), first, "nothing changed, the same answer");
+    assert_eq!(claimed(&first), None);
+
+    // a claim with a short lease, by another process
+    let out = w
+        .cmd(&w.wt("feat-x"), &["claim", "--ttl", "3s"])
+        .env("IMI_AGENT_ID", "agent-cli")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let held = text();
+    assert_eq!(claimed(&held).as_deref(), Some("agent-cli"), "{held}");
+    // another process adds a worktree
+    w.imi(&w.trunk(), &["add", "fix", "y"]).ok();
+    let more = text();
+    let v: Value = serde_json::from_str(&more).unwrap();
+    assert_eq!(
+        v["data"]["worktrees"].as_array().unwrap().len(),
+        3,
+        "{more}"
+    );
+    assert_eq!(claimed(&more).as_deref(), Some("agent-cli"));
+    // the lease ends: nothing commits, the listing still shows it
+    std::thread::sleep(Duration::from_millis(3300));
+    let ended = text();
+    assert_eq!(claimed(&ended), None, "{ended}");
+}
+
 fn refuses_to_expose_without_tokens(w: &World) {
     w.init_project();
     let r = w.imi(w.path(), &["--json", "serve", "--listen", "0.0.0.0:0"]);
@@ -737,6 +789,7 @@ crate::both_backends! {
     serve_host_and_origin => host_and_origin;
     serve_refuses_to_expose_without_tokens => refuses_to_expose_without_tokens;
     serve_stops_gracefully => stops_gracefully_with_a_stream_open;
+    serve_listing_follows_every_change => listing_follows_every_change;
 }
 
 mod stream {
