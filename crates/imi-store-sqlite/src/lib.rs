@@ -61,15 +61,15 @@ pub struct SqliteStore {
     host: String,
     reader: SqlitePool,
     writer: SqlitePool,
-    /// How connections are opened (for the change watcher).
-    options: SqliteConnectOptions,
     /// The connection [`Store::change_token`] asks, opened on first use.
     watcher: std::sync::Arc<tokio::sync::Mutex<Watcher>>,
 }
 
 /// One connection that never writes, kept for `PRAGMA data_version`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Watcher {
+    /// How it is opened.
+    options: SqliteConnectOptions,
     /// Counts the connections opened: a token's values compare only within one.
     generation: u64,
     connection: Option<sqlx::SqliteConnection>,
@@ -244,8 +244,11 @@ impl SqliteStore {
             host,
             reader,
             writer,
-            options,
-            watcher: Default::default(),
+            watcher: std::sync::Arc::new(tokio::sync::Mutex::new(Watcher {
+                options,
+                generation: 0,
+                connection: None,
+            })),
         };
         if !ready {
             store.ensure_wal().await?;
@@ -681,13 +684,14 @@ impl Store for SqliteStore {
         // starts a new generation.
         let mut slot = self.watcher.lock().await;
         if slot.connection.is_none() {
-            let conn = self.options.connect().await.map_err(db_err)?;
+            let conn = slot.options.connect().await.map_err(db_err)?;
             slot.generation += 1;
             slot.connection = Some(conn);
         }
         let Watcher {
             generation,
             connection,
+            ..
         } = &mut *slot;
         let Some(conn) = connection.as_mut() else {
             return Err(Error::internal("the change watcher has no connection"));
