@@ -133,16 +133,21 @@ impl Harness for PgStore {
     }
 
     async fn backdate_event(&self, id: i64, days: i64) {
+        // in a transaction: behind a transaction-pooling PgBouncer the Parse and
+        // the Bind of an unnamed statement outside one can reach two server
+        // connections ("unnamed prepared statement does not exist")
+        let mut tx = self.pool().begin().await.unwrap();
         let r = sqlx::query(
             "UPDATE events SET created_at = now() - make_interval(days => $1::int) WHERE id = $2",
         )
         .bind(days as i32)
         .bind(id)
         .persistent(false) // may run through PgBouncer: no named statement
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .unwrap();
         assert_eq!(r.rows_affected(), 1, "backdate event {id}");
+        tx.commit().await.unwrap();
     }
 }
 

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::guard::Caller;
 use super::input::{self, shape};
-use super::{ApiError, Envelope, Failure, State, detached, stream};
+use super::{ApiError, Envelope, Failure, State, detached, detached_git, stream};
 use crate::ops::{self, Env, Report};
 use crate::registry::with_store;
 
@@ -375,7 +375,7 @@ async fn register_project(
         url: None,
         allow_move: body.allow_move,
     };
-    let r = detached("registering the project", async move {
+    let r = detached_git("registering the project", async move {
         ops::init::init(&env, &args).await
     })
     .await?;
@@ -500,7 +500,7 @@ async fn create_worktree(
         fetch: true,
         no_hooks: body.no_hooks,
     };
-    let r = detached("creating the worktree", async move {
+    let r = detached_git("creating the worktree", async move {
         ops::add::add(&env, &args).await
     })
     .await
@@ -540,7 +540,7 @@ async fn create_review(
         number: body.number,
         no_hooks: body.no_hooks,
     };
-    let r = detached("creating the review worktree", async move {
+    let r = detached_git("creating the review worktree", async move {
         ops::add::review(&env, &args).await
     })
     .await
@@ -602,7 +602,7 @@ async fn remove_worktree(
         keep_branch: q.keep_branch,
         no_hooks: q.no_hooks,
     };
-    let r = detached("removing the worktree", async move {
+    let r = detached_git("removing the worktree", async move {
         ops::remove::remove(&env, &args).await
     })
     .await?;
@@ -640,7 +640,7 @@ async fn close_worktree(
         force: body.force,
         no_hooks: body.no_hooks,
     };
-    let r = detached("closing the worktree", async move {
+    let r = detached_git("closing the worktree", async move {
         ops::remove::close(&env, &args).await
     })
     .await?;
@@ -691,7 +691,7 @@ async fn merge_worktree(
         force: body.force,
         no_hooks: body.no_hooks,
     };
-    let r = detached(
+    let r = detached_git(
         "merging",
         async move { ops::merge::merge(&env, &args).await },
     )
@@ -1063,7 +1063,7 @@ async fn sync(
         project: body.project,
         ..Default::default()
     };
-    let r = detached("syncing", async move { ops::sync::sync(&env, &args).await }).await?;
+    let r = detached_git("syncing", async move { ops::sync::sync(&env, &args).await }).await?;
     ok(r)
 }
 

@@ -149,12 +149,36 @@ where
     T: Send + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
 {
-    match tokio::spawn(work).await {
+    joined(what, tokio::spawn(work).await)
+}
+
+/// The result of a task an operation ran in; one that panicked is a 500 saying so.
+fn joined<T>(
+    what: &str,
+    r: std::result::Result<Result<T>, tokio::task::JoinError>,
+) -> std::result::Result<T, ApiError> {
+    match r {
         Ok(result) => result.map_err(ApiError::from),
         Err(e) => Err(Error::internal(format!("{what} failed unexpectedly ({e})"))
             .with_hint("see the server's log; the operation can be retried")
             .into()),
     }
+}
+
+/// [`detached`] for an operation that runs git (child processes and file I/O that
+/// can take seconds, called from async code without yielding): on a thread of the
+/// blocking pool, so the runtime's workers keep answering other requests and the
+/// event streams meanwhile.
+pub async fn detached_git<T, F>(what: &'static str, work: F) -> std::result::Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::current();
+    joined(
+        what,
+        tokio::task::spawn_blocking(move || runtime.block_on(work)).await,
+    )
 }
 
 /// The whole application: API, event stream, board, and the layers around them.
