@@ -952,7 +952,7 @@ struct ReleaseBodyDoc;
 
 impl utoipa::PartialSchema for ReleaseBodyDoc {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
         let unforced = ObjectBuilder::new().property(
             "force",
             ObjectBuilder::new()
@@ -961,16 +961,30 @@ impl utoipa::PartialSchema for ReleaseBodyDoc {
         );
         let no_epoch =
             ObjectBuilder::new().property("epoch", ObjectBuilder::new().schema_type(Type::Null));
-        let doc = AllOfBuilder::new()
-            .item(<ReleaseBody as utoipa::PartialSchema>::schema())
-            .item(AnyOfBuilder::new().item(unforced).item(no_epoch))
-            .description(Some(
-                "Which tenure to end. `force` ends whichever holds the claim, so it \
-                 takes no `epoch`.",
-            ))
-            .build();
-        utoipa::openapi::RefOr::T(utoipa::openapi::Schema::AllOf(doc))
+        with_rule(
+            <ReleaseBody as utoipa::PartialSchema>::schema(),
+            [unforced, no_epoch],
+            "Which tenure to end. `force` ends whichever holds the claim, so it \
+             takes no `epoch`.",
+        )
     }
+}
+
+/// A body's schema and one rule across its fields, as the document states it: the
+/// fields' schema, and at least one of `either` holds.
+fn with_rule(
+    fields: utoipa::openapi::RefOr<utoipa::openapi::Schema>,
+    either: [utoipa::openapi::schema::ObjectBuilder; 2],
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
+    let [a, b] = either;
+    let doc = AllOfBuilder::new()
+        .item(fields)
+        .item(AnyOfBuilder::new().item(a).item(b))
+        .description(Some(description))
+        .build();
+    utoipa::openapi::RefOr::T(utoipa::openapi::Schema::AllOf(doc))
 }
 
 impl ToSchema for ReleaseBodyDoc {
@@ -1210,7 +1224,7 @@ struct NewTypeDoc;
 
 impl utoipa::PartialSchema for NewTypeDoc {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
         let plain_name = ObjectBuilder::new().property(
             "name",
             ObjectBuilder::new()
@@ -1223,15 +1237,12 @@ impl utoipa::PartialSchema for NewTypeDoc {
                 ObjectBuilder::new().schema_type(Type::String),
             )
             .required("worktree_prefix");
-        let doc = AllOfBuilder::new()
-            .item(<NewType as utoipa::PartialSchema>::schema())
-            .item(AnyOfBuilder::new().item(plain_name).item(own_prefix))
-            .description(Some(
-                "A custom worktree type. A name `trunk` or `trunk-...` needs its own \
-                 `worktree_prefix` (the default `<name>-` would look like a trunk).",
-            ))
-            .build();
-        utoipa::openapi::RefOr::T(utoipa::openapi::Schema::AllOf(doc))
+        with_rule(
+            <NewType as utoipa::PartialSchema>::schema(),
+            [plain_name, own_prefix],
+            "A custom worktree type. A name `trunk` or `trunk-...` needs its own \
+             `worktree_prefix` (the default `<name>-` would look like a trunk).",
+        )
     }
 }
 
