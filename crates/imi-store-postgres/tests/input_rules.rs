@@ -268,3 +268,100 @@ async fn retention_functions_refuse_day_counts_beyond_100_years() {
         assert_eq!(n, 0);
     }
 }
+
+/// Migration 0010 lets a plain name, short columns and empty metadata skip the
+/// detailed checks. The rules at the edges of those shortcuts still hold, with the
+/// same messages, on plain INSERT (no imi function checks first).
+#[tokio::test]
+async fn the_shortcuts_of_0010_keep_every_rule() {
+    let Some((_db, s)) = store().await else {
+        return;
+    };
+    let p = project(&s, "app").await;
+    let w = worktree(&s, &p, "feat", "feat-x").await;
+    let mut c = s.pool().acquire().await.unwrap();
+    let c = &mut *c;
+    let before = count(c, "SELECT count(*) FROM worktrees").await;
+    let insert_worktree = |name: &str| {
+        format!(
+            "INSERT INTO worktrees (project_id, type_id, name, branch_name, path) \
+             SELECT '{}', id, '{name}', 'b/{name}', '/code/app/x' FROM worktree_types WHERE name = 'feat'",
+            p.id
+        )
+    };
+    // names just outside the shortcut's pattern: dots, length 201, a leading `-`
+    let long = "a".repeat(201);
+    for (name, why) in [
+        ("a..b", "contains `..`"),
+        ("x.lock", "ends with `.lock`"),
+        ("end.", "ends with `.`"),
+        ("-x", "starts with `-` or `.`"),
+        (long.as_str(), "is longer than 200 bytes"),
+    ] {
+        let msg = refused(c, &insert_worktree(name)).await;
+        assert!(msg.contains(why), "{name}: {msg}");
+    }
+    // a name the shortcut does not cover but every rule allows
+    sqlx::query(&insert_worktree("v1.2-fix"))
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    let msg = refused(
+        c,
+        &format!(
+            "INSERT INTO projects (name, origin_key, trunk_path) VALUES ('{long}', 'k-long', '/t/trunk-main')"
+        ),
+    )
+    .await;
+    assert!(msg.contains("is longer than 200 bytes"), "{msg}");
+    // one column over its bound among short ones: named in the message
+    let msg = refused(
+        c,
+        &format!(
+            "UPDATE worktrees SET host = repeat('h', 256) WHERE id = '{}'",
+            w.id
+        ),
+    )
+    .await;
+    assert!(msg.contains("host is too long"), "{msg}");
+    let activity = |agent: &str, description: &str, metadata: &str| {
+        format!(
+            "INSERT INTO agent_activities (agent_id, worktree_id, activity_type, description, metadata) \
+             VALUES ({agent}, '{}', 'other', {description}, {metadata})",
+            w.id
+        )
+    };
+    let msg = refused(c, &activity("repeat('a', 256)", "'x'", "'{}'")).await;
+    assert!(msg.contains("agent id is too long"), "{msg}");
+    let msg = refused(c, &activity("'a'", "repeat('d', 8193)", "'{}'")).await;
+    assert!(msg.contains("description is too long"), "{msg}");
+    let deep = format!("'{}1{}'", "{\"k\":".repeat(34), "}".repeat(34));
+    let msg = refused(c, &activity("'a'", "'x'", &deep)).await;
+    assert!(msg.contains("nested more than 32 levels deep"), "{msg}");
+    let msg = refused(
+        c,
+        &activity(
+            "'a'",
+            "'x'",
+            "(SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 1001) i)",
+        ),
+    )
+    .await;
+    assert!(msg.contains("has more than 1000 keys"), "{msg}");
+    let msg = refused(
+        c,
+        &activity("'a'", "'x'", "jsonb_build_object(repeat('k', 257), 1)"),
+    )
+    .await;
+    assert!(msg.contains("has a key longer than 256 bytes"), "{msg}");
+    // nothing refused was written; the one valid name was
+    assert_eq!(count(c, "SELECT count(*) FROM worktrees").await, before + 1);
+    assert_eq!(
+        count(
+            c,
+            "SELECT count(*) FROM agent_activities WHERE activity_type = 'other'"
+        )
+        .await,
+        0
+    );
+}
