@@ -33,6 +33,8 @@ pub(crate) enum Arg<'a> {
     Text(Option<&'a str>),
     Uuid(Uuid),
     Jsonb(&'a Metadata),
+    Int(Option<i64>),
+    Bool(bool),
 }
 
 impl<'a> Arg<'a> {
@@ -41,6 +43,8 @@ impl<'a> Arg<'a> {
             Arg::Text(t) => q.bind(t),
             Arg::Uuid(u) => q.bind(u),
             Arg::Jsonb(m) => q.bind(Json(m)),
+            Arg::Int(n) => q.bind(n),
+            Arg::Bool(b) => q.bind(b),
         }
     }
 
@@ -55,6 +59,9 @@ impl<'a> Arg<'a> {
                     .map_err(|e| Error::internal(format!("metadata as JSON: {e}")))?;
                 format!("{}::jsonb", quote(&text)?)
             }
+            Arg::Int(None) => "NULL::bigint".to_string(),
+            Arg::Int(Some(n)) => format!("'{n}'::bigint"),
+            Arg::Bool(b) => b.to_string(),
         })
     }
 }
@@ -109,21 +116,34 @@ pub(crate) fn inline(sql: &str, args: &[Arg<'_>]) -> Result<String> {
 
 /// The one row `sql` returns with `args`: bound and prepared directly, inlined into
 /// one simple query behind a transaction pooler.
-pub(crate) async fn fetch_one(db: Db<'_>, sql: &'static str, args: &[Arg<'_>]) -> Result<PgRow> {
+pub(crate) async fn fetch_one(db: Db<'_>, sql: &str, args: &[Arg<'_>]) -> Result<PgRow> {
+    fetch_optional(db, sql, args)
+        .await?
+        .ok_or_else(|| Error::internal(format!("no row from {sql}")))
+}
+
+/// The row `sql` returns with `args`, if any (see [`fetch_one`]).
+pub(crate) async fn fetch_optional(
+    db: Db<'_>,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<Option<PgRow>> {
     match db.pooling {
         Pooling::Direct => {
             let mut q = sqlx::query(sql);
             for a in args {
                 q = a.bind(q);
             }
-            q.fetch_one(db).await.map_err(db_err)
+            q.fetch_optional(db).await.map_err(db_err)
         }
         Pooling::Transaction => {
             let text = inline(sql, args)?;
-            sqlx::raw_sql(&text)
-                .fetch_one(db.pool)
+            // (sqlx 0.8's RawSql::fetch_optional answers a row, not an Option)
+            let rows = sqlx::raw_sql(&text)
+                .fetch_all(db.pool)
                 .await
-                .map_err(db_err)
+                .map_err(db_err)?;
+            Ok(rows.into_iter().next())
         }
     }
 }
@@ -163,6 +183,19 @@ mod tests {
         assert_eq!(
             sql,
             "SELECT f(a := 'x'::text, b := NULL::text, c := 'ten'::text, d := '{}'::jsonb)"
+        );
+        assert_eq!(
+            inline(
+                "SELECT g($1, $2, $3, $4)",
+                &[
+                    Arg::Int(Some(-7)),
+                    Arg::Int(None),
+                    Arg::Bool(true),
+                    Arg::Bool(false)
+                ],
+            )
+            .unwrap(),
+            "SELECT g('-7'::bigint, NULL::bigint, true, false)"
         );
         assert!(inline("SELECT $2", &[Arg::Text(None)]).is_err());
         assert!(inline("SELECT $x", &[]).is_err());

@@ -834,14 +834,17 @@ impl Store for PgStore {
              FROM imi_claim_worktree(p_worktree_id := $1, p_agent_id := $2, \
              p_ttl_seconds := $3, p_purpose := $4) c"
         );
-        let row = sqlx::query(&sql)
-            .bind(c.worktree_id)
-            .bind(&c.agent_id)
-            .bind(c.ttl_seconds)
-            .bind(c.purpose.as_deref())
-            .fetch_optional(self.db())
-            .await
-            .map_err(db_err)?;
+        let row = inline::fetch_optional(
+            self.db(),
+            &sql,
+            &[
+                Arg::Uuid(c.worktree_id),
+                Arg::Text(Some(&c.agent_id)),
+                Arg::Int(c.ttl_seconds),
+                Arg::Text(c.purpose.as_deref()),
+            ],
+        )
+        .await?;
         row.map(|r| {
             Ok(ClaimGrant {
                 claim: rows::read(&r)?,
@@ -864,14 +867,17 @@ impl Store for PgStore {
             "SELECT {CLAIM_COLS} FROM imi_renew_claim(p_worktree_id := $1, p_agent_id := $2, \
              p_epoch := $3, p_ttl_seconds := $4) c"
         );
-        let row = sqlx::query(&sql)
-            .bind(worktree_id)
-            .bind(agent_id)
-            .bind(epoch)
-            .bind(ttl_seconds)
-            .fetch_optional(self.db())
-            .await
-            .map_err(db_err)?;
+        let row = inline::fetch_optional(
+            self.db(),
+            &sql,
+            &[
+                Arg::Uuid(worktree_id),
+                Arg::Text(Some(agent_id)),
+                Arg::Int(Some(epoch)),
+                Arg::Int(ttl_seconds),
+            ],
+        )
+        .await?;
         row.as_ref().map(rows::read).transpose()
     }
 
@@ -886,14 +892,17 @@ impl Store for PgStore {
             "SELECT {CLAIM_COLS} FROM imi_release_claim(p_worktree_id := $1, p_agent_id := $2, \
              p_epoch := $3, p_force := $4) c"
         );
-        let row = sqlx::query(&sql)
-            .bind(worktree_id)
-            .bind(agent_id)
-            .bind(epoch)
-            .bind(force)
-            .fetch_optional(self.db())
-            .await
-            .map_err(db_err)?;
+        let row = inline::fetch_optional(
+            self.db(),
+            &sql,
+            &[
+                Arg::Uuid(worktree_id),
+                Arg::Text(Some(agent_id)),
+                Arg::Int(epoch),
+                Arg::Bool(force),
+            ],
+        )
+        .await?;
         row.as_ref().map(rows::read).transpose()
     }
 
