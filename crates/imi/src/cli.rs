@@ -28,7 +28,7 @@ pub struct GlobalArgs {
     pub agent: Option<String>,
     /// Project to act on: name, UUID or any form of its remote (default: the project
     /// of the current directory)
-    #[arg(short = 'p', long, global = true, value_name = "PROJECT")]
+    #[arg(short = 'p', long, global = true, value_name = "PROJECT", add = crate::complete::projects())]
     pub project: Option<String>,
 }
 
@@ -203,6 +203,7 @@ pub struct StatusArgs {}
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Worktree name (directory name such as feat-login, or login when unambiguous)
+    #[arg(add = crate::complete::worktrees())]
     pub name: String,
     /// Remove even when dirty or unmerged (an unmerged branch is still kept)
     #[arg(long)]
@@ -218,6 +219,7 @@ pub struct RemoveArgs {
 #[derive(Debug, Args)]
 pub struct CloseArgs {
     /// Worktree name
+    #[arg(add = crate::complete::worktrees())]
     pub name: String,
     /// Remove even when the worktree has uncommitted changes (they are lost)
     #[arg(long)]
@@ -230,6 +232,7 @@ pub struct CloseArgs {
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// Worktree to merge (default: the one you are in)
+    #[arg(add = crate::complete::worktrees())]
     pub name: Option<String>,
     /// Squash the branch into one commit
     #[arg(long, conflicts_with = "ff_only")]
@@ -251,6 +254,7 @@ pub struct MergeArgs {
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     /// Worktree name (default: the one you are in)
+    #[arg(add = crate::complete::worktrees())]
     pub worktree: Option<String>,
     /// Lease length, e.g. 90s, 30m, 2h, 1d (default: held until released)
     #[arg(long, value_name = "DURATION")]
@@ -263,6 +267,7 @@ pub struct ClaimArgs {
 #[derive(Debug, Args)]
 pub struct RenewArgs {
     /// Worktree name (default: the one you are in)
+    #[arg(add = crate::complete::worktrees())]
     pub worktree: Option<String>,
     /// New lease length from now (default: the claim's own)
     #[arg(long, value_name = "DURATION")]
@@ -275,6 +280,7 @@ pub struct RenewArgs {
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
     /// Worktree name (default: the one you are in)
+    #[arg(add = crate::complete::worktrees())]
     pub worktree: Option<String>,
     /// Release another agent's claim (logged with its holder)
     #[arg(long)]
@@ -432,6 +438,7 @@ pub enum HooksCommand {
         /// post-create, pre-remove or post-merge
         hook: String,
         /// Worktree name
+        #[arg(add = crate::complete::worktrees())]
         worktree: Option<String>,
         /// Run it even when another agent has claimed the worktree (logged)
         #[arg(long)]
@@ -469,6 +476,7 @@ pub enum MetadataCommand {
     /// Set KEY (dotted, e.g. plane.ticket_id) to VALUE (JSON when it parses as JSON)
     Set {
         /// Worktree name
+        #[arg(add = crate::complete::worktrees())]
         worktree: String,
         key: String,
         value: String,
@@ -479,12 +487,14 @@ pub enum MetadataCommand {
     /// Print the value at KEY, or the whole metadata object
     Get {
         /// Worktree name
+        #[arg(add = crate::complete::worktrees())]
         worktree: String,
         key: Option<String>,
     },
     /// Remove KEY
     Unset {
         /// Worktree name
+        #[arg(add = crate::complete::worktrees())]
         worktree: String,
         key: String,
         /// Change it even when another agent has claimed the worktree (logged)
@@ -511,7 +521,7 @@ pub enum LogCommand {
         /// What happened
         description: String,
         /// The worktree it concerns
-        #[arg(long)]
+        #[arg(long, add = crate::complete::worktrees())]
         worktree: Option<String>,
         /// The file it concerns
         #[arg(long)]
@@ -571,6 +581,7 @@ pub struct ResetArgs {
 #[derive(Debug, Args)]
 pub struct PathArgs {
     /// Worktree directory name, e.g. feat-login (default: the trunk)
+    #[arg(add = crate::complete::worktrees())]
     pub worktree: Option<String>,
 }
 
@@ -578,6 +589,7 @@ pub struct PathArgs {
 pub struct GoArgs {
     /// Project, worktree or project/worktree, fuzzily (default: this project's trunk,
     /// else a picker over everything)
+    #[arg(add = crate::complete::places())]
     pub query: Option<String>,
 }
 

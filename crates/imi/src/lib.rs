@@ -5,6 +5,7 @@
 mod atomic;
 mod cli;
 mod commands;
+mod complete;
 mod config;
 mod context;
 mod dburl;
@@ -28,6 +29,7 @@ pub use dburl::DatabaseTarget;
 /// Parses arguments, runs the command, prints its result or error, and maps the
 /// outcome to an exit code: 0 success, 1 error, 2 usage error.
 pub fn run() -> ExitCode {
+    complete::run_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

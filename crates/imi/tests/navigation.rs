@@ -521,8 +521,9 @@ fn completion_scripts_parse_in_their_shells() {
     ] {
         let (out, err, code) = env.text(env.home(), &["completion", shell]);
         assert_eq!(code, 0, "{shell}: {err}");
+        // the script registers imi as its own completer
         assert!(
-            out.len() > 200 && out.contains("shell-init"),
+            out.contains("COMPLETE=") || out.contains("COMPLETE=\"{shell}\""),
             "{shell}: {out}"
         );
         let file = env.home().join(format!("imi.{shell}"));
@@ -558,6 +559,110 @@ fn completion_scripts_parse_in_their_shells() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+}
+
+/// What the shell offers for each partial command line, through the real completion
+/// functions: bash's (COMP_WORDS and COMPREPLY, as readline fills and reads them),
+/// fish's (`complete -C`), and zsh's protocol (its function needs the line editor;
+/// the script is checked to register with compinit).
+#[test]
+fn completion_offers_names_from_the_registry() {
+    let env = Env::new();
+    let f = env.fixture();
+    let inside = f.app.join("feat-login");
+    // (directory, command line, what is offered)
+    let cases: [(&Path, &str, &[&str]); 8] = [
+        (&inside, "imi go f", &["feat-login", "fix-crash"]),
+        (&inside, "imi claim fi", &["fix-crash"]),
+        (&inside, "imi -p api rm f", &["feat-login"]),
+        (&inside, "imi --project=api path t", &["trunk-main"]),
+        (env.home(), "imi path f", &["feat-login", "fix-crash"]),
+        (env.home(), "imi -p a", &["api", "app"]),
+        (env.home(), "imi go a", &["api", "app"]),
+        (env.home(), "imi me", &["merge", "metadata"]),
+    ];
+    let bash = r#"eval "$(imi completion bash)"
+offer() {
+  COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}; COMP_TYPE=9
+  read -ra COMP_WORDS <<< "$1"
+  [[ "$1" == *" " ]] && COMP_WORDS+=("")
+  COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+  _clap_complete_imi imi "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+  printf '%s\n' "${COMPREPLY[@]}" | sort
+}
+offer "$LINE""#;
+    let fish = r#"imi completion fish | source
+complete -C "$LINE" | cut -f1 | sort"#;
+    for (dir, line, expected) in cases {
+        for (shell, script) in [("bash", bash), ("fish", fish)] {
+            let script = format!("set -e; LINE={line:?}\n{script}");
+            let script = if shell == "fish" {
+                script.replace("set -e; LINE=", "set LINE ")
+            } else {
+                script
+            };
+            let Some((out, err, code)) = env.shell(shell, dir, &script) else {
+                continue;
+            };
+            assert_eq!(code, 0, "{shell} `{line}`: {out}\n{err}");
+            let offered: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+            assert_eq!(offered, expected, "{shell} `{line}` in {}", dir.display());
+        }
+        // zsh's function sends the words and the index of the one being completed
+        let words: Vec<&str> = line.split(' ').collect();
+        let mut c = env.command(env!("CARGO_BIN_EXE_imi"), dir);
+        c.env("COMPLETE", "zsh")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .arg("--")
+            .args(&words);
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "zsh `{line}`");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut offered: Vec<&str> = text
+            .lines()
+            .map(|l| l.split(':').next().unwrap())
+            .filter(|l| !l.is_empty())
+            .collect();
+        offered.sort();
+        assert_eq!(offered, expected, "zsh `{line}` in {}", dir.display());
+    }
+    if let Some((out, err, code)) = env.shell(
+        "zsh",
+        env.home(),
+        "autoload -U compinit; compinit -u -D; eval \"$(imi completion zsh)\"; print -r -- $_comps[imi]",
+    ) {
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.trim(), "_clap_dynamic_completer_imi", "{err}");
+    }
+}
+
+/// Completing never creates a registry, and says nothing when there is none.
+#[test]
+fn completion_without_a_registry_offers_commands_only() {
+    let env = Env::new();
+    let mut c = env.command(env!("CARGO_BIN_EXE_imi"), env.home());
+    c.env("COMPLETE", "zsh")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .args(["--", "imi", "go", ""]);
+    let out = c.output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    // the options only: no names, no error
+    assert!(text.lines().all(|l| l.starts_with("--")), "{text}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!env.home().join(".local/share/imi").exists());
+    let mut c = env.command(env!("CARGO_BIN_EXE_imi"), env.home());
+    c.env("COMPLETE", "zsh")
+        .env("_CLAP_COMPLETE_INDEX", "1")
+        .args(["--", "imi", "sta"]);
+    let out = c.output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("stats")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("status")), "{text}");
 }
 
 /// The picker needs a terminal: `script` (util-linux) gives `imi go` one, while its

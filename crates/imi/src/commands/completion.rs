@@ -1,24 +1,18 @@
-//! `imi completion bash|zsh|fish`: the completion script clap generates from the
-//! same definitions that parse the command line, so it never falls out of date.
+//! `imi completion bash|zsh|fish`: the script that registers `imi` as its own
+//! completer (see [`crate::complete`]): subcommands and options from the same
+//! definitions that parse the command line, project and worktree names from the
+//! registry.
 
-use clap::CommandFactory;
 use imi_core::{Error, Result};
 use serde_json::json;
 
-use crate::cli::{Cli, Shell};
+use crate::cli::Shell;
 use crate::ui::Output;
 
 pub fn cmd_completion(shell: Shell) -> Result<Output> {
-    let generator = match shell {
-        Shell::Bash => clap_complete::Shell::Bash,
-        Shell::Zsh => clap_complete::Shell::Zsh,
-        Shell::Fish => clap_complete::Shell::Fish,
-    };
-    let mut buf = Vec::new();
-    clap_complete::generate(generator, &mut Cli::command(), "imi", &mut buf);
-    let script = String::from_utf8(buf).map_err(|e| {
+    let script = crate::complete::registration(shell).map_err(|e| {
         Error::internal(format!(
-            "the {} completion script is not UTF-8: {e}",
+            "cannot write the {} completion script: {e}",
             shell.name()
         ))
         .with_hint("report this as a bug in imi")

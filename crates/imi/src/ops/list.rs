@@ -53,6 +53,51 @@ impl Report for Projects {}
 impl Report for Worktrees {}
 impl Report for ResolvedPath {}
 
+/// Names a shell may complete: the active projects, and the worktree names of one
+/// project (`spec`, else the one of the current directory, else every project).
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub projects: Vec<String>,
+    pub worktrees: Vec<String>,
+}
+
+/// [`Names`], from the registry as it is (an SQLite registry that does not exist yet
+/// is not created: no names).
+pub async fn names(env: &Env, spec: Option<&str>) -> Result<Names> {
+    if let crate::DatabaseTarget::Sqlite(path) = &env.settings.database
+        && !path.exists()
+    {
+        return Ok(Names::default());
+    }
+    with_store!(env.store().await?, s => names_in(s, env, spec).await)
+}
+
+async fn names_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<Names> {
+    let projects = s.list_projects(false).await?;
+    let project_id = match spec {
+        Some(spec) => Some(common::project_by_spec(s, spec).await?.id),
+        None => match crate::context::locate(&env.cwd) {
+            Ok(Some(_)) => Some(common::resolve_project(s, env, None).await?.id),
+            _ => None,
+        },
+    };
+    let mut worktrees: Vec<String> = s
+        .list_worktrees(&WorktreeFilter {
+            project_id,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    worktrees.sort();
+    worktrees.dedup();
+    Ok(Names {
+        projects: projects.into_iter().map(|p| p.name).collect(),
+        worktrees,
+    })
+}
+
 /// The active projects.
 pub async fn projects(env: &Env) -> Result<Projects> {
     let projects = with_store!(env.store().await?, s => s.list_projects(false).await)?;
