@@ -94,6 +94,59 @@ fn state(u: i32, a: i32, b: i32) -> GitState {
     }
 }
 
+/// A registration that creates a project gives it the id asked for (what `imi init`
+/// passes from `.iMi/project.json`, so a second registry keeps the UUID); an identity
+/// already registered keeps its own id, and an id another project has is not taken.
+pub async fn registration_keeps_a_given_id<S: Store>(s: &S) {
+    let wanted = Uuid::new_v4();
+    let given = |name: &str, remote: Option<&str>, id: Uuid| NewProject {
+        id: Some(id),
+        ..project(name, remote)
+    };
+    let p = s
+        .register_project(&given("app", Some("https://github.com/acme/app"), wanted))
+        .await
+        .unwrap();
+    assert_eq!(p.id, wanted);
+    assert_eq!(s.get_project(wanted).await.unwrap().name, "app");
+    // the same identity again, with another id: the registry's id stands
+    let again = s
+        .register_project(&given(
+            "app",
+            Some("git@github.com:acme/app.git"),
+            Uuid::new_v4(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(again.id, wanted);
+    // a deactivated project comes back under its own id too
+    s.deactivate_project(wanted).await.unwrap();
+    let back = s
+        .register_project(&given(
+            "app",
+            Some("https://github.com/acme/app"),
+            Uuid::new_v4(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!((back.id, back.active), (wanted, true));
+    // another identity asking for a taken id gets a new one; the owner is untouched
+    let other = s
+        .register_project(&given("api", Some("https://github.com/acme/api"), wanted))
+        .await
+        .unwrap();
+    assert_ne!(other.id, wanted);
+    assert_eq!(s.get_project(wanted).await.unwrap().name, "app");
+    // without a remote (keyed by the trunk path) the id is kept as well
+    let local_id = Uuid::new_v4();
+    let local = s
+        .register_project(&given("notes", None, local_id))
+        .await
+        .unwrap();
+    assert_eq!(local.id, local_id);
+    assert_eq!(s.list_projects(false).await.unwrap().len(), 3);
+}
+
 /// 16 concurrent registrations of the https and ssh forms of one remote: one row,
 /// one UUID.
 pub async fn registration_is_idempotent_under_concurrency<S: Store>(s: &S) {

@@ -40,6 +40,7 @@ conformance!(
     registration_is_idempotent_under_concurrency,
     project_without_remote_is_keyed_by_trunk_path,
     reactivation,
+    registration_keeps_a_given_id,
     worktree_registration_is_idempotent_and_conflicts_are_named,
     unknown_worktree_type_is_rejected_by_name,
     custom_types_work_like_builtins,

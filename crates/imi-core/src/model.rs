@@ -203,6 +203,11 @@ pub struct RegistryStats {
 /// Input of [`crate::Store::register_project`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewProject {
+    /// The id to give the project if this registration creates it and no project has
+    /// that id yet (`imi init` passes the one of `.iMi/project.json`, so a registry
+    /// that does not know the project yet keeps its UUID). Ignored when the identity
+    /// is already registered: the registry's id stands.
+    pub id: Option<Uuid>,
     pub name: String,
     /// The remote as the user gave it; credentials are stripped before storing.
     /// `None` registers the project by its trunk path.

@@ -35,6 +35,7 @@ pub(crate) enum Arg<'a> {
     Jsonb(&'a Metadata),
     Int(Option<i64>),
     Bool(bool),
+    MaybeUuid(Option<Uuid>),
 }
 
 impl<'a> Arg<'a> {
@@ -45,6 +46,7 @@ impl<'a> Arg<'a> {
             Arg::Jsonb(m) => q.bind(Json(m)),
             Arg::Int(n) => q.bind(n),
             Arg::Bool(b) => q.bind(b),
+            Arg::MaybeUuid(u) => q.bind(u),
         }
     }
 
@@ -62,6 +64,8 @@ impl<'a> Arg<'a> {
             Arg::Int(None) => "NULL::bigint".to_string(),
             Arg::Int(Some(n)) => format!("'{n}'::bigint"),
             Arg::Bool(b) => b.to_string(),
+            Arg::MaybeUuid(None) => "NULL::uuid".to_string(),
+            Arg::MaybeUuid(Some(u)) => format!("'{u}'::uuid"),
         })
     }
 }

@@ -372,7 +372,7 @@ impl Store for PgStore {
         let (origin_key, sanitized) = p.identity()?;
         const SQL: &str = "SELECT * FROM imi_register_project(p_name := $1, p_remote_origin := $2, \
              p_default_branch := $3, p_trunk_path := $4, p_metadata := $5, p_description := $6, \
-             p_origin_key := $7, p_remote_sanitized := $8)";
+             p_origin_key := $7, p_remote_sanitized := $8, p_id := $9)";
         let row = inline::fetch_one(
             self.db(),
             SQL,
@@ -385,6 +385,7 @@ impl Store for PgStore {
                 Arg::Text(p.description.as_deref()),
                 Arg::Text(Some(&origin_key)),
                 Arg::Text(sanitized.as_deref()),
+                Arg::MaybeUuid(p.id),
             ],
         )
         .await?;

@@ -18,6 +18,7 @@ async fn migrated_db() -> Option<imi_testkit::PgTestDb> {
 
 fn project(i: usize) -> NewProject {
     NewProject {
+        id: None,
         name: format!("p{i}"),
         remote_origin: Some(format!("https://example.com/o/p{i}.git")),
         default_branch: Some("main".into()),

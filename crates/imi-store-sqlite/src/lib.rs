@@ -464,7 +464,10 @@ impl SqliteStore {
                 None => sqlx::query(concat!(
                     "INSERT INTO projects (id, name, remote_origin, origin_key, default_branch, ",
                     "trunk_path, description, metadata, created_at, updated_at) ",
-                    "VALUES (?1, ?2, ?3, ?4, coalesce(?5, 'main'), ?6, ?7, ?8, ?9, ?9) RETURNING ",
+                    // the id asked for when no project has it, else a new one
+                    "VALUES (CASE WHEN ?10 IS NOT NULL AND NOT EXISTS ",
+                    "(SELECT 1 FROM projects WHERE id = ?10) THEN ?10 ELSE ?1 END, ",
+                    "?2, ?3, ?4, coalesce(?5, 'main'), ?6, ?7, ?8, ?9, ?9) RETURNING ",
                     project_cols!()
                 ))
                 .bind(id_text(Uuid::new_v4()))
@@ -476,6 +479,7 @@ impl SqliteStore {
                 .bind(p.description.as_deref())
                 .bind(rows::meta_text(&p.metadata))
                 .bind(&now)
+                .bind(p.id.map(id_text))
                 .fetch_one(&mut *tx)
                 .await,
             }

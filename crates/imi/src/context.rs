@@ -73,6 +73,14 @@ pub fn worktree_file_path(container: &Path, name: &str) -> PathBuf {
         .join(format!("{stem}.json"))
 }
 
+/// The project id `.iMi/project.json` in `container` records, if the file is there
+/// and readable (an unreadable one names nothing: `imi init` rewrites it).
+pub fn recorded_project_id(container: &Path) -> Option<Uuid> {
+    read_json::<ProjectFile>(&project_file_path(container))
+        .ok()
+        .map(|f| f.project_id)
+}
+
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let bytes = std::fs::read(path)
         .map_err(|e| Error::not_found(format!("cannot read {}: {e}", path.display())))?;

@@ -19,6 +19,7 @@ pub async fn store() -> Option<(PgTestDb, PgStore)> {
 pub async fn project(store: &PgStore, name: &str) -> Project {
     store
         .register_project(&NewProject {
+            id: None,
             name: name.to_string(),
             remote_origin: Some(format!("git@github.com:owner/{name}.git")),
             default_branch: None,

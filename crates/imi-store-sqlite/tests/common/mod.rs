@@ -31,6 +31,7 @@ pub async fn fresh() -> TestStore {
 
 pub fn new_project(name: &str, remote: &str) -> NewProject {
     NewProject {
+        id: None,
         name: name.to_string(),
         remote_origin: Some(remote.to_string()),
         default_branch: None,

@@ -364,6 +364,9 @@ async fn init_in<S: Store>(s: &S, env: &Env, args: &InitArgs) -> Result<Initiali
     // a trunk already registered for another identity (its origin changed): refuse
     // before writing anything, rather than leave a second project behind
     let new = NewProject {
+        // the UUID this project already has in another registry (the file names it):
+        // a registry that does not know the project yet keeps it
+        id: context::recorded_project_id(&container),
         name: name.clone(),
         remote_origin: remote_url.clone(),
         default_branch: Some(branch.clone()),

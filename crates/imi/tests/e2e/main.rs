@@ -19,6 +19,7 @@ mod maintenance;
 mod mcp;
 mod pg_restart;
 mod recovery;
+mod registries;
 mod safety;
 mod schemathesis;
 mod serve;
