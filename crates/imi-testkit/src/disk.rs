@@ -29,7 +29,10 @@ impl SmallDisk {
     /// imi keeps its registry by default.
     pub fn mount_at(path: &Path, size_kib: u64) -> Option<SmallDisk> {
         if !is_root() {
-            eprintln!("skipping: mounting a small tmpfs to fill up needs root");
+            crate::skip(
+                "a full disk",
+                "mounting a small tmpfs to fill up needs root",
+            );
             return None;
         }
         let path = path.to_path_buf();

@@ -36,7 +36,7 @@ impl PgBouncer {
             if postgres_required() {
                 panic!("pgbouncer is required in CI but not installed (.ci/run installs it)");
             }
-            eprintln!("skipping: pgbouncer is not installed (apt-get install pgbouncer)");
+            crate::skip("PgBouncer", "not installed (apt-get install pgbouncer)");
             return None;
         };
         let admin = admin_url();

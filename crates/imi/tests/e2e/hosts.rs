@@ -25,9 +25,12 @@ struct Host<'a> {
     isolated: bool,
 }
 
-/// PostgreSQL's Unix socket directory (Debian's), reachable from a network namespace
-/// of its own.
-const PG_SOCKET_DIR: &str = "/var/run/postgresql";
+/// The tests' server's Unix socket directory (Debian's, or the private cluster's),
+/// reachable from a network namespace of its own, and its port.
+fn pg_socket() -> (String, u16) {
+    let s = imi_testkit::server();
+    (s.socket_dir.display().to_string(), s.port)
+}
 
 /// Whether this machine lets the test make UTS and network namespaces (root, or
 /// user namespaces); required in CI.
@@ -36,9 +39,14 @@ fn namespaces_available() -> bool {
         .args(["--uts", "--net", "--", "hostname", "probe"])
         .output()
         .is_ok_and(|o| o.status.success())
-        && Path::new(PG_SOCKET_DIR).join(".s.PGSQL.5432").exists();
+        && Path::new(&pg_socket().0)
+            .join(format!(".s.PGSQL.{}", pg_socket().1))
+            .exists();
     if !ok && imi_testkit::postgres_required() {
-        panic!("CI needs `unshare --uts --net` (root) and PostgreSQL's socket in {PG_SOCKET_DIR}");
+        panic!(
+            "CI needs `unshare --uts --net` (root) and PostgreSQL's socket in {}",
+            pg_socket().0
+        );
     }
     ok
 }
@@ -80,8 +88,10 @@ impl Host<'_> {
             c.env_remove("IMI_HOST").env(
                 "IMI_DATABASE_URL",
                 format!(
-                    "postgres://postgres@localhost/{}?host={PG_SOCKET_DIR}",
-                    pg.name
+                    "postgres://postgres@localhost:{}/{}?host={}",
+                    pg_socket().1,
+                    pg.name,
+                    pg_socket().0
                 ),
             );
         } else {
@@ -138,7 +148,7 @@ fn name_hosts(rows: &Value, name_key: &str) -> Vec<(String, String)> {
 #[tokio::test]
 async fn two_hosts_in_their_own_namespaces_share_one_registry() {
     if !namespaces_available() {
-        eprintln!("skipping: cannot make UTS and network namespaces here");
+        imi_testkit::skip("namespaces", "cannot make UTS and network namespaces here");
         return;
     }
     let Some(world) = World::new(Backend::Postgres).await else {

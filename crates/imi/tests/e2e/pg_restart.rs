@@ -17,24 +17,6 @@ struct PrivatePg {
     port: u16,
 }
 
-fn pg_bin() -> Option<PathBuf> {
-    let out = Command::new("pg_config").arg("--bindir").output().ok();
-    let from_config = out
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-        .filter(|p| p.join("initdb").exists());
-    from_config.or_else(|| {
-        let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .flatten()
-            .map(|e| e.path().join("bin"))
-            .filter(|p| p.join("initdb").exists())
-            .collect();
-        found.sort();
-        found.pop()
-    })
-}
-
 fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
     Command::new("runuser")
         .args(["-u", "postgres", "--"])
@@ -53,10 +35,13 @@ impl PrivatePg {
                 !imi_testkit::postgres_required(),
                 "a private PostgreSQL is required here: {why}"
             );
-            eprintln!("skipping: cannot start a private PostgreSQL: {why}");
+            imi_testkit::skip(
+                "PostgreSQL",
+                &format!("cannot start a private PostgreSQL: {why}"),
+            );
             None
         };
-        let Some(bin) = pg_bin() else {
+        let Some(bin) = imi_testkit::private_pg::server_binaries() else {
             return skip("no initdb (pg_config --bindir, /usr/lib/postgresql/*/bin)");
         };
         let is_root = Command::new("id")
