@@ -94,6 +94,45 @@ fn state(u: i32, a: i32, b: i32) -> GitState {
     }
 }
 
+/// Prefixes are bounded in characters (64), as the REST API's document says: 64
+/// two-byte letters (128 bytes) are a valid prefix, 65 are not, on every door.
+pub async fn prefixes_are_bounded_in_characters<S: Store>(s: &S) {
+    let wide = "é".repeat(64);
+    let t = s
+        .add_type(&NewWorktreeType {
+            name: "wide".into(),
+            branch_prefix: Some(format!("{}/", "é".repeat(63))),
+            worktree_prefix: Some(wide.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(t.worktree_prefix, wide);
+    for (branch, dir) in [
+        (Some("é".repeat(65)), None),
+        (None, Some("é".repeat(65))),
+        (None, Some("a".repeat(65))),
+    ] {
+        let e = s
+            .add_type(&NewWorktreeType {
+                name: "wider".into(),
+                branch_prefix: branch,
+                worktree_prefix: dir,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Validation, "{e:?}");
+    }
+    assert!(
+        s.list_types()
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.name != "wider")
+    );
+}
+
 /// A registration that creates a project gives it the id asked for (what `imi init`
 /// passes from `.iMi/project.json`, so a second registry keeps the UUID); an identity
 /// already registered keeps its own id, and an id another project has is not taken.

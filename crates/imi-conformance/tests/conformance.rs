@@ -41,6 +41,7 @@ conformance!(
     project_without_remote_is_keyed_by_trunk_path,
     reactivation,
     registration_keeps_a_given_id,
+    prefixes_are_bounded_in_characters,
     worktree_registration_is_idempotent_and_conflicts_are_named,
     unknown_worktree_type_is_rejected_by_name,
     custom_types_work_like_builtins,

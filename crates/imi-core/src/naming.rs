@@ -178,7 +178,10 @@ pub fn validate_custom_worktree_prefix(prefix: &str) -> Result<()> {
             .with_hint("give a worktree prefix such as spike-"));
     }
     validate_prefix("worktree prefix", prefix, false)?;
-    if let Some(why) = path_component_problem(prefix, 64) {
+    // its length is bounded in characters above (what JSON Schema's maxLength counts,
+    // so the API's document and the rule agree); the directory name it starts is
+    // bounded in bytes when a worktree is named (validate_worktree_name)
+    if let Some(why) = path_component_problem(prefix, 4 * MAX_PREFIX_CHARS) {
         return Err(
             Error::validation(format!("invalid worktree prefix {prefix:?}: it {why}"))
                 .with_hint("use letters, digits, `-` and `_`, e.g. spike-"),
@@ -233,6 +236,9 @@ pub fn validate_type_name(name: &str) -> Result<()> {
     }
 }
 
+/// The most characters of a branch or worktree prefix.
+pub const MAX_PREFIX_CHARS: usize = 64;
+
 /// A prefix is glued to a worktree name, so it follows the same character rules
 /// (slashes are allowed in branch prefixes, not in directory prefixes).
 pub fn validate_prefix(what: &str, prefix: &str, allow_slash: bool) -> Result<()> {
@@ -242,7 +248,7 @@ pub fn validate_prefix(what: &str, prefix: &str, allow_slash: bool) -> Result<()
             || is_bidi_control(c)
             || "~^:?*[\\".contains(c)
             || (!allow_slash && c == '/')
-    }) || prefix.len() > 64
+    }) || prefix.chars().count() > MAX_PREFIX_CHARS
         || prefix.contains("..")
         || prefix.contains("@{")
         || prefix.starts_with(['-', '.', '/']);

@@ -173,7 +173,7 @@ pub mod shape {
             .max_length(Some(64))
             .description(Some(
                 "Default: `<name>/`. No whitespace, control characters, `\\`, `~^:?*[`, `..` \
-                 or `@{`; not starting with `-`, `.` or `/`; at most 64 bytes.",
+                 or `@{`; not starting with `-`, `.` or `/`; at most 64 characters.",
             ))
             .build()
     }
@@ -188,7 +188,8 @@ pub mod shape {
             .max_length(Some(64))
             .description(Some(
                 "Default: `<name>-`. The rules of a branch prefix without `/`, not empty, \
-                 and not making directories named like a trunk (`trunk-...`).",
+                 and not making directories named like a trunk (`trunk-...`); at most 64 \
+                 characters.",
             ))
             .build()
     }
