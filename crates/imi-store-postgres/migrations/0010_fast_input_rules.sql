@@ -13,6 +13,11 @@
 --   * a name of plain letters, digits, `_` and `-` (and `.` for a project) breaks no
 --     naming rule, so one cached regular expression stands for the whole check;
 --   * empty metadata ('{}') breaks no limit, so it is not examined.
+--
+-- One rule changed: a worktree prefix is at most 64 characters (it was 64 bytes), as
+-- imi_core::naming counts it and as the REST API's document says (JSON Schema's
+-- maxLength counts characters). The directory name it starts stays bounded in bytes
+-- by the worktree name rule (200 bytes).
 
 CREATE OR REPLACE FUNCTION imi_metadata_problem(p_doc jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -132,6 +137,53 @@ BEGIN
     PERFORM imi_check_metadata('activity metadata', NEW.metadata,
                                CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.metadata END);
   END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION imi_worktree_types_input_rules() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  p text := NEW.worktree_prefix;
+  lp text := imi_ascii_lower(NEW.worktree_prefix);
+  why text;
+BEGIN
+  IF (NEW.name = 'trunk' AND NEW.is_builtin) OR length(btrim(NEW.name)) = 0
+     OR length(btrim(p)) = 0 THEN
+    RETURN NEW; -- the trunk keeps trunk-; blank values: the CHECK constraints refuse them
+  END IF;
+  IF TG_OP = 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+    IF NEW.name !~ '^[a-z][a-z0-9-]*$' OR octet_length(NEW.name) > 32 THEN
+      RAISE EXCEPTION 'invalid type name "%"', NEW.name
+        USING ERRCODE = '22023',
+              HINT = 'type names are lowercase: a letter, then letters, digits or `-` (e.g. spike)';
+    END IF;
+  END IF;
+  IF TG_OP = 'INSERT' OR p IS DISTINCT FROM OLD.worktree_prefix OR NEW.is_builtin IS DISTINCT FROM OLD.is_builtin THEN
+    why := imi_path_component_problem(p, 256);
+    IF why IS NULL AND char_length(p) > 64 THEN
+      why := 'is longer than 64 characters';
+    END IF;
+    IF why IS NULL AND (translate(p, U&' \0009\000A\000B\000C\000D~^:?*[', '') <> p
+                        OR strpos(p, '..') > 0 OR strpos(p, '@{') > 0
+                        OR left(p, 1) IN ('-', '.')) THEN
+      why := 'contains a character or sequence not allowed in a prefix';
+    END IF;
+    IF why IS NULL AND (left(lp, 6) = 'trunk-' OR lp IN ('t', 'tr', 'tru', 'trun')) THEN
+      why := 'would make directories named like the trunk (trunk-<branch>)';
+    END IF;
+    IF why IS NOT NULL THEN
+      RAISE EXCEPTION 'invalid worktree prefix "%": it %', p, why
+        USING ERRCODE = '22023',
+              HINT = 'use letters, digits, `-` and `_` and do not start like `trunk-`, e.g. spike-';
+    END IF;
+  END IF;
+  IF TG_OP = 'INSERT' OR NEW.description IS DISTINCT FROM OLD.description THEN
+    PERFORM imi_check_len('description', NEW.description, 8192);
+  END IF;
+  PERFORM imi_check_metadata('type metadata', NEW.metadata,
+                             CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.metadata END);
   RETURN NEW;
 END
 $$;

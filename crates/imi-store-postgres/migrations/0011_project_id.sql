@@ -74,7 +74,9 @@ BEGIN
       VALUES (CASE WHEN p_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM projects WHERE id = p_id)
                    THEN p_id ELSE gen_random_uuid() END,
               p_name, v_remote, v_key, coalesce(p_default_branch, 'main'), v_new_trunk, p_description, v_meta)
-      ON CONFLICT (origin_key) WHERE active DO NOTHING
+      -- any unique clash: this key inserted first by another session, or p_id taken
+      -- meanwhile by another project (the next round draws a new id)
+      ON CONFLICT DO NOTHING
       RETURNING * INTO v_row;
       IF FOUND THEN
         RETURN v_row;

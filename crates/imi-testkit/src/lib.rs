@@ -130,6 +130,10 @@ impl PgTestDb {
                 return None;
             }
         };
+        if server().url == admin && server().port != 5432 {
+            // a test starting keeps the private cluster alive (its watchdog's mark)
+            private_pg::touch(&server().socket_dir);
+        }
         let name = format!("imi_t_{}", uuid::Uuid::new_v4().simple());
         conn.execute(format!("CREATE DATABASE {name}").as_str())
             .await

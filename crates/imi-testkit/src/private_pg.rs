@@ -88,6 +88,12 @@ fn run(mut c: Command, what: &str) -> Result<Output, String> {
     }
 }
 
+/// Marks the cluster as in use now (the watchdog stops it after
+/// [`IDLE_SECONDS`] without a mark).
+pub fn touch(socket_dir: &Path) {
+    let _ = std::fs::write(socket_dir.join("used"), b"");
+}
+
 /// The run's private cluster, started (and created) when it is not running.
 pub fn ensure() -> Result<Cluster, String> {
     let bin = server_binaries()
@@ -98,13 +104,12 @@ pub fn ensure() -> Result<Cluster, String> {
     let lock = File::create(base.join("lock")).map_err(|e| format!("lock file: {e}"))?;
     lock.lock()
         .map_err(|e| format!("locking {}: {e}", base.display()))?;
-    let touch = || {
-        let _ = std::fs::write(base.join("used"), b"");
-    };
+    let touch = || touch(&base);
     let port_file = base.join("port");
     if let Some(port) = std::fs::read_to_string(&port_file)
         .ok()
         .and_then(|p| p.trim().parse::<u16>().ok())
+        && base.join(format!(".s.PGSQL.{port}")).exists()
         && listening(port)
     {
         touch();
@@ -121,35 +126,46 @@ pub fn ensure() -> Result<Cluster, String> {
         )?;
     }
     let data = base.join("data");
-    if !data.join("PG_VERSION").exists() {
-        let _ = std::fs::remove_dir_all(&data);
-        let mut c = server_tool(&bin, "initdb");
-        c.arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
-        run(c, "initdb")?;
-    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("a free port: {e}"))?
         .port();
-    let mut c = server_tool(&bin, "pg_ctl");
-    c.arg("-D")
-        .arg(&data)
-        .arg("-o")
-        .arg(format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off",
-            base.display()
-        ))
-        .arg("-l")
-        .arg(base.join("log"))
-        .args(["-w", "start"]);
-    run(c, "pg_ctl start").map_err(|e| {
-        format!(
-            "{e}\n{}",
-            std::fs::read_to_string(base.join("log")).unwrap_or_default()
-        )
-    })?;
+    let start = || {
+        if !data.join("PG_VERSION").exists() {
+            let _ = std::fs::remove_dir_all(&data);
+            let mut c = server_tool(&bin, "initdb");
+            c.arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]);
+            run(c, "initdb")?;
+        }
+        let mut c = server_tool(&bin, "pg_ctl");
+        c.arg("-D")
+            .arg(&data)
+            .arg("-o")
+            .arg(format!(
+                "-p {port} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off",
+                base.display()
+            ))
+            .arg("-l")
+            .arg(base.join("log"))
+            .args(["-w", "start"]);
+        run(c, "pg_ctl start").map_err(|e| {
+            let log = std::fs::read_to_string(base.join("log")).unwrap_or_default();
+            format!("{e}\n{log}")
+        })
+    };
+    // a cluster left by another server version (or half made) is made again, once
+    if start().is_err() {
+        let _ = std::fs::remove_dir_all(&data);
+        start()?;
+    }
     std::fs::write(&port_file, port.to_string()).map_err(|e| format!("port file: {e}"))?;
     touch();
     watchdog(&bin, &base);

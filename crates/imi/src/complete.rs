@@ -104,7 +104,14 @@ fn names() -> Option<list::Names> {
         .build()
         .ok()?;
     runtime.block_on(async {
-        let names = list::names(&env, global.project.as_deref()).await.ok();
+        // a <Tab> must not hang on a registry that does not answer
+        let names = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            list::names(&env, global.project.as_deref()),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok);
         if let Some(store) = env.into_store() {
             store.finish().await;
         }
@@ -122,7 +129,11 @@ fn flag_value(words: &[OsString], short: Option<&str>, long: &str) -> Option<Str
             break;
         }
         if w == long || short.is_some_and(|s| w == s) {
-            found = words.next().map(|v| v.into_owned());
+            // bash splits `--project=app` into `--project`, `=`, `app`
+            found = match words.next() {
+                Some(v) if v == "=" => words.next().map(|v| v.into_owned()),
+                v => v.map(|v| v.into_owned()),
+            };
         } else if let Some(v) = w.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
             found = Some(v.to_string());
         } else if let Some(v) = short
@@ -151,6 +162,7 @@ mod tests {
             "imi --project app go fe",
             "imi go --project=app fe",
             "imi -p other go -p app fe",
+            "imi --project = app go fe",
         ] {
             assert_eq!(
                 flag_value(&words(line), Some("-p"), "--project").as_deref(),

@@ -61,35 +61,48 @@ pub struct Names {
     pub worktrees: Vec<String>,
 }
 
-/// [`Names`], from the registry as it is (an SQLite registry that does not exist yet
-/// is not created: no names).
+/// [`Names`], from the registry as it is: read only (an SQLite registry that does
+/// not exist yet is not created, a schema that is not current is neither migrated
+/// nor read: no names), and what can be read is kept when the rest cannot (an
+/// unknown `-p` still lets the projects be named).
 pub async fn names(env: &Env, spec: Option<&str>) -> Result<Names> {
     if let crate::DatabaseTarget::Sqlite(path) = &env.settings.database
         && !path.exists()
     {
         return Ok(Names::default());
     }
-    with_store!(env.store().await?, s => names_in(s, env, spec).await)
+    let store = env.connected().await?;
+    let status = with_store!(store, s => s.schema_status().await)?;
+    if !status.pending.is_empty() || status.applied > status.latest {
+        return Ok(Names::default());
+    }
+    with_store!(store, s => names_in(s, env, spec).await)
 }
 
 async fn names_in<S: Store>(s: &S, env: &Env, spec: Option<&str>) -> Result<Names> {
     let projects = s.list_projects(false).await?;
     let project_id = match spec {
-        Some(spec) => Some(common::project_by_spec(s, spec).await?.id),
+        Some(spec) => common::project_by_spec(s, spec).await.ok().map(|p| p.id),
         None => match crate::context::locate(&env.cwd) {
-            Ok(Some(_)) => Some(common::resolve_project(s, env, None).await?.id),
+            Ok(Some(_)) => common::resolve_project(s, env, None)
+                .await
+                .ok()
+                .map(|p| p.id),
             _ => None,
         },
     };
-    let mut worktrees: Vec<String> = s
-        .list_worktrees(&WorktreeFilter {
+    // a project named but not found offers no worktrees rather than every project's
+    let mut worktrees: Vec<String> = if project_id.is_none() && spec.is_some() {
+        Vec::new()
+    } else {
+        s.list_worktrees(&WorktreeFilter {
             project_id,
             ..Default::default()
         })
-        .await?
-        .into_iter()
-        .map(|w| w.name)
-        .collect();
+        .await
+        .map(|w| w.into_iter().map(|w| w.name).collect())
+        .unwrap_or_default()
+    };
     worktrees.sort();
     worktrees.dedup();
     Ok(Names {
