@@ -40,6 +40,8 @@ pub struct Server {
     pub port: u16,
     /// Why no server could be found or started, when none was.
     pub unavailable: Option<String>,
+    /// Whether it is this run's private cluster ([`private_pg`]).
+    pub private: bool,
 }
 
 /// The tests' server, found once per process (see [`admin_url`]).
@@ -51,10 +53,15 @@ pub fn server() -> &'static Server {
             socket_dir: PathBuf::from("/var/run/postgresql"),
             port: 5432,
             unavailable,
+            private: false,
         };
         if let Ok(url) = std::env::var("IMI_TEST_DATABASE_URL") {
+            // its port names its socket (`.s.PGSQL.<port>` in Debian's directory)
+            let port = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&url)
+                .map_or(5432, |o| o.get_port());
             return Server {
                 url,
+                port,
                 ..system(None)
             };
         }
@@ -67,6 +74,7 @@ pub fn server() -> &'static Server {
                 socket_dir: c.socket_dir,
                 port: c.port,
                 unavailable: None,
+                private: true,
             },
             Err(why) => system(Some(format!(
                 "nothing listens on 127.0.0.1:5432 and no private cluster could start: {why}"
@@ -130,7 +138,7 @@ impl PgTestDb {
                 return None;
             }
         };
-        if server().url == admin && server().port != 5432 {
+        if server().private {
             // a test starting keeps the private cluster alive (its watchdog's mark)
             private_pg::touch(&server().socket_dir);
         }

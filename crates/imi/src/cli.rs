@@ -103,7 +103,7 @@ pub enum Command {
     ShellInit(ShellArgs),
     /// Print one short line for shell prompts: project, worktree, type and owner
     Prompt,
-    /// Print the completion script for a shell
+    /// Print the script that completes commands, options and registry names (projects, worktrees) in a shell
     Completion(ShellArgs),
     /// Import data from elsewhere (the earlier iMi tool's database)
     #[command(subcommand)]
