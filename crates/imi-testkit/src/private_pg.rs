@@ -88,6 +88,52 @@ fn run(mut c: Command, what: &str) -> Result<Output, String> {
     }
 }
 
+/// `initdb` of a trust-authentication cluster (superuser `postgres`) into `data`.
+pub fn initdb(bin: &Path, data: &Path) -> Result<(), String> {
+    let mut c = server_tool(bin, "initdb");
+    c.arg("-D")
+        .arg(data)
+        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+    run(c, "initdb").map(drop)
+}
+
+/// `pg_ctl start` of the cluster in `data` on 127.0.0.1:`port`, its socket and its
+/// log (`log`) in `dir`; waits until it accepts connections.
+pub fn start(bin: &Path, data: &Path, port: u16, dir: &Path) -> Result<(), String> {
+    let mut c = server_tool(bin, "pg_ctl");
+    c.arg("-D")
+        .arg(data)
+        .arg("-o")
+        .arg(format!(
+            "-p {port} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off",
+            dir.display()
+        ))
+        .arg("-l")
+        .arg(dir.join("log"))
+        .args(["-w", "start"]);
+    run(c, "pg_ctl start").map(drop).map_err(|e| {
+        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        format!("{e}\n{log}")
+    })
+}
+
+/// `pg_ctl stop` of the cluster in `data`, in `mode` (`fast`, `immediate`), waiting.
+pub fn stop(bin: &Path, data: &Path, mode: &str) -> Result<(), String> {
+    let mut c = server_tool(bin, "pg_ctl");
+    c.arg("-D").arg(data).args(["-m", mode, "-w", "stop"]);
+    run(c, "pg_ctl stop").map(drop)
+}
+
+/// Lets the server's user (`postgres`, when running as root) write in `dir`.
+pub fn give_to_server(dir: &Path) -> Result<(), String> {
+    if !is_root() {
+        return Ok(());
+    }
+    let mut c = Command::new("chown");
+    c.arg("postgres:postgres").arg(dir);
+    run(c, "chown postgres").map(drop)
+}
+
 /// Marks the cluster as in use now (the watchdog stops it after
 /// [`IDLE_SECONDS`] without a mark).
 pub fn touch(socket_dir: &Path) {
@@ -115,56 +161,23 @@ pub fn ensure() -> Result<Cluster, String> {
         touch();
         return Ok(cluster(&base, port));
     }
-    if is_root() {
-        run(
-            {
-                let mut c = Command::new("chown");
-                c.arg("postgres:postgres").arg(&base);
-                c
-            },
-            "chown postgres",
-        )?;
-    }
+    give_to_server(&base)?;
     let data = base.join("data");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("a free port: {e}"))?
         .port();
-    let start = || {
+    let make_and_start = || {
         if !data.join("PG_VERSION").exists() {
             let _ = std::fs::remove_dir_all(&data);
-            let mut c = server_tool(&bin, "initdb");
-            c.arg("-D").arg(&data).args([
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ]);
-            run(c, "initdb")?;
+            initdb(&bin, &data)?;
         }
-        let mut c = server_tool(&bin, "pg_ctl");
-        c.arg("-D")
-            .arg(&data)
-            .arg("-o")
-            .arg(format!(
-                "-p {port} -k '{}' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off",
-                base.display()
-            ))
-            .arg("-l")
-            .arg(base.join("log"))
-            .args(["-w", "start"]);
-        run(c, "pg_ctl start").map_err(|e| {
-            let log = std::fs::read_to_string(base.join("log")).unwrap_or_default();
-            format!("{e}\n{log}")
-        })
+        start(&bin, &data, port, &base)
     };
     // a cluster left by another server version (or half made) is made again, once
-    if start().is_err() {
+    if make_and_start().is_err() {
         let _ = std::fs::remove_dir_all(&data);
-        start()?;
+        make_and_start()?;
     }
     std::fs::write(&port_file, port.to_string()).map_err(|e| format!("port file: {e}"))?;
     touch();

@@ -25,6 +25,10 @@ const VAR: &str = "COMPLETE";
 /// Answers a completion request (the shell set [`VAR`]) and exits; returns at once
 /// otherwise.
 pub fn run_if_asked() {
+    // every command starts here: without the variable, nothing else is looked at
+    if std::env::var_os(VAR).is_none() {
+        return;
+    }
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .var(VAR)
         .bin("imi")

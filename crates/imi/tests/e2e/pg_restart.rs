@@ -4,10 +4,12 @@
 //! touching the shared server other tests use.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use imi_testkit::private_pg;
 
 use crate::harness::{Backend, Run, World};
 
@@ -17,66 +19,23 @@ struct PrivatePg {
     port: u16,
 }
 
-fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
-    Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(bin.join(tool))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 impl PrivatePg {
     /// `None` (test skipped, with the reason) when this machine cannot run one.
     fn start() -> Option<PrivatePg> {
-        let skip = |why: &str| {
+        let Some(bin) = private_pg::server_binaries() else {
             assert!(
                 !imi_testkit::postgres_required(),
-                "a private PostgreSQL is required here: {why}"
+                "a private PostgreSQL is required here: no server binaries"
             );
             imi_testkit::skip(
                 "PostgreSQL",
-                &format!("cannot start a private PostgreSQL: {why}"),
+                "no initdb (pg_config --bindir, /usr/lib/postgresql/*/bin)",
             );
-            None
+            return None;
         };
-        let Some(bin) = imi_testkit::private_pg::server_binaries() else {
-            return skip("no initdb (pg_config --bindir, /usr/lib/postgresql/*/bin)");
-        };
-        let is_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        if !is_root {
-            return skip("initdb must run as the postgres user, which needs root's runuser");
-        }
         let dir = tempfile::tempdir().unwrap();
-        let chown = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(chown.success());
-        let data = dir.path().join("data");
-        let out = as_postgres(
-            &bin,
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        private_pg::give_to_server(dir.path()).unwrap();
+        private_pg::initdb(&bin, &dir.path().join("data")).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -87,67 +46,27 @@ impl PrivatePg {
         Some(pg)
     }
 
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
     fn up(&self) {
-        let data = self.dir.path().join("data");
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("log");
-        let out = as_postgres(
-            &self.bin,
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &opts,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {} {}",
-            String::from_utf8_lossy(&out.stdout),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        private_pg::start(&self.bin, &self.data(), self.port, self.dir.path()).unwrap();
     }
 
     /// Kills the server the hard way: every connection dies at once.
     fn kill(&self) {
-        let data = self.dir.path().join("data");
-        let out = as_postgres(
-            &self.bin,
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
-        assert!(out.status.success(), "pg_ctl stop");
+        private_pg::stop(&self.bin, &self.data(), "immediate").unwrap();
     }
 }
 
 impl Drop for PrivatePg {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = as_postgres(
-            &self.bin,
-            "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
-        );
+        let _ = private_pg::stop(&self.bin, &self.data(), "immediate");
     }
 }
 
