@@ -22,7 +22,7 @@ pub use clone::clone;
 pub use error::{GitError, Invocation, Result};
 pub use lock::RepoLock;
 pub use merge::{MergeMode, MergePlan, MergeTree};
-pub use status::{StatusEntry, Untracked, parse_status_z};
+pub use status::{StatusEntry, StatusSummary, Untracked, parse_status_v2, parse_status_z};
 pub use worktree::WorktreeEntry;
 
 use error::classify;
@@ -36,6 +36,17 @@ pub(crate) const GIT_ENV: [(&str, &str); 3] = [
     ("GIT_EDITOR", "true"),
     ("GIT_TEXTDOMAINDIR", "/dev/null/imi-untranslated"),
 ];
+
+/// One commit as `git log` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub hash: String,
+    /// Committer time, seconds since the Unix epoch.
+    pub time: i64,
+    /// The commit's tree (equal trees: the same content).
+    pub tree: String,
+    pub subject: String,
+}
 
 /// A git repository (any of its worktrees) addressed by a directory.
 #[derive(Debug, Clone)]
@@ -335,6 +346,25 @@ impl Repo {
     pub fn push(&self, remote: &str, branch: &str) -> Result<()> {
         self.run(["push", "--quiet", remote, branch])?;
         Ok(())
+    }
+
+    /// HEAD's last commit: hash, committer time, tree and subject; `None` before
+    /// the first commit.
+    pub fn head_commit(&self) -> Result<Option<CommitInfo>> {
+        let Some(out) = self.probe(["log", "-1", "--format=%H%x00%ct%x00%T%x00%s"])? else {
+            return Ok(None); // no commits yet
+        };
+        let s = String::from_utf8_lossy(&out);
+        let mut it = s.trim_end_matches('\n').splitn(4, '\0');
+        match (it.next(), it.next(), it.next(), it.next()) {
+            (Some(hash), Some(time), Some(tree), Some(subject)) => Ok(Some(CommitInfo {
+                hash: hash.to_string(),
+                time: time.parse().unwrap_or(0),
+                tree: tree.to_string(),
+                subject: subject.to_string(),
+            })),
+            _ => Err(self.unexpected(&["log", "-1"], s.into_owned())),
+        }
     }
 
     /// Last commit's hash and subject of HEAD, `None` before the first commit.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use imi_core::{Error, ErrorKind, GitState, Project, Result, Store, Worktree};
-use imi_git::Repo;
+use imi_git::{CommitInfo, Repo, StatusSummary};
 use uuid::Uuid;
 
 /// One worktree to read.
@@ -39,37 +39,52 @@ impl Job {
 /// What reading one worktree gave.
 #[derive(Debug, Clone)]
 pub enum Read {
-    State(GitState),
+    /// The state the registry keeps, and what only the live view shows.
+    State(GitState, Box<Extra>),
     /// The directory is gone.
     Missing,
     Failed(Error),
 }
 
-/// Reads one worktree's state from git; `None` when its directory is gone.
-pub fn read_state(path: &str, is_trunk: bool, trunk_ref: &str) -> Result<Option<GitState>> {
+/// What a read gives beyond the registry's [`GitState`]: uncommitted files by
+/// kind, the upstream, and HEAD's commit (time and tree).
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub summary: StatusSummary,
+    pub head: Option<CommitInfo>,
+}
+
+/// Reads one worktree's state from git (three git processes); `None` when its
+/// directory is gone.
+pub fn read_state(
+    path: &str,
+    is_trunk: bool,
+    trunk_ref: &str,
+) -> Result<Option<(GitState, Extra)>> {
     if !Path::new(path).is_dir() {
         return Ok(None);
     }
     let repo = Repo::at(path);
-    let dirty = repo.uncommitted_count()?;
+    let summary = repo.status_summary()?;
     let (ahead, behind) = match (is_trunk, remote_tracking(trunk_ref)) {
         (false, _) => repo.ahead_behind("HEAD", trunk_ref)?,
         (true, Some(upstream)) => repo.ahead_behind("HEAD", upstream)?,
         (true, None) => (0, 0),
     };
-    let last = repo.last_commit()?;
-    Ok(Some(GitState {
-        uncommitted_count: Some(i32::try_from(dirty).unwrap_or(i32::MAX)),
+    let head = repo.head_commit()?;
+    let state = GitState {
+        uncommitted_count: Some(i32::try_from(summary.total()).unwrap_or(i32::MAX)),
         ahead: Some(i32::try_from(ahead).unwrap_or(i32::MAX)),
         behind: Some(i32::try_from(behind).unwrap_or(i32::MAX)),
-        last_commit_hash: last.as_ref().map(|l| l.0.clone()),
-        last_commit_message: last.map(|l| l.1),
-    }))
+        last_commit_hash: head.as_ref().map(|c| c.hash.clone()),
+        last_commit_message: head.as_ref().map(|c| c.subject.clone()),
+    };
+    Ok(Some((state, Extra { summary, head })))
 }
 
 pub fn read_job(j: &Job) -> Read {
     match read_state(&j.path, j.is_trunk, &j.trunk_ref) {
-        Ok(Some(s)) => Read::State(s),
+        Ok(Some((s, extra))) => Read::State(s, Box::new(extra)),
         Ok(None) => Read::Missing,
         Err(e) => Read::Failed(e),
     }

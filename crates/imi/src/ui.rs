@@ -25,6 +25,10 @@ pub struct Output {
     /// the error; the exit code is 1 and the JSON document is
     /// `{"success": false, "error": ..., "data": ...}`.
     pub failure: Option<Error>,
+    /// `human` was laid out by [`crate::table::render_styled`]: its text is already
+    /// escaped and redacted, and its only escape sequences are the colours chosen
+    /// for a terminal, which stay.
+    pub styled: bool,
 }
 
 impl Output {
@@ -33,7 +37,14 @@ impl Output {
             data,
             human: human.into(),
             failure: None,
+            styled: false,
         }
+    }
+
+    /// Marks `human` as laid out by [`crate::table::render_styled`].
+    pub fn styled(mut self) -> Self {
+        self.styled = true;
+        self
     }
 
     /// An operation's report: the JSON `data` is the report itself, `human` the
@@ -45,6 +56,7 @@ impl Output {
             data,
             human: human.into(),
             failure: report.failure().cloned(),
+            styled: false,
         })
     }
 }
@@ -80,8 +92,7 @@ impl Ui {
                 let _ = writeln!(stdout, "{doc}");
                 let _ = stdout.flush();
             } else {
-                let text = human_text(&out.human);
-                let _ = writeln!(stdout, "{text}");
+                let _ = writeln!(stdout, "{}", out.text());
                 let _ = stdout.flush();
                 drop(stdout);
                 self.error(e);
@@ -92,8 +103,7 @@ impl Ui {
             let doc = json!({"success": true, "data": out.data});
             let _ = writeln!(stdout, "{doc}");
         } else if !out.human.is_empty() {
-            let text = human_text(&out.human);
-            let _ = writeln!(stdout, "{text}");
+            let _ = writeln!(stdout, "{}", out.text());
         }
         let _ = stdout.flush();
     }
@@ -189,6 +199,18 @@ impl Observer for UiObserver {
             && let Some(pb) = bar.take()
         {
             pb.finish_and_clear();
+        }
+    }
+}
+
+impl Output {
+    /// `human` as it may reach a terminal (see [`human_text`]).
+    fn text(&self) -> String {
+        if self.styled {
+            // escaped and redacted cell by cell; the footer is imi's own text
+            self.human.trim_end_matches('\n').to_string()
+        } else {
+            human_text(&self.human)
         }
     }
 }

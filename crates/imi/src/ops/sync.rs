@@ -381,7 +381,7 @@ async fn sync_in<S: Store>(s: &S, env: &Env, args: &SyncArgs) -> Result<Synced> 
     for ((mut w, _), read) in targets.into_iter().zip(reads) {
         let project = names.get(&w.project_id).cloned().unwrap_or_default();
         match read {
-            Read::State(st) => {
+            Read::State(st, _) => {
                 let ch = gitstate::changed(&w, &st);
                 changed += usize::from(ch);
                 gitstate::apply(&mut w, &st);

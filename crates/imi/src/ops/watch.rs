@@ -282,7 +282,7 @@ async fn watch_in<S: Store>(s: &S, env: &Env, project: Option<&str>) -> Result<W
             let reads = gitstate::read_all(&jobs, || {}).await?;
             for (&i, r) in hit.iter().zip(reads) {
                 match r {
-                    Read::State(st) => {
+                    Read::State(st, _) => {
                         pending.insert(targets[i].id, st);
                     }
                     Read::Missing => {}

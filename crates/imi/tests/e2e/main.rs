@@ -8,6 +8,7 @@
 mod board;
 mod claims;
 mod crash;
+mod daily;
 mod events;
 mod harness;
 mod hooks;
