@@ -128,12 +128,12 @@ fn status_in_real_repositories(w: &World) {
 
     // a narrow terminal: the table fits, the subject is cut
     let mut c = w.cmd(&trunk, &["status"]);
-    let narrow = from_output(c.env("COLUMNS", "72").output().unwrap())
+    let narrow = from_output(c.env("COLUMNS", "80").output().unwrap())
         .ok()
         .stdout;
     for l in narrow.lines() {
         assert!(
-            unicode_width::UnicodeWidthStr::width(l) <= 72,
+            unicode_width::UnicodeWidthStr::width(l) <= 80,
             "{l:?} in\n{narrow}"
         );
     }
