@@ -92,6 +92,18 @@ pub const BLUE: Style = "34";
 pub const MAGENTA: Style = "35";
 pub const CYAN: Style = "36";
 
+/// The colour of a work status word (`clean`, `uncommitted`, ...).
+pub fn status_style(status: &str) -> Style {
+    match status {
+        "clean" => GREEN,
+        "uncommitted" | "behind" => YELLOW,
+        "ahead" => CYAN,
+        "diverged" => MAGENTA,
+        "missing" => RED,
+        _ => NONE,
+    }
+}
+
 /// One cell: pieces of text, each with its style (`+1 ~2` in two colours).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cell(pub Vec<(String, Style)>);
@@ -210,8 +222,11 @@ pub fn render_styled(
         let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
         for &(col, least) in shrink {
             let over = total(&widths).saturating_sub(max);
-            if over == 0 || col >= n {
+            if over == 0 {
                 break;
+            }
+            if col >= n {
+                continue;
             }
             let floor = least.max(headers[col].width()).min(widths[col]);
             widths[col] = widths[col].saturating_sub(over).max(floor);

@@ -6,7 +6,7 @@ use imi_core::Result;
 
 use super::Ctx;
 use crate::ops::inflight::{self, Args, Inflight, Stats};
-use crate::table;
+use crate::table::{self, Cell, Term};
 use crate::ui::Output;
 
 pub async fn cmd_inflight(ctx: &Ctx<'_>) -> Result<Output> {
@@ -17,7 +17,7 @@ pub async fn cmd_inflight(ctx: &Ctx<'_>) -> Result<Output> {
         },
     )
     .await?;
-    Output::report(&r, render(&r))
+    Ok(Output::report(&r, render(&r, Term::stdout()))?.styled())
 }
 
 pub async fn cmd_stats(ctx: &Ctx<'_>) -> Result<Output> {
@@ -44,29 +44,33 @@ fn age_of(secs: Option<i64>) -> String {
     }
 }
 
-fn render(r: &Inflight) -> String {
+fn render(r: &Inflight, term: Term) -> String {
     if r.inflight.is_empty() {
         return "No work in flight: every worktree is clean and level with trunk (as of its last `imi sync`).".to_string();
     }
     // the column appears once some worktree is claimed
     let claimed = r.inflight.iter().any(|e| e.claim.is_some());
-    let rows: Vec<Vec<String>> = r
+    let rows: Vec<Vec<Cell>> = r
         .inflight
         .iter()
         .map(|e| {
             let w = &e.work;
             let mut row = vec![
-                w.project_name.clone(),
-                w.worktree_name.clone(),
-                w.status.as_str().to_string(),
-                w.uncommitted_count.to_string(),
-                format!("+{} -{}", w.ahead, w.behind),
-                w.agent_id.clone().unwrap_or_else(|| "-".into()),
-                w.host.clone(),
-                age_of(e.sync_age_seconds),
+                Cell::plain(w.project_name.clone()),
+                Cell::plain(w.worktree_name.clone()),
+                Cell::new(w.status.as_str(), table::status_style(w.status.as_str())),
+                Cell::plain(w.uncommitted_count.to_string()),
+                Cell::plain(format!("+{} -{}", w.ahead, w.behind)),
+                w.agent_id
+                    .clone()
+                    .map_or(Cell::new("-", table::DIM), Cell::plain),
+                Cell::plain(w.host.clone()),
+                Cell::new(age_of(e.sync_age_seconds), table::DIM),
             ];
             if claimed {
-                row.push(e.claim.as_ref().map_or("-".into(), |c| c.agent_id.clone()));
+                row.push(e.claim.as_ref().map_or(Cell::new("-", table::DIM), |c| {
+                    Cell::new(c.agent_id.clone(), table::MAGENTA)
+                }));
             }
             row
         })
@@ -84,7 +88,8 @@ fn render(r: &Inflight) -> String {
     if claimed {
         headers.push("CLAIMED BY");
     }
-    table::render(&headers, &rows)
+    // on a narrow terminal, cut the worktree's and the project's names first
+    table::render_styled(&headers, rows, &[(1, 12), (0, 10), (6, 10)], term)
 }
 
 fn render_stats(r: &Stats) -> String {

@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::cli::ListArgs;
 use crate::context;
 use crate::registry::with_store;
-use crate::table;
+use crate::table::{self, Cell, Term};
 use crate::ui::Output;
 
 pub async fn cmd_list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output> {
@@ -119,7 +119,28 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
         headers.push("STATE");
     }
     let human = if !rows.is_empty() {
-        table::render(&headers, &rows)
+        // on a narrow terminal, cut the path first (its end says least), then the
+        // branch and the worktree's name
+        let col = |h: &str| headers.iter().position(|x| *x == h).unwrap_or(usize::MAX);
+        let shrink = [
+            (col("PATH"), 20),
+            (col("BRANCH"), 12),
+            (col("WORKTREE"), 12),
+        ];
+        let cells = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|c| match c.as_str() {
+                        "-" => Cell::new(c, table::DIM),
+                        "merged" => Cell::new(c, table::GREEN),
+                        "removed" => Cell::new(c, table::DIM),
+                        _ => Cell::plain(c),
+                    })
+                    .collect()
+            })
+            .collect();
+        table::render_styled(&headers, cells, &shrink, Term::stdout())
     } else if project.is_some() {
         "No worktrees: create one with `imi feat NAME`.".to_string()
     } else if names.is_empty() {
@@ -143,5 +164,6 @@ async fn list<S: Store>(s: &S, ctx: &Ctx<'_>, args: &ListArgs) -> Result<Output>
     Ok(Output::new(
         json!({"project": project, "worktrees": worktrees, "claims": listed_claims}),
         human,
-    ))
+    )
+    .styled())
 }

@@ -101,16 +101,7 @@ fn state(l: &Live) -> Cell {
     if l.integrated {
         return Cell::new("integrated", GREEN);
     }
-    let style = match l.status.as_str() {
-        "clean" => GREEN,
-        "uncommitted" => YELLOW,
-        "ahead" => CYAN,
-        "behind" => YELLOW,
-        "diverged" => MAGENTA,
-        "missing" => RED,
-        _ => table::NONE,
-    };
-    Cell::new(l.status.clone(), style)
+    Cell::new(l.status.clone(), table::status_style(&l.status))
 }
 
 fn last_commit(l: &Live, now: DateTime<Utc>) -> Cell {
