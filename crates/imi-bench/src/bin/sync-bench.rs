@@ -319,6 +319,7 @@ done < "$1"
     let mut bs = vec![];
     let mut cs = vec![];
     let mut summary = serde_json::Value::Null;
+    let mut ds = vec![];
     for _ in 0..runs {
         bs.push(floor(&env, &paths));
         cs.push(timed(|| {
@@ -326,17 +327,15 @@ done < "$1"
             summary =
                 serde_json::from_str::<serde_json::Value>(&out).unwrap()["data"]["summary"].clone();
         }));
+        // the human table, as a person runs it (interleaved with the floor)
+        ds.push(timed(|| drop(env.imi(&env.home, &["status"]))));
     }
     let b = median(bs);
     let c = median(cs);
+    let status = median(ds);
     let inflight = median(
         (0..runs)
             .map(|_| timed(|| drop(env.imi(&env.home, &["inflight"]))))
-            .collect(),
-    );
-    let status = median(
-        (0..runs)
-            .map(|_| timed(|| drop(env.imi(&env.home, &["status"]))))
             .collect(),
     );
     let n_inflight =
@@ -373,8 +372,12 @@ done < "$1"
         secs(inflight) * 1000.0
     );
     println!(
-        "imi status ({} worktrees, reads git and writes back): {:.1} ms",
+        "(d) imi status ({} worktrees, reads git and writes back): {:.1} ms",
         rows.len(),
         secs(status) * 1000.0
+    );
+    println!(
+        "(d)/(b) = {:.2} of the git floor (target <= 1.0)",
+        secs(status) / secs(b)
     );
 }
