@@ -7,6 +7,7 @@ consecutive lines that also stand, in the same order, in the other store's
 `use` lines and lines of punctuation alone are skipped, as `duplicates` does.
 
     python3 scripts/store_duplication.py [REV]   # default: the working tree
+    python3 scripts/store_duplication.py --show [REV]   # also print each run
 """
 import re
 import subprocess
@@ -28,16 +29,21 @@ def files(rev, root):
     }
 
 
-def significant(text):
+def significant_numbered(text):
+    """The significant lines of `text`, each with its line number (from 1)."""
     lines = []
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), 1):
         line = " ".join(raw.split())
         if not line or line.startswith("//") or line.startswith("use ") or line.startswith("pub use "):
             continue
         if re.fullmatch(r"[\s(){}\[\];,.]*", line):
             continue
-        lines.append(line)
+        lines.append((number, line))
     return lines
+
+
+def significant(text):
+    return [line for _, line in significant_numbered(text)]
 
 
 def shared_lines(ours, theirs):
@@ -61,11 +67,45 @@ def shared_lines(ours, theirs):
     return total, runs
 
 
+def show_runs(ours, theirs):
+    """Print each run of `ours` (path -> text) that stands in `theirs`."""
+    grams = {}
+    for path, text in theirs.items():
+        body = significant_numbered(text)
+        for i in range(len(body) - MIN_RUN + 1):
+            key = tuple(line for _, line in body[i : i + MIN_RUN])
+            grams.setdefault(key, (path, body[i][0]))
+    for path, text in ours.items():
+        body = significant_numbered(text)
+        marked = [None] * len(body)
+        for i in range(len(body) - MIN_RUN + 1):
+            found = grams.get(tuple(line for _, line in body[i : i + MIN_RUN]))
+            if found:
+                for j in range(i, i + MIN_RUN):
+                    marked[j] = marked[j] or found
+        i = 0
+        while i < len(body):
+            if not marked[i]:
+                i += 1
+                continue
+            start = i
+            while i < len(body) and marked[i]:
+                i += 1
+            other, other_line = marked[start]
+            print(f"{path}:{body[start][0]}-{body[i - 1][0]} ({i - start} lines) ~ {other}:{other_line}")
+            for _, line in body[start:i]:
+                print(f"    {line}")
+
+
 def main():
-    rev = sys.argv[1] if len(sys.argv) > 1 else None
-    sqlite, postgres = (
-        [significant(t) for t in files(rev, root).values()] for root in STORES
-    )
+    args = sys.argv[1:]
+    show = "--show" in args
+    args = [a for a in args if a != "--show"]
+    rev = args[0] if args else None
+    texts = [files(rev, root) for root in STORES]
+    sqlite, postgres = ([significant(t) for t in group.values()] for group in texts)
+    if show:
+        show_runs(*texts)
     lines, runs = shared_lines(sqlite, postgres)
     print(f"{rev or 'working tree'}: {lines} lines of imi-store-sqlite in {runs} runs stand in imi-store-postgres")
 

@@ -410,7 +410,20 @@ pub trait Store: Send + Sync {
     /// Stores a token (its hash only). An unrevoked token of the same name, expired
     /// or not, is a `CONFLICT` ([`messages::token_name_taken`]). `expires_at` is
     /// `created_at` + the lifetime, by the database's clock. No event is written.
-    fn create_api_token(&self, t: &NewApiToken) -> impl Future<Output = Result<ApiToken>> + Send;
+    fn create_api_token(&self, t: &NewApiToken) -> impl Future<Output = Result<ApiToken>> + Send {
+        async move {
+            t.validate()?;
+            self.insert_api_token(t)
+                .await?
+                .ok_or_else(|| messages::token_name_taken(&t.name))
+        }
+    }
+    /// The one statement of [`Store::create_api_token`]: the stored token, or
+    /// `None` when an unrevoked token has the name. Input is checked by the caller.
+    fn insert_api_token(
+        &self,
+        t: &NewApiToken,
+    ) -> impl Future<Output = Result<Option<ApiToken>>> + Send;
     /// The usable token of id `id` with its stored hash: not revoked and not expired
     /// by the database's clock; `None` otherwise (or when there is no such id).
     fn api_token_for_check(

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::columns::{Columns, FromColumns};
+use crate::columns::{Columns, FromColumns, Params, ToParams};
 use crate::error::{Error, Result};
 
 /// What every token starts with (so a leaked one is recognisable, e.g. by scanners).
@@ -131,6 +131,28 @@ pub struct NewApiToken {
     /// Lifetime in seconds from creation, by the database's clock (like claims'
     /// leases, so that every host agrees when a token ends); `None`: until revoked.
     pub expires_in_seconds: Option<i64>,
+}
+
+impl FromColumns for (ApiToken, String) {
+    /// A token's row with its `token_hash` column: what
+    /// [`crate::Store::api_token_for_check`] gives.
+    fn from_columns(r: &impl Columns) -> Result<(ApiToken, String)> {
+        let hash = r.text("token_hash")?;
+        Ok((ApiToken::from_columns(r)?, hash))
+    }
+}
+
+impl ToParams for NewApiToken {
+    /// `id, name, scope, token_hash, created_by` and the lifetime in seconds (the
+    /// statement computes `created_at` and `expires_at` by the database's clock).
+    fn to_params<'a, P: Params<'a>>(&'a self, p: P) -> P {
+        p.text(&self.id)
+            .text(&self.name)
+            .text(self.scope.as_str())
+            .text(&self.token_hash)
+            .text(&self.created_by)
+            .opt_count(self.expires_in_seconds)
+    }
 }
 
 impl NewApiToken {

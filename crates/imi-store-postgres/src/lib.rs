@@ -32,6 +32,7 @@ use imi_core::{
     Claim, ClaimFilter, ClaimGrant, ClaimTarget, Event, EventFilter, HookApproval, NewClaim,
     NewHookApproval,
 };
+use rows::BindValues;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Row, postgres::PgRow};
@@ -1051,27 +1052,18 @@ impl Store for PgStore {
 
     // --- API tokens --------------------------------------------------------------------
 
-    async fn create_api_token(&self, t: &NewApiToken) -> Result<ApiToken> {
-        t.validate()?;
+    async fn insert_api_token(&self, t: &NewApiToken) -> Result<Option<ApiToken>> {
         let row = sqlx::query(concat!(
             "INSERT INTO api_tokens (id, name, scope, token_hash, created_by, expires_at) ",
             "VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 second') ",
             "ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING ",
             token_cols!()
         ))
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(t.scope.as_str())
-        .bind(&t.token_hash)
-        .bind(&t.created_by)
-        .bind(t.expires_in_seconds)
+        .values(t)
         .fetch_optional(self.db())
         .await
         .map_err(db_err)?;
-        match row {
-            Some(r) => rows::read(&r),
-            None => Err(messages::token_name_taken(&t.name)),
-        }
+        row.as_ref().map(rows::read).transpose()
     }
 
     async fn api_token_for_check(&self, id: &str) -> Result<Option<(ApiToken, String)>> {
@@ -1085,13 +1077,7 @@ impl Store for PgStore {
         .fetch_optional(self.db())
         .await
         .map_err(db_err)?;
-        match found {
-            None => Ok(None),
-            Some(r) => {
-                let hash: String = r.try_get("token_hash").map_err(db_err)?;
-                Ok(Some((rows::read(&r)?, hash)))
-            }
-        }
+        found.as_ref().map(rows::read).transpose()
     }
 
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>> {

@@ -2,12 +2,14 @@
 //! row-returning `imi_*` functions map the same way.
 
 use chrono::{DateTime, Utc};
+use imi_core::columns::{Params, ToParams};
 use imi_core::{
     Activity, Columns, Error, FromColumns, InflightWork, Metadata, Project, Result, WorkStatus,
     Worktree, WorktreeType,
 };
 use serde_json::value::RawValue;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{Decode, Postgres, Row, Type};
 use uuid::Uuid;
@@ -88,4 +90,53 @@ pub(crate) fn inflight(row: &PgRow) -> Result<InflightWork> {
         last_sync_at: get(row, "last_sync_at")?,
         last_activity: get(row, "updated_at")?,
     })
+}
+
+/// Metadata as JSON text, for a parameter the statement casts to `jsonb`.
+pub(crate) fn meta_text(m: &Metadata) -> String {
+    // Serialising a map of `Value`s cannot fail (string keys, no custom Serialize).
+    serde_json::to_string(m).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// A statement's parameters as their own types (`uuid`, `timestamptz`); metadata
+/// as JSON text that the statement casts to `jsonb`.
+struct Bind<'a>(Query<'a, Postgres, PgArguments>);
+
+/// `fn name(self, v: T) -> Self` binding `v` as it is, for each `name: T`.
+macro_rules! bound {
+    ($($name:ident: $t:ty),* $(,)?) => {
+        $(fn $name(self, v: $t) -> Self {
+            Bind(self.0.bind(v))
+        })*
+    };
+}
+
+impl<'a> Params<'a> for Bind<'a> {
+    bound!(
+        text: &'a str,
+        opt_text: Option<&'a str>,
+        int: i32,
+        count: i64,
+        opt_count: Option<i64>,
+        flag: bool,
+        uuid: Uuid,
+        opt_uuid: Option<Uuid>,
+        time: DateTime<Utc>,
+        opt_time: Option<DateTime<Utc>>,
+    );
+
+    fn metadata(self, v: &'a Metadata) -> Self {
+        Bind(self.0.bind(meta_text(v)))
+    }
+}
+
+/// `.values(row)`: binds the values of a record ([`ToParams`]) in their order.
+pub(crate) trait BindValues<'a> {
+    fn values<R: ToParams + ?Sized>(self, row: &'a R) -> Self;
+}
+
+impl<'a> BindValues<'a> for Query<'a, Postgres, PgArguments> {
+    fn values<R: ToParams + ?Sized>(self, row: &'a R) -> Self {
+        row.to_params(Bind(self)).0
+    }
 }

@@ -7,14 +7,14 @@
 
 use std::collections::HashMap;
 
-use imi_core::snapshot::{
-    Clash, ClashCandidates, Clashes, ImportPlan, RowCounts, SnapshotTx, TypeWrite,
-};
-use imi_core::{Activity, Error, Metadata, Project, Result, Worktree, WorktreeType};
+use chrono::{DateTime, Utc};
+use imi_core::snapshot::{Clash, ClashCandidates, Clashes, RowCounts, SnapshotTx};
+use imi_core::{Activity, Project, Result, Worktree, WorktreeType};
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use crate::error::db_err;
+use crate::rows::{BindValues, meta_text};
 use crate::session::Tx;
 use crate::{PgStore, rows};
 
@@ -22,11 +22,6 @@ const BATCH: usize = 5_000;
 
 const WORKTREE_SELECT: &str = "SELECT w.*, (SELECT t.name FROM worktree_types t WHERE t.id = w.type_id) AS type_name \
      FROM worktrees w";
-
-fn meta_text(m: &Metadata) -> String {
-    // Serialising a map of `Value`s cannot fail (string keys, no custom Serialize).
-    serde_json::to_string(m).unwrap_or_else(|_| "{}".to_string())
-}
 
 impl PgStore {
     /// The transaction of an export: one consistent, read-only view of all four
@@ -37,7 +32,10 @@ impl PgStore {
             .execute(&mut tx)
             .await
             .map_err(db_err)?;
-        Ok(SnapTx(tx))
+        Ok(SnapTx {
+            tx,
+            serial_behind: false,
+        })
     }
 
     /// The transaction of an import: writers of the same registry wait for it
@@ -51,12 +49,20 @@ impl PgStore {
         .execute(&mut tx)
         .await
         .map_err(db_err)?;
-        Ok(SnapTx(tx))
+        Ok(SnapTx {
+            tx,
+            serial_behind: false,
+        })
     }
 }
 
 /// An export's or an import's transaction.
-pub(crate) struct SnapTx(Tx);
+pub(crate) struct SnapTx {
+    tx: Tx,
+    /// Types were inserted with their own ids since the serial was last moved
+    /// past them ([`advance_type_serial`]).
+    serial_behind: bool,
+}
 
 /// The rows of `sql` (a `SELECT ... FROM` one table), or of those whose
 /// `id_column` is among these ids.
@@ -105,7 +111,7 @@ impl SnapshotTx for SnapTx {
             "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM worktree_types), \
              (SELECT count(*) FROM worktrees), (SELECT count(*) FROM agent_activities)",
         )
-        .fetch_one(&mut self.0)
+        .fetch_one(&mut self.tx)
         .await
         .map_err(db_err)?;
         Ok(RowCounts::of_counts([p, t, w, a]))
@@ -113,25 +119,25 @@ impl SnapshotTx for SnapTx {
 
     async fn projects(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Project>> {
         let sql = "SELECT * FROM projects";
-        rows_of(&mut self.0, sql, "id", ids, rows::project).await
+        rows_of(&mut self.tx, sql, "id", ids, rows::project).await
     }
 
     async fn worktree_types(&mut self) -> Result<Vec<WorktreeType>> {
         let sql = "SELECT * FROM worktree_types";
-        rows_of(&mut self.0, sql, "id", None, rows::worktree_type).await
+        rows_of(&mut self.tx, sql, "id", None, rows::worktree_type).await
     }
 
     async fn worktrees(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Worktree>> {
-        rows_of(&mut self.0, WORKTREE_SELECT, "w.id", ids, rows::worktree).await
+        rows_of(&mut self.tx, WORKTREE_SELECT, "w.id", ids, rows::worktree).await
     }
 
     async fn activities(&mut self, ids: Option<&[Uuid]>) -> Result<Vec<Activity>> {
         let sql = "SELECT * FROM agent_activities";
-        rows_of(&mut self.0, sql, "id", ids, rows::activity).await
+        rows_of(&mut self.tx, sql, "id", ids, rows::activity).await
     }
 
     async fn clashes(&mut self, candidates: &ClashCandidates<'_>) -> Result<Clashes> {
-        let c = &mut self.0;
+        let c = &mut self.tx;
         let (p, w) = (&candidates.projects, &candidates.worktrees);
         let mut out = Clashes::default();
         if !p.is_empty() {
@@ -177,86 +183,76 @@ impl SnapshotTx for SnapTx {
         Ok(out)
     }
 
-    async fn apply(&mut self, plan: &ImportPlan<'_>) -> Result<RowCounts> {
-        let c: &mut Tx = &mut self.0;
-        let mut inserted = RowCounts::default();
+    async fn mute_events(&mut self) -> Result<()> {
         // one event for the whole import instead of one per row (0007_events.sql)
         sqlx::query("SELECT set_config('imi.events', 'off', true)")
-            .execute(&mut *c)
+            .execute(&mut self.tx)
             .await
             .map_err(db_err)?;
-        // types first: worktrees need their ids
-        let mut serial_behind = false;
-        for write in &plan.type_writes {
-            match *write {
-                TypeWrite::Insert { row: t, .. } | TypeWrite::Replace { row: t, .. } => {
-                    // one list of values for both: a replaced type keeps its name (the
-                    // plan matched it by name), its id and the earlier creation time
-                    let (sql, id, inserts) = match *write {
-                        TypeWrite::Insert { id, .. } => {
-                            if id.is_none() && serial_behind {
-                                advance_type_serial(c).await?;
-                            }
-                            serial_behind = id.is_some();
-                            (
-                                "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
-                                 description, is_builtin, color, icon, metadata, created_at) \
-                                 VALUES (coalesce($1, nextval(pg_get_serial_sequence('worktree_types', 'id'))::int), \
-                                 $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
-                                id,
-                                true,
-                            )
-                        }
-                        TypeWrite::Replace { id, .. } | TypeWrite::Backdate { id, .. } => (
-                            "UPDATE worktree_types SET branch_prefix = $3, worktree_prefix = $4, \
-                             description = $5, is_builtin = $6, color = $7, icon = $8, \
-                             metadata = $9::jsonb, created_at = least(created_at, $10) \
-                             WHERE id = $1 AND name = $2",
-                            Some(id),
-                            false,
-                        ),
-                    };
-                    let n = sqlx::query(sql)
-                        .bind(id)
-                        .bind(&t.name)
-                        .bind(&t.branch_prefix)
-                        .bind(&t.worktree_prefix)
-                        .bind(&t.description)
-                        .bind(t.is_builtin)
-                        .bind(&t.color)
-                        .bind(&t.icon)
-                        .bind(meta_text(&t.metadata))
-                        .bind(t.created_at)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db_err)?;
-                    if inserts {
-                        inserted.worktree_types += n.rows_affected();
-                    }
-                }
-                TypeWrite::Backdate { id, created_at } => {
-                    sqlx::query("UPDATE worktree_types SET created_at = $1 WHERE id = $2")
-                        .bind(created_at)
-                        .bind(id)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db_err)?;
-                }
-            }
-        }
-        if serial_behind {
-            advance_type_serial(c).await?;
-        }
-        let type_ids: HashMap<String, i32> =
-            sqlx::query_as::<_, (String, i32)>("SELECT name, id FROM worktree_types")
-                .fetch_all(&mut *c)
-                .await
-                .map_err(db_err)?
-                .into_iter()
-                .collect();
+        Ok(())
+    }
 
-        // --- projects
-        for chunk in plan.projects.inserts().chunks(BATCH) {
+    async fn insert_type(&mut self, id: Option<i32>, row: &WorktreeType) -> Result<u64> {
+        if id.is_none() && self.serial_behind {
+            advance_type_serial(&mut self.tx).await?;
+        }
+        self.serial_behind = id.is_some();
+        let n = sqlx::query(
+            "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
+             description, is_builtin, color, icon, metadata, created_at) \
+             VALUES (coalesce($1, nextval(pg_get_serial_sequence('worktree_types', 'id'))::int), \
+             $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
+        )
+        .bind(id)
+        .values(row)
+        .execute(&mut self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(n.rows_affected())
+    }
+
+    async fn replace_type(&mut self, id: i32, row: &WorktreeType) -> Result<()> {
+        // a replaced type keeps its name (the plan matched it by name), its id and
+        // the earlier creation time
+        sqlx::query(
+            "UPDATE worktree_types SET branch_prefix = $3, worktree_prefix = $4, \
+             description = $5, is_builtin = $6, color = $7, icon = $8, \
+             metadata = $9::jsonb, created_at = least(created_at, $10) \
+             WHERE id = $1 AND name = $2",
+        )
+        .bind(id)
+        .values(row)
+        .execute(&mut self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn backdate_type(&mut self, id: i32, created_at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE worktree_types SET created_at = $1 WHERE id = $2")
+            .bind(created_at)
+            .bind(id)
+            .execute(&mut self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn type_ids(&mut self) -> Result<HashMap<String, i32>> {
+        if self.serial_behind {
+            advance_type_serial(&mut self.tx).await?;
+            self.serial_behind = false;
+        }
+        let found = sqlx::query_as::<_, (String, i32)>("SELECT name, id FROM worktree_types")
+            .fetch_all(&mut self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(found.into_iter().collect())
+    }
+
+    async fn insert_projects(&mut self, rows: &[&Project]) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(BATCH) {
             let n = sqlx::query(
                 "INSERT INTO projects (id, name, remote_origin, origin_key, default_branch, \
                  trunk_path, description, metadata, created_at, updated_at, active) \
@@ -278,52 +274,38 @@ impl SnapshotTx for SnapTx {
             .bind(chunk.iter().map(|p| p.created_at).collect::<Vec<_>>())
             .bind(chunk.iter().map(|p| p.updated_at).collect::<Vec<_>>())
             .bind(chunk.iter().map(|p| p.active).collect::<Vec<_>>())
-            .execute(&mut *c)
+            .execute(&mut self.tx)
             .await
             .map_err(db_err)?;
-            inserted.projects += n.rows_affected();
+            inserted += n.rows_affected();
         }
-        for p in plan.projects.replaces() {
-            // Two steps, so that the updated_at trigger (which stamps now() when an
-            // update leaves updated_at as it was) keeps the given value.
-            sqlx::query("UPDATE projects SET updated_at = '-infinity' WHERE id = $1")
-                .bind(p.id)
-                .execute(&mut *c)
-                .await
-                .map_err(db_err)?;
-            sqlx::query(
-                "UPDATE projects SET name = $1, remote_origin = $2, origin_key = $3, \
-                 default_branch = $4, trunk_path = $5, description = $6, metadata = $7::jsonb, \
-                 created_at = $8, updated_at = $9, active = $10 WHERE id = $11",
-            )
-            .bind(&p.name)
-            .bind(&p.remote_origin)
-            .bind(&p.origin_key)
-            .bind(&p.default_branch)
-            .bind(&p.trunk_path)
-            .bind(&p.description)
-            .bind(meta_text(&p.metadata))
-            .bind(p.created_at)
-            .bind(p.updated_at)
-            .bind(p.active)
-            .bind(p.id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?;
-        }
+        Ok(inserted)
+    }
 
-        // --- worktrees
-        let type_id = |name: &str| -> Result<i32> {
-            type_ids.get(name).copied().ok_or_else(|| {
-                Error::validation(format!("unknown worktree type {name:?}"))
-                    .with_hint("the document's types must include every type its worktrees use")
-            })
-        };
-        for chunk in plan.worktrees.inserts().chunks(BATCH) {
-            let tids = chunk
-                .iter()
-                .map(|w| type_id(&w.type_name))
-                .collect::<Result<Vec<_>>>()?;
+    async fn replace_project(&mut self, p: &Project) -> Result<()> {
+        // Two steps, so that the updated_at trigger (which stamps now() when an
+        // update leaves updated_at as it was) keeps the given value.
+        sqlx::query("UPDATE projects SET updated_at = '-infinity' WHERE id = $1")
+            .bind(p.id)
+            .execute(&mut self.tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE projects SET name = $1, remote_origin = $2, origin_key = $3, \
+             default_branch = $4, trunk_path = $5, description = $6, metadata = $7::jsonb, \
+             created_at = $8, updated_at = $9, active = $10 WHERE id = $11",
+        )
+        .values(p)
+        .bind(p.id)
+        .execute(&mut self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_worktrees(&mut self, rows: &[(&Worktree, i32)]) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(BATCH) {
             let n = sqlx::query(
                 "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, host, \
                  agent_id, uncommitted_files_count, ahead_of_trunk, behind_trunk, last_commit_hash, \
@@ -342,74 +324,61 @@ impl SnapshotTx for SnapTx {
                  last_commit_message, last_sync_at, merged_at, merged_by, merge_commit_hash, \
                  metadata, created_at, updated_at, active)",
             )
-            .bind(chunk.iter().map(|w| w.id).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.project_id).collect::<Vec<_>>())
-            .bind(tids)
-            .bind(chunk.iter().map(|w| w.name.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.branch_name.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.path.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.host.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.agent_id.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.uncommitted_files_count).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.ahead_of_trunk).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.behind_trunk).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.last_commit_hash.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.last_commit_message.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.last_sync_at).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.merged_at).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.merged_by.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.merge_commit_hash.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| meta_text(&w.metadata)).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.created_at).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.updated_at).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|w| w.active).collect::<Vec<_>>())
-            .execute(&mut *c)
+            .bind(chunk.iter().map(|(w, _)| w.id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.project_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(_, tid)| *tid).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.name.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.branch_name.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.path.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.host.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.agent_id.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.uncommitted_files_count).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.ahead_of_trunk).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.behind_trunk).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.last_commit_hash.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.last_commit_message.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.last_sync_at).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.merged_at).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.merged_by.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.merge_commit_hash.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| meta_text(&w.metadata)).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.created_at).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.updated_at).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(w, _)| w.active).collect::<Vec<_>>())
+            .execute(&mut self.tx)
             .await
             .map_err(db_err)?;
-            inserted.worktrees += n.rows_affected();
+            inserted += n.rows_affected();
         }
-        for w in plan.worktrees.replaces() {
-            sqlx::query("UPDATE worktrees SET updated_at = '-infinity' WHERE id = $1")
-                .bind(w.id)
-                .execute(&mut *c)
-                .await
-                .map_err(db_err)?;
-            sqlx::query(
-                "UPDATE worktrees SET project_id = $1, type_id = $2, name = $3, branch_name = $4, \
-                 path = $5, host = $6, agent_id = $7, uncommitted_files_count = $8, \
-                 ahead_of_trunk = $9, behind_trunk = $10, last_commit_hash = $11, \
-                 last_commit_message = $12, last_sync_at = $13, merged_at = $14, merged_by = $15, \
-                 merge_commit_hash = $16, metadata = $17::jsonb, created_at = $18, updated_at = $19, \
-                 active = $20 WHERE id = $21",
-            )
-            .bind(w.project_id)
-            .bind(type_id(&w.type_name)?)
-            .bind(&w.name)
-            .bind(&w.branch_name)
-            .bind(&w.path)
-            .bind(&w.host)
-            .bind(&w.agent_id)
-            .bind(w.uncommitted_files_count)
-            .bind(w.ahead_of_trunk)
-            .bind(w.behind_trunk)
-            .bind(&w.last_commit_hash)
-            .bind(&w.last_commit_message)
-            .bind(w.last_sync_at)
-            .bind(w.merged_at)
-            .bind(&w.merged_by)
-            .bind(&w.merge_commit_hash)
-            .bind(meta_text(&w.metadata))
-            .bind(w.created_at)
-            .bind(w.updated_at)
-            .bind(w.active)
-            .bind(w.id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?;
-        }
+        Ok(inserted)
+    }
 
-        // --- activities
-        for chunk in plan.activities.inserts().chunks(BATCH) {
+    async fn replace_worktree(&mut self, w: &Worktree, type_id: i32) -> Result<()> {
+        sqlx::query("UPDATE worktrees SET updated_at = '-infinity' WHERE id = $1")
+            .bind(w.id)
+            .execute(&mut self.tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE worktrees SET project_id = $1, name = $2, branch_name = $3, path = $4, \
+             host = $5, agent_id = $6, uncommitted_files_count = $7, ahead_of_trunk = $8, \
+             behind_trunk = $9, last_commit_hash = $10, last_commit_message = $11, \
+             last_sync_at = $12, merged_at = $13, merged_by = $14, merge_commit_hash = $15, \
+             metadata = $16::jsonb, created_at = $17, updated_at = $18, active = $19, \
+             type_id = $20 WHERE id = $21",
+        )
+        .values(w)
+        .bind(type_id)
+        .bind(w.id)
+        .execute(&mut self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_activities(&mut self, rows: &[&Activity]) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(BATCH) {
             let n = sqlx::query(
                 "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, project_name, \
                  worktree_name, activity_type, file_path, description, metadata, created_at) \
@@ -431,52 +400,47 @@ impl SnapshotTx for SnapTx {
             .bind(chunk.iter().map(|a| a.description.clone()).collect::<Vec<_>>())
             .bind(chunk.iter().map(|a| meta_text(&a.metadata)).collect::<Vec<_>>())
             .bind(chunk.iter().map(|a| a.created_at).collect::<Vec<_>>())
-            .execute(&mut *c)
+            .execute(&mut self.tx)
             .await
             .map_err(db_err)?;
-            inserted.activities += n.rows_affected();
+            inserted += n.rows_affected();
         }
-        for a in plan.activities.replaces() {
-            sqlx::query(
-                "UPDATE agent_activities SET agent_id = $1, worktree_id = $2, project_id = $3, \
-                 project_name = $4, worktree_name = $5, activity_type = $6, file_path = $7, \
-                 description = $8, metadata = $9::jsonb, created_at = $10 WHERE id = $11",
-            )
-            .bind(&a.agent_id)
-            .bind(a.worktree_id)
-            .bind(a.project_id)
-            .bind(&a.project_name)
-            .bind(&a.worktree_name)
-            .bind(&a.activity_type)
-            .bind(&a.file_path)
-            .bind(&a.description)
-            .bind(meta_text(&a.metadata))
-            .bind(a.created_at)
-            .bind(a.id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?;
-        }
+        Ok(inserted)
+    }
+
+    async fn replace_activity(&mut self, a: &Activity) -> Result<()> {
+        sqlx::query(
+            "UPDATE agent_activities SET agent_id = $1, worktree_id = $2, project_id = $3, \
+             project_name = $4, worktree_name = $5, activity_type = $6, file_path = $7, \
+             description = $8, metadata = $9::jsonb, created_at = $10 WHERE id = $11",
+        )
+        .values(a)
+        .bind(a.id)
+        .execute(&mut self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn imported(&mut self, inserted: &RowCounts) -> Result<()> {
+        // the events stay off for the rest of the transaction: nothing else writes
         sqlx::query(
             "SELECT imi_emit_event('imi.registry.imported', NULL, NULL, NULL, NULL, NULL, NULL, \
              jsonb_build_object('projects', $1::bigint, 'worktree_types', $2::bigint, \
              'worktrees', $3::bigint, 'activities', $4::bigint))",
         )
-        .bind(inserted.projects as i64)
-        .bind(inserted.worktree_types as i64)
-        .bind(inserted.worktrees as i64)
-        .bind(inserted.activities as i64)
-        .execute(&mut *c)
+        .values(inserted)
+        .execute(&mut self.tx)
         .await
         .map_err(db_err)?;
-        Ok(inserted)
+        Ok(())
     }
 
     async fn finish(self, commit: bool) -> Result<()> {
         if commit {
-            self.0.commit().await
+            self.tx.commit().await
         } else {
-            self.0.rollback().await
+            self.tx.rollback().await
         }
     }
 }

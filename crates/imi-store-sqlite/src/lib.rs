@@ -33,7 +33,8 @@ mod snapshot;
 
 use error::{db_err, is_unique_violation, migrate_err};
 use rows::{
-    activity_cols, days_ago_text, inflight_pred, now_text, project_cols, type_cols, worktree_cols,
+    BindValues, activity_cols, days_ago_text, inflight_pred, now_text, project_cols, type_cols,
+    worktree_cols,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -1673,8 +1674,7 @@ impl Store for SqliteStore {
 
     // --- API tokens --------------------------------------------------------------------
 
-    async fn create_api_token(&self, t: &NewApiToken) -> Result<ApiToken> {
-        t.validate()?;
+    async fn insert_api_token(&self, t: &NewApiToken) -> Result<Option<ApiToken>> {
         let row = sqlx::query(concat!(
             "INSERT INTO api_tokens (id, name, scope, token_hash, created_by, created_at, ",
             "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ",
@@ -1684,19 +1684,11 @@ impl Store for SqliteStore {
             "ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING RETURNING ",
             token_cols!()
         ))
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(t.scope.as_str())
-        .bind(&t.token_hash)
-        .bind(&t.created_by)
-        .bind(t.expires_in_seconds)
+        .values(t)
         .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?;
-        match row {
-            Some(r) => rows::read(&r),
-            None => Err(messages::token_name_taken(&t.name)),
-        }
+        row.as_ref().map(rows::read).transpose()
     }
 
     async fn api_token_for_check(&self, id: &str) -> Result<Option<(ApiToken, String)>> {
@@ -1710,13 +1702,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?;
-        match found {
-            None => Ok(None),
-            Some(r) => {
-                let hash: String = r.try_get("token_hash").map_err(db_err)?;
-                Ok(Some((rows::read(&r)?, hash)))
-            }
-        }
+        found.as_ref().map(rows::read).transpose()
     }
 
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>> {

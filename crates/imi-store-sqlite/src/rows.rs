@@ -2,15 +2,18 @@
 //! `%Y-%m-%dT%H:%M:%S.ffffffZ` (UTC, microseconds), metadata JSON TEXT, booleans INTEGER.
 
 use chrono::{DateTime, Utc};
+use imi_core::columns::{Params, ToParams};
 use imi_core::{
     Activity, Columns, Days, Error, FromColumns, InflightWork, Metadata, Project, Result,
     WorkStatus, Worktree, WorktreeType,
 };
-use sqlx::sqlite::SqliteRow;
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Decode, Row, Sqlite, Type};
 use uuid::Uuid;
 
 use crate::error::db_err;
+use crate::id_text;
 
 macro_rules! project_cols {
     () => {
@@ -171,6 +174,57 @@ pub(crate) fn activity(row: &SqliteRow) -> Result<Activity> {
 
 pub(crate) fn meta_text(m: &Metadata) -> String {
     imi_core::metadata::to_text(m)
+}
+
+/// A statement's parameters bound in the stored forms: ids and times as TEXT,
+/// metadata as JSON TEXT, booleans as INTEGER.
+struct Bind<'a>(Query<'a, Sqlite, SqliteArguments<'a>>);
+
+impl<'a> Params<'a> for Bind<'a> {
+    fn text(self, v: &'a str) -> Self {
+        Bind(self.0.bind(v))
+    }
+    fn opt_text(self, v: Option<&'a str>) -> Self {
+        Bind(self.0.bind(v))
+    }
+    fn int(self, v: i32) -> Self {
+        Bind(self.0.bind(v))
+    }
+    fn count(self, v: i64) -> Self {
+        Bind(self.0.bind(v))
+    }
+    fn opt_count(self, v: Option<i64>) -> Self {
+        Bind(self.0.bind(v))
+    }
+    fn flag(self, v: bool) -> Self {
+        Bind(self.0.bind(v))
+    }
+    fn uuid(self, v: Uuid) -> Self {
+        Bind(self.0.bind(id_text(v)))
+    }
+    fn opt_uuid(self, v: Option<Uuid>) -> Self {
+        Bind(self.0.bind(v.map(id_text)))
+    }
+    fn time(self, v: DateTime<Utc>) -> Self {
+        Bind(self.0.bind(ts_text(v)))
+    }
+    fn opt_time(self, v: Option<DateTime<Utc>>) -> Self {
+        Bind(self.0.bind(v.map(ts_text)))
+    }
+    fn metadata(self, v: &'a Metadata) -> Self {
+        Bind(self.0.bind(meta_text(v)))
+    }
+}
+
+/// `.values(row)`: binds the values of a record ([`ToParams`]) in their order.
+pub(crate) trait BindValues<'a> {
+    fn values<R: ToParams + ?Sized>(self, row: &'a R) -> Self;
+}
+
+impl<'a> BindValues<'a> for Query<'a, Sqlite, SqliteArguments<'a>> {
+    fn values<R: ToParams + ?Sized>(self, row: &'a R) -> Self {
+        row.to_params(Bind(self)).0
+    }
 }
 
 type InflightTuple = (

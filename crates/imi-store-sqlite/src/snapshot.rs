@@ -9,10 +9,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use imi_core::snapshot::{
-    Clash, ClashCandidates, Clashes, ImportPlan, RowCounts, SnapshotTx, TypeWrite,
-};
-use imi_core::{Activity, Error, Project, Result, Worktree, WorktreeType};
+use imi_core::snapshot::{Clash, ClashCandidates, Clashes, RowCounts, SnapshotTx};
+use imi_core::{Activity, Project, Result, Worktree, WorktreeType};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
@@ -21,7 +19,7 @@ use uuid::fmt::Hyphenated;
 use crate::error::db_err;
 use crate::id_text;
 use crate::rows::{
-    self, activity_cols, meta_text, project_cols, ts_text, type_cols, worktree_cols,
+    self, BindValues, activity_cols, meta_text, project_cols, ts_text, type_cols, worktree_cols,
 };
 
 /// SQLite's bound-parameter limit is 32766; stay well below it.
@@ -151,74 +149,69 @@ impl SnapshotTx for SnapTx {
         Ok(out)
     }
 
-    async fn apply(&mut self, plan: &ImportPlan<'_>) -> Result<RowCounts> {
-        let c: &mut SqliteConnection = &mut self.0;
-        let mut inserted = RowCounts::default();
+    async fn mute_events(&mut self) -> Result<()> {
         // one event for the whole import instead of one per row (0006_events.sql)
         sqlx::query("INSERT INTO events_muted (muted) VALUES (1)")
-            .execute(&mut *c)
+            .execute(&mut *self.0)
             .await
             .map_err(db_err)?;
-        // types first: worktrees need their ids
-        for write in &plan.type_writes {
-            match *write {
-                TypeWrite::Insert { row: t, .. } | TypeWrite::Replace { row: t, .. } => {
-                    // one list of values for both: a replaced type keeps its name (the
-                    // plan matched it by name), its id and the earlier creation time
-                    let (sql, id, inserts) = match *write {
-                        TypeWrite::Insert { id, .. } => (
-                            "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
-                             description, is_builtin, color, icon, metadata, created_at) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                            id,
-                            true,
-                        ),
-                        TypeWrite::Replace { id, .. } | TypeWrite::Backdate { id, .. } => (
-                            "UPDATE worktree_types SET branch_prefix = ?3, worktree_prefix = ?4, \
-                             description = ?5, is_builtin = ?6, color = ?7, icon = ?8, metadata = ?9, \
-                             created_at = min(created_at, ?10) WHERE id = ?1 AND name = ?2",
-                            Some(id),
-                            false,
-                        ),
-                    };
-                    let n = sqlx::query(sql)
-                        .bind(id)
-                        .bind(&t.name)
-                        .bind(&t.branch_prefix)
-                        .bind(&t.worktree_prefix)
-                        .bind(&t.description)
-                        .bind(t.is_builtin)
-                        .bind(&t.color)
-                        .bind(&t.icon)
-                        .bind(meta_text(&t.metadata))
-                        .bind(ts_text(t.created_at))
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db_err)?;
-                    if inserts {
-                        inserted.worktree_types += n.rows_affected();
-                    }
-                }
-                TypeWrite::Backdate { id, created_at } => {
-                    sqlx::query("UPDATE worktree_types SET created_at = ?1 WHERE id = ?2")
-                        .bind(ts_text(created_at))
-                        .bind(id)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db_err)?;
-                }
-            }
-        }
-        let type_ids: HashMap<String, i64> =
-            sqlx::query_as::<_, (String, i64)>("SELECT name, id FROM worktree_types")
-                .fetch_all(&mut *c)
+        Ok(())
+    }
+
+    async fn insert_type(&mut self, id: Option<i32>, row: &WorktreeType) -> Result<u64> {
+        let n = sqlx::query(
+            "INSERT INTO worktree_types (id, name, branch_prefix, worktree_prefix, \
+             description, is_builtin, color, icon, metadata, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(id)
+        .values(row)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(n.rows_affected())
+    }
+
+    async fn replace_type(&mut self, id: i32, row: &WorktreeType) -> Result<()> {
+        // a replaced type keeps its name (the plan matched it by name), its id and
+        // the earlier creation time
+        sqlx::query(
+            "UPDATE worktree_types SET branch_prefix = ?3, worktree_prefix = ?4, \
+             description = ?5, is_builtin = ?6, color = ?7, icon = ?8, metadata = ?9, \
+             created_at = min(created_at, ?10) WHERE id = ?1 AND name = ?2",
+        )
+        .bind(id)
+        .values(row)
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn backdate_type(&mut self, id: i32, created_at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE worktree_types SET created_at = ?1 WHERE id = ?2")
+            .bind(ts_text(created_at))
+            .bind(id)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn type_ids(&mut self) -> Result<HashMap<String, i32>> {
+        Ok(
+            sqlx::query_as::<_, (String, i32)>("SELECT name, id FROM worktree_types")
+                .fetch_all(&mut *self.0)
                 .await
                 .map_err(db_err)?
                 .into_iter()
-                .collect();
+                .collect(),
+        )
+    }
 
-        // projects
-        for chunk in plan.projects.inserts().chunks(MAX_PARAMS / 11) {
+    async fn insert_projects(&mut self, rows: &[&Project]) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(MAX_PARAMS / 11) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO projects (id, name, remote_origin, origin_key, default_branch, \
                  trunk_path, description, metadata, created_at, updated_at, active) ",
@@ -236,57 +229,44 @@ impl SnapshotTx for SnapTx {
                     .push_bind(ts_text(p.updated_at))
                     .push_bind(p.active);
             });
-            let n = qb.build().execute(&mut *c).await.map_err(db_err)?;
-            inserted.projects += n.rows_affected();
+            let n = qb.build().execute(&mut *self.0).await.map_err(db_err)?;
+            inserted += n.rows_affected();
         }
-        for p in plan.projects.replaces() {
-            let id = id_text(p.id);
-            // Two steps, so that the updated_at trigger (which stamps now() when an
-            // update leaves updated_at as it was) keeps the given value.
-            bump_updated_at(c, "UPDATE projects SET updated_at = '' WHERE id = ?1", &id).await?;
-            sqlx::query(
-                "UPDATE projects SET name = ?1, remote_origin = ?2, origin_key = ?3, \
-                 default_branch = ?4, trunk_path = ?5, description = ?6, metadata = ?7, \
-                 created_at = ?8, updated_at = ?9, active = ?10 WHERE id = ?11",
-            )
-            .bind(&p.name)
-            .bind(&p.remote_origin)
-            .bind(&p.origin_key)
-            .bind(&p.default_branch)
-            .bind(&p.trunk_path)
-            .bind(&p.description)
-            .bind(meta_text(&p.metadata))
-            .bind(ts_text(p.created_at))
-            .bind(ts_text(p.updated_at))
-            .bind(p.active)
-            .bind(&id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?;
-        }
+        Ok(inserted)
+    }
 
-        // worktrees
-        let type_id = |name: &str| -> Result<i64> {
-            type_ids.get(name).copied().ok_or_else(|| {
-                Error::validation(format!("unknown worktree type {name:?}"))
-                    .with_hint("the document's types must include every type its worktrees use")
-            })
-        };
-        for chunk in plan.worktrees.inserts().chunks(MAX_PARAMS / 22) {
-            let tids = chunk
-                .iter()
-                .map(|w| type_id(&w.type_name))
-                .collect::<Result<Vec<_>>>()?;
+    async fn replace_project(&mut self, p: &Project) -> Result<()> {
+        let c: &mut SqliteConnection = &mut self.0;
+        let id = id_text(p.id);
+        // Two steps, so that the updated_at trigger (which stamps now() when an
+        // update leaves updated_at as it was) keeps the given value.
+        bump_updated_at(c, "UPDATE projects SET updated_at = '' WHERE id = ?1", &id).await?;
+        sqlx::query(
+            "UPDATE projects SET name = ?1, remote_origin = ?2, origin_key = ?3, \
+             default_branch = ?4, trunk_path = ?5, description = ?6, metadata = ?7, \
+             created_at = ?8, updated_at = ?9, active = ?10 WHERE id = ?11",
+        )
+        .values(p)
+        .bind(&id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_worktrees(&mut self, rows: &[(&Worktree, i32)]) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(MAX_PARAMS / 22) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO worktrees (id, project_id, type_id, name, branch_name, path, host, \
                  agent_id, has_uncommitted_changes, uncommitted_files_count, ahead_of_trunk, \
                  behind_trunk, last_commit_hash, last_commit_message, last_sync_at, merged_at, \
                  merged_by, merge_commit_hash, metadata, created_at, updated_at, active) ",
             );
-            qb.push_values(chunk.iter().zip(tids), |mut b, (w, tid)| {
+            qb.push_values(chunk, |mut b, (w, tid)| {
                 b.push_bind(id_text(w.id))
                     .push_bind(id_text(w.project_id))
-                    .push_bind(tid)
+                    .push_bind(*tid)
                     .push_bind(&w.name)
                     .push_bind(&w.branch_name)
                     .push_bind(&w.path)
@@ -307,49 +287,36 @@ impl SnapshotTx for SnapTx {
                     .push_bind(ts_text(w.updated_at))
                     .push_bind(w.active);
             });
-            let n = qb.build().execute(&mut *c).await.map_err(db_err)?;
-            inserted.worktrees += n.rows_affected();
+            let n = qb.build().execute(&mut *self.0).await.map_err(db_err)?;
+            inserted += n.rows_affected();
         }
-        for w in plan.worktrees.replaces() {
-            let id = id_text(w.id);
-            bump_updated_at(c, "UPDATE worktrees SET updated_at = '' WHERE id = ?1", &id).await?;
-            sqlx::query(
-                "UPDATE worktrees SET project_id = ?1, type_id = ?2, name = ?3, branch_name = ?4, \
-                 path = ?5, host = ?6, agent_id = ?7, has_uncommitted_changes = ?8, \
-                 uncommitted_files_count = ?9, ahead_of_trunk = ?10, behind_trunk = ?11, \
-                 last_commit_hash = ?12, last_commit_message = ?13, last_sync_at = ?14, \
-                 merged_at = ?15, merged_by = ?16, merge_commit_hash = ?17, metadata = ?18, \
-                 created_at = ?19, updated_at = ?20, active = ?21 WHERE id = ?22",
-            )
-            .bind(id_text(w.project_id))
-            .bind(type_id(&w.type_name)?)
-            .bind(&w.name)
-            .bind(&w.branch_name)
-            .bind(&w.path)
-            .bind(&w.host)
-            .bind(&w.agent_id)
-            .bind(w.uncommitted_files_count > 0)
-            .bind(w.uncommitted_files_count)
-            .bind(w.ahead_of_trunk)
-            .bind(w.behind_trunk)
-            .bind(&w.last_commit_hash)
-            .bind(&w.last_commit_message)
-            .bind(opt_ts_text(w.last_sync_at))
-            .bind(opt_ts_text(w.merged_at))
-            .bind(&w.merged_by)
-            .bind(&w.merge_commit_hash)
-            .bind(meta_text(&w.metadata))
-            .bind(ts_text(w.created_at))
-            .bind(ts_text(w.updated_at))
-            .bind(w.active)
-            .bind(&id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?;
-        }
+        Ok(inserted)
+    }
 
-        // activities
-        for chunk in plan.activities.inserts().chunks(MAX_PARAMS / 11) {
+    async fn replace_worktree(&mut self, w: &Worktree, type_id: i32) -> Result<()> {
+        let c: &mut SqliteConnection = &mut self.0;
+        let id = id_text(w.id);
+        bump_updated_at(c, "UPDATE worktrees SET updated_at = '' WHERE id = ?1", &id).await?;
+        sqlx::query(
+            "UPDATE worktrees SET project_id = ?1, name = ?2, branch_name = ?3, path = ?4, \
+             host = ?5, agent_id = ?6, has_uncommitted_changes = ?7 > 0, \
+             uncommitted_files_count = ?7, ahead_of_trunk = ?8, behind_trunk = ?9, \
+             last_commit_hash = ?10, last_commit_message = ?11, last_sync_at = ?12, \
+             merged_at = ?13, merged_by = ?14, merge_commit_hash = ?15, metadata = ?16, \
+             created_at = ?17, updated_at = ?18, active = ?19, type_id = ?20 WHERE id = ?21",
+        )
+        .values(w)
+        .bind(type_id)
+        .bind(&id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_activities(&mut self, rows: &[&Activity]) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(MAX_PARAMS / 11) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, project_name, \
                  worktree_name, activity_type, file_path, description, metadata, created_at) ",
@@ -367,30 +334,28 @@ impl SnapshotTx for SnapTx {
                     .push_bind(meta_text(&a.metadata))
                     .push_bind(ts_text(a.created_at));
             });
-            let n = qb.build().execute(&mut *c).await.map_err(db_err)?;
-            inserted.activities += n.rows_affected();
+            let n = qb.build().execute(&mut *self.0).await.map_err(db_err)?;
+            inserted += n.rows_affected();
         }
-        for a in plan.activities.replaces() {
-            sqlx::query(
-                "UPDATE agent_activities SET agent_id = ?1, worktree_id = ?2, project_id = ?3, \
-                 project_name = ?4, worktree_name = ?5, activity_type = ?6, file_path = ?7, \
-                 description = ?8, metadata = ?9, created_at = ?10 WHERE id = ?11",
-            )
-            .bind(&a.agent_id)
-            .bind(a.worktree_id.map(id_text))
-            .bind(a.project_id.map(id_text))
-            .bind(&a.project_name)
-            .bind(&a.worktree_name)
-            .bind(&a.activity_type)
-            .bind(&a.file_path)
-            .bind(&a.description)
-            .bind(meta_text(&a.metadata))
-            .bind(ts_text(a.created_at))
-            .bind(id_text(a.id))
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?;
-        }
+        Ok(inserted)
+    }
+
+    async fn replace_activity(&mut self, a: &Activity) -> Result<()> {
+        sqlx::query(
+            "UPDATE agent_activities SET agent_id = ?1, worktree_id = ?2, project_id = ?3, \
+             project_name = ?4, worktree_name = ?5, activity_type = ?6, file_path = ?7, \
+             description = ?8, metadata = ?9, created_at = ?10 WHERE id = ?11",
+        )
+        .values(a)
+        .bind(id_text(a.id))
+        .execute(&mut *self.0)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn imported(&mut self, inserted: &RowCounts) -> Result<()> {
+        let c: &mut SqliteConnection = &mut self.0;
         sqlx::query("DELETE FROM events_muted")
             .execute(&mut *c)
             .await
@@ -399,14 +364,11 @@ impl SnapshotTx for SnapTx {
             "INSERT INTO events (type, payload) VALUES ('imi.registry.imported', \
              json_object('projects', ?1, 'worktree_types', ?2, 'worktrees', ?3, 'activities', ?4))",
         )
-        .bind(inserted.projects as i64)
-        .bind(inserted.worktree_types as i64)
-        .bind(inserted.worktrees as i64)
-        .bind(inserted.activities as i64)
+        .values(inserted)
         .execute(&mut *c)
         .await
         .map_err(db_err)?;
-        Ok(inserted)
+        Ok(())
     }
 
     async fn finish(self, commit: bool) -> Result<()> {

@@ -3,15 +3,17 @@
 //! the tables, load rows (all, or by id), find the rows a snapshot row would clash
 //! with under the uniqueness rules, write a plan, and end the transaction.
 
+use std::collections::HashMap;
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::import::{
-    ClashCandidates, Clashes, Existing, ImportPlan, RowCounts, external_refs, verify,
+    ClashCandidates, Clashes, Existing, ImportPlan, RowCounts, TypeWrite, external_refs, verify,
 };
 use super::{ImportMode, ImportOptions, ImportReport, RegistrySnapshot};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Activity, Project, Worktree, WorktreeType};
 
 /// `export_snapshot` for every backend: the four tables read in one transaction
@@ -61,10 +63,63 @@ pub trait SnapshotTx: Send {
         &mut self,
         candidates: &ClashCandidates<'_>,
     ) -> impl Future<Output = Result<Clashes>> + Send;
-    /// Writes the plan: [`ImportPlan::type_writes`] in order, then the inserts and
-    /// replacements of projects, worktrees and activities (worktrees name their
-    /// type; the target maps the name to its id). Returns the rows inserted.
-    fn apply(&mut self, plan: &ImportPlan<'_>) -> impl Future<Output = Result<RowCounts>> + Send;
+
+    // The writes of a plan, in the order [`import`] makes them: events muted, the
+    // types, the projects, the worktrees, the activities, and one event.
+
+    /// Stops the registry's own events for the rows written until
+    /// [`SnapshotTx::imported`] (one event for the whole import instead of one per
+    /// row).
+    fn mute_events(&mut self) -> impl Future<Output = Result<()>> + Send;
+    /// Inserts type `row` with id `id` (`None`: the target numbers it); the rows
+    /// inserted.
+    fn insert_type(
+        &mut self,
+        id: Option<i32>,
+        row: &WorktreeType,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Gives the target's type `id`, of the same name, the definition of `row`;
+    /// it keeps the earlier of the two creation times.
+    fn replace_type(
+        &mut self,
+        id: i32,
+        row: &WorktreeType,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Sets the creation time of the target's type `id`.
+    fn backdate_type(
+        &mut self,
+        id: i32,
+        created_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// After the type writes: the target's type ids by name.
+    fn type_ids(&mut self) -> impl Future<Output = Result<HashMap<String, i32>>> + Send;
+    /// Inserts these projects (as many statements as the backend needs); the rows
+    /// inserted.
+    fn insert_projects(&mut self, rows: &[&Project]) -> impl Future<Output = Result<u64>> + Send;
+    /// Overwrites the project of `row.id`, timestamps included.
+    fn replace_project(&mut self, row: &Project) -> impl Future<Output = Result<()>> + Send;
+    /// Inserts these worktrees, each with the target's id of its type; the rows
+    /// inserted.
+    fn insert_worktrees(
+        &mut self,
+        rows: &[(&Worktree, i32)],
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Overwrites the worktree of `row.id` (`type_id`: the target's id of its type),
+    /// timestamps included.
+    fn replace_worktree(
+        &mut self,
+        row: &Worktree,
+        type_id: i32,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Inserts these activities; the rows inserted.
+    fn insert_activities(&mut self, rows: &[&Activity])
+    -> impl Future<Output = Result<u64>> + Send;
+    /// Overwrites the activity of `row.id`.
+    fn replace_activity(&mut self, row: &Activity) -> impl Future<Output = Result<()>> + Send;
+    /// Turns the events back on and writes one `imi.registry.imported` event with
+    /// the rows inserted (payload: `projects`, `worktree_types`, `worktrees`,
+    /// `activities`; [`RowCounts`]'s params in this order).
+    fn imported(&mut self, inserted: &RowCounts) -> impl Future<Output = Result<()>> + Send;
     /// Commits (`true`) or rolls back the transaction.
     fn finish(self, commit: bool) -> impl Future<Output = Result<()>> + Send;
 }
@@ -144,10 +199,60 @@ async fn plan_and_write<T: SnapshotTx>(
     let clashes = target.clashes(&candidates).await?;
     let plan = plan.with_clashes(&clashes);
     plan.refuse_conflicts()?;
-    let applied = target.apply(&plan).await?;
+    let applied = apply(target, &plan).await?;
     let after = target.counts().await?;
     verify(plan.inserted(), before, applied, after)?;
     let mut report = plan.report;
     report.verified = true;
     Ok(report)
+}
+
+/// Writes the plan: [`ImportPlan::type_writes`] in order, then the inserts and
+/// replacements of projects, worktrees and activities (worktrees name their type;
+/// the target's id for the name is looked up here). Returns the rows inserted.
+async fn apply<T: SnapshotTx>(target: &mut T, plan: &ImportPlan<'_>) -> Result<RowCounts> {
+    let mut inserted = RowCounts::default();
+    target.mute_events().await?;
+    // types first: worktrees need their ids
+    for write in &plan.type_writes {
+        match *write {
+            TypeWrite::Insert { row, id } => {
+                inserted.worktree_types += target.insert_type(id, row).await?;
+            }
+            TypeWrite::Replace { row, id } => target.replace_type(id, row).await?,
+            TypeWrite::Backdate { id, created_at } => {
+                target.backdate_type(id, created_at).await?;
+            }
+        }
+    }
+    let type_ids = target.type_ids().await?;
+
+    inserted.projects = target.insert_projects(&plan.projects.inserts()).await?;
+    for p in plan.projects.replaces() {
+        target.replace_project(p).await?;
+    }
+
+    let type_id = |name: &str| -> Result<i32> {
+        type_ids.get(name).copied().ok_or_else(|| {
+            Error::validation(format!("unknown worktree type {name:?}"))
+                .with_hint("the document's types must include every type its worktrees use")
+        })
+    };
+    let rows = plan
+        .worktrees
+        .inserts()
+        .into_iter()
+        .map(|w| Ok((w, type_id(&w.type_name)?)))
+        .collect::<Result<Vec<_>>>()?;
+    inserted.worktrees = target.insert_worktrees(&rows).await?;
+    for w in plan.worktrees.replaces() {
+        target.replace_worktree(w, type_id(&w.type_name)?).await?;
+    }
+
+    inserted.activities = target.insert_activities(&plan.activities.inserts()).await?;
+    for a in plan.activities.replaces() {
+        target.replace_activity(a).await?;
+    }
+    target.imported(&inserted).await?;
+    Ok(inserted)
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::diff::{activity_diff, project_diff, type_diff, worktree_diff};
 use super::{ImportMode, ImportReport, RegistrySnapshot, RowConflict, TableCounts};
+use crate::columns::{Params, ToParams};
 use crate::error::{Error, Result};
 use crate::model::{Activity, Project, Worktree, WorktreeType};
 
@@ -42,6 +43,16 @@ impl RowCounts {
             ("worktrees", self.worktrees),
             ("agent_activities", self.activities),
         ]
+    }
+}
+
+impl ToParams for RowCounts {
+    /// The four counts in this order (the payload of `imi.registry.imported`).
+    fn to_params<'a, P: Params<'a>>(&'a self, p: P) -> P {
+        p.count(self.projects as i64)
+            .count(self.worktree_types as i64)
+            .count(self.worktrees as i64)
+            .count(self.activities as i64)
     }
 }
 
