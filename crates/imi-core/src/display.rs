@@ -43,6 +43,21 @@ pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
     escape_where(s, |c| c == '\n' || c == '\t')
 }
 
+/// An age in one short word, for tables and pages: `45s`, `12m`, `3h`, `5d`, `7w`,
+/// `11mo`, `2y` (`secs` below 0, a clock ahead of ours, reads as `0s`).
+pub fn age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        86_400..1_209_600 => format!("{}d", s / 86_400),
+        1_209_600..5_184_000 => format!("{}w", s / 604_800),
+        5_184_000..31_536_000 => format!("{}mo", s / 2_592_000),
+        _ => format!("{}y", s / 31_536_000),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

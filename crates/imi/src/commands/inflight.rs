@@ -31,17 +31,13 @@ fn age(t: Option<chrono::DateTime<chrono::Utc>>, now: chrono::DateTime<chrono::U
     age_of(t.map(|t| (now - t).num_seconds().max(0)))
 }
 
-/// `42s`, `5m`, `3h`, `2d` (seconds since the last sync); `never` for no sync yet.
+/// `42s ago`, `5m ago`, `3h ago`, `2d ago` ([`imi_core::display::age`] of the
+/// seconds since the last sync); `never` for no sync yet.
 fn age_of(secs: Option<i64>) -> String {
-    let Some(secs) = secs else {
-        return "never".into();
-    };
-    match secs {
-        0..60 => format!("{secs}s ago"),
-        60..3600 => format!("{}m ago", secs / 60),
-        3600..86400 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86400),
-    }
+    secs.map_or_else(
+        || "never".into(),
+        |s| format!("{} ago", imi_core::display::age(s)),
+    )
 }
 
 fn render(r: &Inflight, term: Term) -> String {

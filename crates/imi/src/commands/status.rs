@@ -24,18 +24,9 @@ pub async fn cmd_status(ctx: &Ctx<'_>, _args: &StatusArgs) -> Result<Output> {
     Ok(Output::report(&r, human)?.styled())
 }
 
-/// A commit's age in one short word: `45s`, `12m`, `3h`, `5d`, `7w`, `11mo`, `2y`.
+/// A commit's age in one short word ([`imi_core::display::age`]).
 fn age(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let s = (now - t).num_seconds().max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        86_400..1_209_600 => format!("{}d", s / 86_400),
-        1_209_600..5_184_000 => format!("{}w", s / 604_800),
-        5_184_000..31_536_000 => format!("{}mo", s / 2_592_000),
-        _ => format!("{}y", s / 31_536_000),
-    }
+    imi_core::display::age((now - t).num_seconds())
 }
 
 /// `+2 !1 ?3 =1`: staged, modified, untracked, conflicted (the symbols of git

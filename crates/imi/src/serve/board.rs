@@ -299,15 +299,9 @@ fn columns(board: &Board) -> Markup {
     }
 }
 
-/// `3m`, `2h`, `5d` ago.
+/// `3m`, `2h`, `5d` ([`imi_core::display::age`]).
 fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
-    let s = (now - then).num_seconds().max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
+    imi_core::display::age((now - then).num_seconds())
 }
 
 /// A lease as the board shows it before the script counts it down (the script
