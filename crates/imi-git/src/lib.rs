@@ -356,25 +356,14 @@ impl Repo {
         };
         let s = String::from_utf8_lossy(&out);
         let mut it = s.trim_end_matches('\n').splitn(4, '\0');
-        match (it.next(), it.next(), it.next(), it.next()) {
-            (Some(hash), Some(time), Some(tree), Some(subject)) => Ok(Some(CommitInfo {
+        match (it.next(), it.next().map(str::parse), it.next(), it.next()) {
+            (Some(hash), Some(Ok(time)), Some(tree), Some(subject)) => Ok(Some(CommitInfo {
                 hash: hash.to_string(),
-                time: time.parse().unwrap_or(0),
+                time,
                 tree: tree.to_string(),
                 subject: subject.to_string(),
             })),
             _ => Err(self.unexpected(&["log", "-1"], s.into_owned())),
         }
-    }
-
-    /// Last commit's hash and subject of HEAD, `None` before the first commit.
-    pub fn last_commit(&self) -> Result<Option<(String, String)>> {
-        let Some(out) = self.probe(["log", "-1", "--format=%H%x00%s"])? else {
-            return Ok(None); // no commits yet
-        };
-        let s = String::from_utf8_lossy(&out);
-        Ok(s.trim_end()
-            .split_once('\0')
-            .map(|(h, m)| (h.to_string(), m.to_string())))
     }
 }

@@ -222,9 +222,10 @@ fn ahead_and_behind_the_remote_trunk() {
     assert_eq!(r.ahead_behind("origin/main", "HEAD").unwrap(), (1, 2));
     assert!(!r.is_ancestor("HEAD", "origin/main").unwrap());
     assert!(r.is_ancestor("HEAD~2", "origin/main").unwrap());
-    let (hash, subject) = r.last_commit().unwrap().unwrap();
-    assert_eq!(hash, r.rev_parse("HEAD").unwrap());
-    assert_eq!(subject, "mine 2");
+    let head = r.head_commit().unwrap().unwrap();
+    assert_eq!(head.hash, r.rev_parse("HEAD").unwrap());
+    assert_eq!(head.subject, "mine 2");
+    assert_eq!(head.tree, r.rev_parse_tree("HEAD").unwrap());
 }
 
 /// `side` and `main` both change `shared.txt`.

@@ -54,7 +54,7 @@ pub struct Term {
 
 impl Term {
     /// Plain text of any width (JSON, pipes, tests).
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub const PLAIN: Term = Term {
         color: false,
         width: None,
