@@ -71,6 +71,15 @@ pub async fn events_record_every_change_in_commit_order<S: Store>(s: &S) {
     })
     .await
     .unwrap();
+    s.log_activity(&NewActivity {
+        agent_id: "agent-a".into(),
+        worktree_id: Some(w.id),
+        activity_type: "claimed".into(),
+        description: Some("said so in the log".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let claim = |agent: &str, ttl| NewClaim {
         worktree_id: w.id,
         agent_id: agent.into(),
@@ -112,13 +121,13 @@ pub async fn events_record_every_change_in_commit_order<S: Store>(s: &S) {
             "imi.worktree.git_state",
             "imi.worktree.metadata",
             "imi.activity.logged",
-            "imi.claim.claimed",
+            // a line logged by hand, of a claim's type but with no epoch
             "imi.activity.logged",
+            // a claim change is one event: its activity line logs none of its own
+            "imi.claim.claimed",
             "imi.claim.renewed",
             "imi.claim.stolen",
-            "imi.activity.logged",
             "imi.claim.released",
-            "imi.activity.logged",
             "imi.type.added",
             "imi.type.removed",
             "imi.worktree.merged",
@@ -151,6 +160,11 @@ pub async fn events_record_every_change_in_commit_order<S: Store>(s: &S) {
     let logged = &events[4];
     assert_eq!(logged.payload["activity_type"], json!("committed"));
     assert_eq!(logged.payload["description"], json!("first commit"));
+    assert_eq!(events[5].payload["activity_type"], json!("claimed"));
+    assert_eq!(
+        events[5].payload["description"],
+        json!("said so in the log")
+    );
     let merged = by_type("imi.worktree.merged");
     assert_eq!(merged.payload["merge_commit_hash"], json!("def456"));
     assert_eq!(by_type("imi.type.added").payload["name"], json!("spike"));
@@ -257,6 +271,16 @@ pub async fn events_are_read_by_id_type_and_project<S: Store>(s: &S) {
     })
     .await
     .unwrap();
+    s.log_activity(&NewActivity {
+        agent_id: "agent-a".into(),
+        worktree_id: Some(wa.id),
+        activity_type: "committed".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // two projects, two worktrees, the claim (one event: its activity line logs
+    // none) and the activity
     let all = events_after(s, 0).await;
     assert_eq!(all.len(), 6, "{all:#?}");
 

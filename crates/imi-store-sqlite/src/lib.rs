@@ -531,31 +531,24 @@ macro_rules! claim_cols {
 
 impl SqliteStore {
     /// Appends a claim's activity in `tx` (the claim's own transaction).
-    async fn log_claim_activity(
-        tx: &mut Transaction<'static, Sqlite>,
-        agent: &str,
-        worktree_id: Uuid,
-        activity_type: &str,
-        description: String,
-        metadata: serde_json::Value,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, \
-             project_name, worktree_name, activity_type, description, metadata, created_at) \
-             SELECT ?1, ?2, w.id, w.project_id, p.name, w.name, ?3, ?4, ?5, ?6 \
-             FROM worktrees w JOIN projects p ON p.id = w.project_id WHERE w.id = ?7",
-        )
-        .bind(id_text(Uuid::new_v4()))
-        .bind(agent)
-        .bind(activity_type)
-        .bind(description)
-        .bind(metadata.to_string())
-        .bind(now_text())
-        .bind(id_text(worktree_id))
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        Ok(())
+    /// Runs `q`, several statements from `BEGIN IMMEDIATE` to `COMMIT`, on the writer
+    /// in one round trip to its thread (a claim is timed in round trips: each costs
+    /// more than SQLite's own work), and returns the rows its statements returned.
+    /// When a statement fails the batch stops there, perhaps inside its transaction:
+    /// that connection is then closed instead of going back to the pool, and closing
+    /// rolls back whatever it holds (the pool opens a fresh writer next time).
+    async fn write_batch<'q>(
+        &self,
+        q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        match q.fetch_all(&mut *conn).await {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                conn.detach().close().await.ok();
+                Err(db_err(e))
+            }
+        }
     }
 }
 
@@ -1371,84 +1364,75 @@ impl Store for SqliteStore {
     // --- claims -----------------------------------------------------------------------
 
     async fn try_claim(&self, c: &NewClaim) -> Result<Option<ClaimGrant>> {
-        let wid = id_text(c.worktree_id);
-        let mut tx = self.begin().await?;
-        // One statement decides: a new tenure, a renewal by the holder, or no row
-        // (another agent holds the item, or no such active worktree).
-        let row = sqlx::query(concat!(
-            "INSERT INTO claims AS c (project_id, worktree_name, worktree_id, agent_id, host, ",
-            "epoch, purpose, ttl_seconds, acquired_at, renewed_at, expires_at, released_at, ",
-            "stolen_from) ",
-            "SELECT w.project_id, w.name, w.id, ?2, w.host, 1, ?4, ?3, ",
-            db_now!(),
-            ", NULL, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || ?3 || ' seconds'), ",
-            "NULL, NULL FROM worktrees w WHERE w.id = ?1 AND w.active = 1 ",
-            "ON CONFLICT (project_id, worktree_name) DO UPDATE SET ",
-            "epoch = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-            "  THEN c.epoch ELSE c.epoch + 1 END, ",
-            "worktree_id = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-            "  THEN c.worktree_id ELSE excluded.worktree_id END, ",
-            "host = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-            "  THEN c.host ELSE excluded.host END, ",
-            "purpose = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-            "  THEN coalesce(excluded.purpose, c.purpose) ELSE excluded.purpose END, ",
-            "acquired_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-            "  THEN c.acquired_at ELSE excluded.acquired_at END, ",
-            "renewed_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-            "  THEN excluded.acquired_at ELSE NULL END, ",
-            "stolen_from = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
-            "  THEN c.stolen_from WHEN c.released_at IS NULL THEN c.agent_id ELSE NULL END, ",
-            "agent_id = excluded.agent_id, ttl_seconds = excluded.ttl_seconds, ",
-            "expires_at = excluded.expires_at, released_at = NULL ",
-            "WHERE (c.released_at IS NULL AND c.agent_id = excluded.agent_id) ",
-            "OR c.released_at IS NOT NULL OR c.expires_at <= ",
-            db_now!(),
-            " RETURNING ",
-            claim_cols!()
-        ))
-        .bind(&wid)
-        .bind(&c.agent_id)
-        .bind(c.ttl_seconds)
-        .bind(c.purpose.as_deref())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if let Some(r) = row {
-            let claim: Claim = rows::read(&r)?;
-            let renewed = claim.renewed_at.is_some();
-            if !renewed {
-                let (desc, kind) = match &claim.stolen_from {
-                    None => (format!("claimed (epoch {})", claim.epoch), "claimed"),
-                    Some(prev) => (
-                        format!("stolen from {prev} (lease expired; epoch {})", claim.epoch),
-                        "stolen",
-                    ),
-                };
-                let mut meta = serde_json::json!({"epoch": claim.epoch, "claim": kind});
-                if let Some(t) = claim.ttl_seconds {
-                    meta["ttl_seconds"] = t.into();
-                }
-                if let Some(p) = &claim.purpose {
-                    meta["purpose"] = p.clone().into();
-                }
-                if let Some(prev) = &claim.stolen_from {
-                    meta["stolen_from"] = prev.clone().into();
-                }
-                Self::log_claim_activity(
-                    &mut tx,
-                    &claim.agent_id,
-                    c.worktree_id,
-                    "claimed",
-                    desc,
-                    meta,
-                )
-                .await?;
+        // One transaction, one round trip: the upsert decides (a new tenure, a renewal
+        // by the holder, or no row: another agent holds the item, or no such active
+        // worktree); a new tenure (it changed the row, and not as a renewal) is then
+        // logged as claimed, or stolen when it took over an expired lease. The
+        // activity's words and metadata are those of the PostgreSQL function.
+        let rows = self
+            .write_batch(
+                sqlx::query(concat!(
+                    "BEGIN IMMEDIATE; ",
+                    "INSERT INTO claims AS c (project_id, worktree_name, worktree_id, agent_id, host, ",
+                    "epoch, purpose, ttl_seconds, acquired_at, renewed_at, expires_at, released_at, ",
+                    "stolen_from) ",
+                    "SELECT w.project_id, w.name, w.id, ?2, w.host, 1, ?4, ?3, ",
+                    db_now!(),
+                    ", NULL, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+' || ?3 || ' seconds'), ",
+                    "NULL, NULL FROM worktrees w WHERE w.id = ?1 AND w.active = 1 ",
+                    "ON CONFLICT (project_id, worktree_name) DO UPDATE SET ",
+                    "epoch = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                    "  THEN c.epoch ELSE c.epoch + 1 END, ",
+                    "worktree_id = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                    "  THEN c.worktree_id ELSE excluded.worktree_id END, ",
+                    "host = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                    "  THEN c.host ELSE excluded.host END, ",
+                    "purpose = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                    "  THEN coalesce(excluded.purpose, c.purpose) ELSE excluded.purpose END, ",
+                    "acquired_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                    "  THEN c.acquired_at ELSE excluded.acquired_at END, ",
+                    "renewed_at = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                    "  THEN excluded.acquired_at ELSE NULL END, ",
+                    "stolen_from = CASE WHEN c.released_at IS NULL AND c.agent_id = excluded.agent_id ",
+                    "  THEN c.stolen_from WHEN c.released_at IS NULL THEN c.agent_id ELSE NULL END, ",
+                    "agent_id = excluded.agent_id, ttl_seconds = excluded.ttl_seconds, ",
+                    "expires_at = excluded.expires_at, released_at = NULL ",
+                    "WHERE (c.released_at IS NULL AND c.agent_id = excluded.agent_id) ",
+                    "OR c.released_at IS NOT NULL OR c.expires_at <= ",
+                    db_now!(),
+                    " RETURNING ",
+                    claim_cols!(),
+                    "; ",
+                    // changes(): rows the upsert itself wrote (1, or 0 when it was refused)
+                    "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, ",
+                    "project_name, worktree_name, activity_type, description, metadata, created_at) ",
+                    "SELECT ?5, c.agent_id, w.id, w.project_id, p.name, w.name, 'claimed', ",
+                    "CASE WHEN c.stolen_from IS NULL THEN 'claimed (epoch ' || c.epoch || ')' ",
+                    "ELSE 'stolen from ' || c.stolen_from || ' (lease expired; epoch ' || c.epoch || ')' END, ",
+                    "json_patch('{}', json_object('claim', CASE WHEN c.stolen_from IS NULL ",
+                    "THEN 'claimed' ELSE 'stolen' END, 'epoch', c.epoch, 'purpose', c.purpose, ",
+                    "'stolen_from', c.stolen_from, 'ttl_seconds', c.ttl_seconds)), ?6 ",
+                    "FROM worktrees w JOIN projects p ON p.id = w.project_id ",
+                    "JOIN claims c ON c.project_id = w.project_id AND c.worktree_name = w.name ",
+                    "WHERE w.id = ?1 AND changes() = 1 AND c.renewed_at IS NULL; ",
+                    "COMMIT"
+                ))
+                .bind(id_text(c.worktree_id))
+                .bind(&c.agent_id)
+                .bind(c.ttl_seconds)
+                .bind(c.purpose.as_deref())
+                .bind(id_text(Uuid::new_v4()))
+                .bind(now_text()),
+            )
+            .await?;
+        match rows.first() {
+            Some(r) => {
+                let claim: Claim = rows::read(r)?;
+                let renewed = claim.renewed_at.is_some();
+                Ok(Some(ClaimGrant { claim, renewed }))
             }
-            tx.commit().await.map_err(db_err)?;
-            return Ok(Some(ClaimGrant { claim, renewed }));
+            None => Ok(None),
         }
-        tx.commit().await.map_err(db_err)?;
-        Ok(None)
     }
 
     async fn try_renew(
@@ -1486,43 +1470,41 @@ impl Store for SqliteStore {
         epoch: Option<i64>,
         force: bool,
     ) -> Result<Option<Claim>> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(concat!(
-            "UPDATE claims SET released_at = ",
-            db_now!(),
-            " WHERE (project_id, worktree_name) = ",
-            "(SELECT w.project_id, w.name FROM worktrees w WHERE w.id = ?1) ",
-            "AND released_at IS NULL AND (?4 OR (agent_id = ?2 AND epoch = ?3)) RETURNING ",
-            claim_cols!()
-        ))
-        .bind(id_text(worktree_id))
-        .bind(agent_id)
-        .bind(epoch)
-        .bind(force)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if let Some(r) = row {
-            let claim: Claim = rows::read(&r)?;
-            let forced = force && claim.agent_id != agent_id;
-            let desc = if forced {
-                format!(
-                    "released the claim of {} (forced; epoch {})",
-                    claim.agent_id, claim.epoch
-                )
-            } else {
-                format!("released (epoch {})", claim.epoch)
-            };
-            let meta = serde_json::json!({
-                "epoch": claim.epoch, "holder": claim.agent_id, "forced": forced
-            });
-            Self::log_claim_activity(&mut tx, agent_id, worktree_id, "released", desc, meta)
-                .await?;
-            tx.commit().await.map_err(db_err)?;
-            return Ok(Some(claim));
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(None)
+        // One transaction, one round trip (as try_claim): the release, then its line in
+        // the log, naming the holder when another agent forced it.
+        let rows = self
+            .write_batch(
+                sqlx::query(concat!(
+                    "BEGIN IMMEDIATE; ",
+                    "UPDATE claims SET released_at = ",
+                    db_now!(),
+                    " WHERE (project_id, worktree_name) = ",
+                    "(SELECT w.project_id, w.name FROM worktrees w WHERE w.id = ?1) ",
+                    "AND released_at IS NULL AND (?4 OR (agent_id = ?2 AND epoch = ?3)) RETURNING ",
+                    claim_cols!(),
+                    "; ",
+                    "INSERT INTO agent_activities (id, agent_id, worktree_id, project_id, ",
+                    "project_name, worktree_name, activity_type, description, metadata, created_at) ",
+                    "SELECT ?5, ?2, w.id, w.project_id, p.name, w.name, 'released', ",
+                    "CASE WHEN ?4 AND c.agent_id <> ?2 THEN 'released the claim of ' || c.agent_id ",
+                    "|| ' (forced; epoch ' || c.epoch || ')' ",
+                    "ELSE 'released (epoch ' || c.epoch || ')' END, ",
+                    "json_object('epoch', c.epoch, 'forced', json(CASE WHEN ?4 AND c.agent_id <> ?2 ",
+                    "THEN 'true' ELSE 'false' END), 'holder', c.agent_id), ?6 ",
+                    "FROM worktrees w JOIN projects p ON p.id = w.project_id ",
+                    "JOIN claims c ON c.project_id = w.project_id AND c.worktree_name = w.name ",
+                    "WHERE w.id = ?1 AND changes() = 1; ",
+                    "COMMIT"
+                ))
+                .bind(id_text(worktree_id))
+                .bind(agent_id)
+                .bind(epoch)
+                .bind(force)
+                .bind(id_text(Uuid::new_v4()))
+                .bind(now_text()),
+            )
+            .await?;
+        rows.first().map(rows::read).transpose()
     }
 
     async fn get_claim(&self, worktree_id: Uuid) -> Result<Option<Claim>> {

@@ -94,8 +94,8 @@ async fn concurrent_metadata_writes_lose_nothing() {
 async fn migrate_twice_changes_nothing() {
     let s = fresh().await;
     let first = s.schema_status().await.unwrap();
-    assert_eq!(first.applied, 9);
-    assert_eq!(first.latest, 9);
+    assert_eq!(first.applied, 10);
+    assert_eq!(first.latest, 10);
     assert!(first.pending.is_empty());
     assert_eq!(first.backend, "sqlite");
     let again = s.migrate().await.unwrap();
@@ -113,7 +113,7 @@ async fn fresh_file_reports_pending() {
     let st = s.schema_status().await.unwrap();
     assert_eq!(
         (st.applied, st.latest, st.pending),
-        (0, 9, vec![1, 2, 3, 4, 5, 6, 7, 8, 9])
+        (0, 10, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     );
 }
 
@@ -139,7 +139,7 @@ async fn concurrent_migrate_on_a_fresh_file() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert_eq!(n, 9);
+        assert_eq!(n, 10);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut conn)
             .await

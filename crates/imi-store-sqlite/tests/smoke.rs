@@ -27,7 +27,7 @@ async fn reset_and_maintain() {
     s.reset().await.unwrap();
     let st = s.schema_status().await.unwrap();
     assert_eq!(st.applied, 0);
-    assert_eq!(st.pending, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(st.pending, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     imi_core::store::ensure_schema(&s.store).await.unwrap();
     assert!(s.list_projects(true).await.unwrap().is_empty());
     assert_eq!(s.list_types().await.unwrap().len(), 6);
