@@ -14,7 +14,7 @@ DROP TRIGGER agent_activities_events;
 CREATE TRIGGER agent_activities_events AFTER INSERT ON agent_activities
 FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM events_muted)
   AND NOT (NEW.activity_type IN ('claimed', 'released')
-           AND json_extract(NEW.metadata, '$.epoch') IS NOT NULL)
+           AND json_type(NEW.metadata, '$.epoch') IS NOT NULL)
 BEGIN
     INSERT INTO events (type, project_id, project_name, worktree_id, worktree_name, agent_id, host, payload)
     VALUES (CASE WHEN json_extract(NEW.metadata, '$.hook') IS NOT NULL THEN 'imi.hook.ran'

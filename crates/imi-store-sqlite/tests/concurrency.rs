@@ -325,3 +325,56 @@ async fn inflight_orders_most_recent_first() {
             .all(|i| i.status == imi_core::WorkStatus::Behind)
     );
 }
+
+/// A claim whose caller gives up while it waits for the write lock (its future is
+/// dropped, as a timeout does) leaves nothing behind: the writer it was using is not
+/// handed to the next caller inside a transaction begun for the claim, so later
+/// writes commit and the claim can be made again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_dropped_while_waiting_leaves_no_open_transaction() {
+    let s = fresh().await;
+    let p = project(&s, "app").await;
+    let w = worktree(&s, &p, "feat-x").await;
+    let claim = imi_core::NewClaim {
+        worktree_id: w.id,
+        agent_id: "agent-a".into(),
+        ttl_seconds: None,
+        purpose: None,
+    };
+    // another process holds the write lock
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", s.path().display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), s.claim(&claim)).await;
+    assert!(gave_up.is_err(), "the claim did not wait for the lock");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+
+    // the next writes commit: another process sees them
+    let q = project(&s, "lib").await;
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM projects WHERE id = ?1")
+        .bind(q.id.to_string())
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(seen, 1, "a write after the dropped claim was not committed");
+    let g = s.claim(&claim).await.unwrap();
+    assert_eq!((g.claim.epoch, g.renewed), (1, false));
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM claims WHERE released_at IS NULL AND agent_id = 'agent-a'",
+    )
+    .fetch_one(&mut other)
+    .await
+    .unwrap();
+    assert_eq!(held, 1);
+    // and exactly one line in the log for it
+    let lines: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM agent_activities WHERE activity_type = 'claimed'")
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+    assert_eq!(lines, 1);
+}
