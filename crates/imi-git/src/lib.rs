@@ -54,6 +54,8 @@ pub struct Repo {
     dir: PathBuf,
     program: PathBuf,
     env: Vec<(OsString, OsString)>,
+    /// [`Repo::common_dir`], once git has said it.
+    common: std::sync::OnceLock<PathBuf>,
 }
 
 impl Repo {
@@ -62,6 +64,7 @@ impl Repo {
             dir: dir.into(),
             program: PathBuf::from("git"),
             env: vec![],
+            common: std::sync::OnceLock::new(),
         }
     }
 
@@ -170,11 +173,16 @@ impl Repo {
             .map(PathBuf::from)
     }
 
-    /// The repository's shared `.git` directory (same for every worktree).
+    /// The repository's shared `.git` directory (same for every worktree). Asked of
+    /// git once per `Repo`: an operation asks for it more than once (its lock, its
+    /// intent record), and it does not change while the repository exists.
     pub fn common_dir(&self) -> Result<PathBuf> {
+        if let Some(p) = self.common.get() {
+            return Ok(p.clone());
+        }
         let p =
             PathBuf::from(self.run(["rev-parse", "--path-format=absolute", "--git-common-dir"])?);
-        Ok(p)
+        Ok(self.common.get_or_init(|| p).clone())
     }
 
     /// The URL of `remote`, `None` when there is no such remote.

@@ -709,3 +709,37 @@ fn commands_in_hints_are_quoted_for_the_shell() {
         r"git -C '/tmp/my repo' log -1 --format=%s 'it'\''s'"
     );
 }
+
+/// The common directory is asked of git once per `Repo` (an operation's lock and
+/// its intent record both need it): the second answer starts no process.
+#[test]
+fn the_common_dir_is_asked_once() {
+    let w = World::new();
+    let work = w.work();
+    // a git that notes each start in a file, then runs the real one
+    let log = w.path("starts.log");
+    let wrapper = w.path("git-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec git \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&wrapper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&wrapper, perms).unwrap();
+    let r = repo(&work).with_program(&wrapper);
+    let first = r.common_dir().unwrap();
+    assert_eq!(first, work.join(".git").canonicalize().unwrap());
+    assert_eq!(r.common_dir().unwrap(), first);
+    let starts = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(starts.lines().count(), 1, "{starts}");
+    // another Repo asks again
+    assert_eq!(
+        repo(&work).with_program(&wrapper).common_dir().unwrap(),
+        first
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}
