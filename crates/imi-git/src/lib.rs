@@ -9,6 +9,7 @@
 
 mod clone;
 mod error;
+mod files;
 mod lock;
 mod merge;
 mod status;
@@ -56,6 +57,9 @@ pub struct Repo {
     env: Vec<(OsString, OsString)>,
     /// [`Repo::common_dir`], once git has said it.
     common: std::sync::OnceLock<PathBuf>,
+    /// Where git keeps this worktree's files, when they can be read directly
+    /// (`files.rs`); found once per `Repo`.
+    layout: std::sync::OnceLock<Option<files::Layout>>,
 }
 
 impl Repo {
@@ -65,6 +69,7 @@ impl Repo {
             program: PathBuf::from("git"),
             env: vec![],
             common: std::sync::OnceLock::new(),
+            layout: std::sync::OnceLock::new(),
         }
     }
 
@@ -84,6 +89,13 @@ impl Repo {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// git's files for this directory, `None` when they are not read directly.
+    fn layout(&self) -> Option<&files::Layout> {
+        self.layout
+            .get_or_init(|| files::Layout::of(&self.dir, &self.env))
+            .as_ref()
     }
 
     /// Runs git in this directory and returns its output whatever its exit status;
@@ -173,10 +185,14 @@ impl Repo {
             .map(PathBuf::from)
     }
 
-    /// The repository's shared `.git` directory (same for every worktree). Asked of
-    /// git once per `Repo`: an operation asks for it more than once (its lock, its
-    /// intent record), and it does not change while the repository exists.
+    /// The repository's shared `.git` directory (same for every worktree),
+    /// absolute with symbolic links resolved. Read from the worktree's `.git`, else
+    /// asked of git once per `Repo`: an operation asks for it more than once (its
+    /// lock, its intent record), and it does not change while the repository exists.
     pub fn common_dir(&self) -> Result<PathBuf> {
+        if let Some(l) = self.layout() {
+            return Ok(l.common().to_path_buf());
+        }
         if let Some(p) = self.common.get() {
             return Ok(p.clone());
         }
@@ -194,6 +210,9 @@ impl Repo {
 
     /// The branch checked out here, `None` when detached.
     pub fn current_branch(&self) -> Result<Option<String>> {
+        if let Some(b) = self.layout().and_then(files::Layout::head_branch) {
+            return Ok(b);
+        }
         self.probe_line(["symbolic-ref", "--quiet", "--short", "HEAD"])
     }
 
@@ -230,7 +249,12 @@ impl Repo {
         Ok(out.lines().any(|l| l.split('\t').nth(1) == Some(r)))
     }
 
+    /// Does the full ref `r` (`refs/heads/x`) exist (a symbolic ref: does what it
+    /// points at)?
     pub fn ref_exists(&self, r: &str) -> Result<bool> {
+        if let Some(found) = self.layout().and_then(|l| l.resolve(r)) {
+            return Ok(found.is_some());
+        }
         self.check(["show-ref", "--verify", "--quiet", r])
     }
 
@@ -240,12 +264,23 @@ impl Repo {
 
     /// `git check-ref-format --branch`: is `name` a valid branch name?
     pub fn valid_branch_name(&self, name: &str) -> Result<bool> {
+        if let Some(valid) = files::valid_branch_name(name) {
+            return Ok(valid);
+        }
         Ok(self
             .probe(["check-ref-format", "--branch", name])?
             .is_some())
     }
 
+    /// The commit `rev` names. `HEAD` and branches are read from git's files (a
+    /// branch always points at a commit); anything else is asked of git, which
+    /// also peels a tag to its commit.
     pub fn rev_parse(&self, rev: &str) -> Result<String> {
+        if let Some((oid, full)) = self.layout().and_then(|l| l.resolve_rev(rev))
+            && (full == "HEAD" || full.starts_with("refs/heads/"))
+        {
+            return Ok(oid);
+        }
         self.run([
             "rev-parse",
             "--verify",
@@ -296,7 +331,14 @@ impl Repo {
     }
 
     /// Is `commit` contained in `into`?
+    /// Two names of one commit answer without git.
     pub fn is_ancestor(&self, commit: &str, into: &str) -> Result<bool> {
+        if let Some(l) = self.layout()
+            && let (Some((a, _)), Some((b, _))) = (l.resolve_rev(commit), l.resolve_rev(into))
+            && a == b
+        {
+            return Ok(true);
+        }
         self.check(["merge-base", "--is-ancestor", commit, into])
     }
 

@@ -68,6 +68,15 @@ impl Repo {
         ])?))
     }
 
+    /// The registered worktree whose top directory is `path`, as
+    /// [`Repo::worktree_list`] would list it; read from git's files when possible.
+    pub fn worktree_at(&self, path: &Path) -> Result<Option<WorktreeEntry>> {
+        if let Some(found) = self.layout().and_then(|l| l.worktree_at(path)) {
+            return Ok(found);
+        }
+        Ok(self.worktree_list()?.into_iter().find(|e| e.path == path))
+    }
+
     /// `git worktree add`: a new branch `branch` from `start` when `start` is given,
     /// else the existing branch.
     pub fn worktree_add(&self, path: &Path, branch: &str, start: Option<&str>) -> Result<()> {

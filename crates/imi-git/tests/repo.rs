@@ -569,7 +569,8 @@ fn git_that_cannot_be_started_is_a_spawn_failure() {
         repo(&w.work()).with_program(w.path("no/such/git")),
         repo(&w.work()).with_env("PATH", w.path("empty")),
     ] {
-        let err = r.rev_parse("HEAD").unwrap_err();
+        // (HEAD is read from git's files: ask what only git can answer)
+        let err = r.uncommitted_count().unwrap_err();
         assert!(matches!(err, GitError::Spawn { .. }), "{err:?}");
         let e = imi_core::Error::from(err);
         assert_eq!(e.kind, ErrorKind::Git);
@@ -710,13 +711,8 @@ fn commands_in_hints_are_quoted_for_the_shell() {
     );
 }
 
-/// The common directory is asked of git once per `Repo` (an operation's lock and
-/// its intent record both need it): the second answer starts no process.
-#[test]
-fn the_common_dir_is_asked_once() {
-    let w = World::new();
-    let work = w.work();
-    // a git that notes each start in a file, then runs the real one
+/// A git that notes each start in a file, then runs the real one; and that file.
+fn counting_git(w: &World) -> (PathBuf, PathBuf) {
     let log = w.path("starts.log");
     let wrapper = w.path("git-wrapper");
     std::fs::write(
@@ -730,16 +726,221 @@ fn the_common_dir_is_asked_once() {
     let mut perms = std::fs::metadata(&wrapper).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&wrapper, perms).unwrap();
-    let r = repo(&work).with_program(&wrapper);
-    let first = r.common_dir().unwrap();
-    assert_eq!(first, work.join(".git").canonicalize().unwrap());
-    assert_eq!(r.common_dir().unwrap(), first);
-    let starts = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(starts.lines().count(), 1, "{starts}");
-    // another Repo asks again
-    assert_eq!(
-        repo(&work).with_program(&wrapper).common_dir().unwrap(),
-        first
+    (wrapper, log)
+}
+
+fn starts(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Does git itself say `r` exists?
+fn git_has_ref(dir: &Path, r: &str) -> bool {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["show-ref", "--verify", "--quiet", r])
+        .envs(ENV)
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// The answers imi-git reads from git's files (common directory, refs loose and
+/// packed and symbolic, HEAD attached and detached, the worktree at a path:
+/// linked, locked, prunable, none) are git's own answers, and start no git.
+#[test]
+fn reads_from_gits_files_agree_with_git_and_start_no_git() {
+    let w = World::new();
+    let work = w.work();
+    let plain = repo(&work);
+    let (feat, locked, gone, det) = (
+        w.path("feat-a"),
+        w.path("locked"),
+        w.path("gone"),
+        w.path("det"),
     );
-    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+    plain
+        .worktree_add(&feat, "feat/a", Some("origin/main"))
+        .unwrap();
+    plain.worktree_add(&locked, "lk", Some("main")).unwrap();
+    git(
+        &work,
+        &["worktree", "lock", "--reason", "on a usb disk", "../locked"],
+    );
+    plain.worktree_add(&gone, "gone", Some("main")).unwrap();
+    std::fs::remove_dir_all(&gone).unwrap();
+    git(&work, &["worktree", "add", "--quiet", "--detach", "../det"]);
+    git(&work, &["tag", "-a", "-m", "v1", "v1"]);
+    git(&work, &["update-ref", "refs/heads/only-packed", "HEAD"]);
+    git(&work, &["pack-refs", "--all"]);
+    // after packing: main moves on in its loose file, feat/a gets a commit
+    commit(&work, "b.txt", "b\n", "b");
+    commit(&feat, "a.txt", "a\n", "a");
+    git(
+        &work,
+        &["symbolic-ref", "refs/heads/alias", "refs/heads/main"],
+    );
+
+    let (wrapper, log) = counting_git(&w);
+    let r = repo(&work).with_program(&wrapper);
+    let listed = plain.worktree_list().unwrap();
+    let git_common = git(
+        &work,
+        &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    );
+    assert_eq!(r.common_dir().unwrap(), PathBuf::from(git_common));
+    assert_eq!(
+        repo(&feat).with_program(&wrapper).common_dir().unwrap(),
+        r.common_dir().unwrap()
+    );
+    for name in [
+        "refs/heads/main",
+        "refs/heads/only-packed",
+        "refs/heads/alias",
+        "refs/heads/feat/a",
+        "refs/heads/feat",
+        "refs/heads/nope",
+        "refs/remotes/origin/main",
+        "refs/remotes/origin/HEAD",
+        "refs/tags/v1",
+        "HEAD",
+    ] {
+        assert_eq!(
+            r.ref_exists(name).unwrap(),
+            git_has_ref(&work, name),
+            "{name}"
+        );
+    }
+    for rev in [
+        "main",
+        "HEAD",
+        "only-packed",
+        "alias",
+        "feat/a",
+        "refs/heads/main",
+    ] {
+        assert_eq!(
+            r.rev_parse(rev).unwrap(),
+            git(&work, &["rev-parse", rev]),
+            "{rev}"
+        );
+    }
+    for (dir, branch) in [(&work, Some("main")), (&feat, Some("feat/a")), (&det, None)] {
+        let b = repo(dir).with_program(&wrapper).current_branch().unwrap();
+        assert_eq!(b.as_deref(), branch, "{}", dir.display());
+    }
+    for path in [&work, &feat, &locked, &gone, &det, &w.path("none")] {
+        let canonical = path.canonicalize().unwrap_or(path.to_path_buf());
+        let want = listed.iter().find(|e| e.path == canonical);
+        assert_eq!(
+            r.worktree_at(path).unwrap().as_ref(),
+            want,
+            "{}",
+            path.display()
+        );
+    }
+    assert!(r.worktree_at(&gone).unwrap().unwrap().prunable);
+    assert_eq!(
+        r.worktree_at(&locked).unwrap().unwrap().locked.as_deref(),
+        Some("on a usb disk")
+    );
+    assert!(r.is_ancestor("alias", "refs/heads/main").unwrap());
+    assert!(r.valid_branch_name("feat/x").unwrap());
+    assert!(!r.valid_branch_name("feat/x.lock").unwrap());
+    assert_eq!(starts(&log), Vec::<String>::new(), "no git was started");
+
+    // what the files do not answer, git does: a revision git must evaluate, a
+    // tag (peeled to its commit), two commits' ancestry
+    let tagged = r.rev_parse("v1").unwrap();
+    assert_eq!(tagged, git(&work, &["rev-parse", "v1^{commit}"]));
+    assert!(r.rev_parse("HEAD~1").is_ok());
+    assert!(!r.is_ancestor("feat/a", "main").unwrap());
+    assert_eq!(starts(&log).len(), 3, "{:?}", starts(&log));
+}
+
+/// Where git's files may not be the ones git reads (`GIT_DIR` in the
+/// environment, the reftable format, a subdirectory), imi-git asks git.
+#[test]
+fn reads_fall_back_to_git_where_the_files_are_not_read() {
+    let w = World::new();
+    let work = w.work();
+    let (wrapper, log) = counting_git(&w);
+    let relocated = repo(&work)
+        .with_program(&wrapper)
+        .with_env("GIT_DIR", work.join(".git"));
+    assert!(relocated.branch_exists("main").unwrap());
+    assert_eq!(starts(&log).len(), 1);
+
+    let sub = work.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let in_sub = repo(&sub).with_program(&wrapper);
+    assert!(in_sub.branch_exists("main").unwrap());
+    assert_eq!(
+        in_sub.common_dir().unwrap(),
+        work.join(".git").canonicalize().unwrap()
+    );
+    assert_eq!(starts(&log).len(), 3);
+
+    let rt = w.path("reftable");
+    git(
+        w.tmp.path(),
+        &[
+            "init",
+            "--quiet",
+            "--ref-format=reftable",
+            "-b",
+            "main",
+            rt.to_str().unwrap(),
+        ],
+    );
+    commit(&rt, "r.txt", "r\n", "r");
+    let r = repo(&rt).with_program(&wrapper);
+    assert!(r.branch_exists("main").unwrap());
+    assert!(!r.branch_exists("nope").unwrap());
+    assert_eq!(r.current_branch().unwrap().as_deref(), Some("main"));
+    assert_eq!(starts(&log).len(), 6, "{:?}", starts(&log));
+}
+
+/// What branch names are made of here: git's rules are about these pieces
+/// (`.lock` ends, `..`, `@{`, leading `-` and `.`, empty components, bad bytes).
+const PIECES: [&str; 32] = [
+    "a", "a", "a", "a", "feat", "feat", "x1", "/", "/", "/", "é", ".", "..", ".lock", "lock", "@",
+    "@{", "{-1}", "{", "}", "-", "//", " ", "~", "^", ":", "?", "*", "[", "\\", "\u{7f}", "HEAD",
+];
+
+use proptest::strategy::Strategy as _;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    /// A branch name is valid exactly when `git check-ref-format --branch` says so
+    /// (asked outside any repository), and the answer starts no git.
+    #[test]
+    fn branch_names_are_judged_as_git_judges_them(
+        name in proptest::collection::vec(proptest::sample::select(PIECES.to_vec()), 1..7)
+            .prop_map(|p| p.concat())
+    ) {
+        let outside = std::env::temp_dir();
+        let git_says = Command::new("git")
+            .current_dir(&outside)
+            .args(["check-ref-format", "--branch", &name])
+            .envs(ENV)
+            .env("GIT_CEILING_DIRECTORIES", &outside)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        // a program that does not exist: the answer must come without git
+        let ours = Repo::at(&outside)
+            .with_program(outside.join("no-git-here"))
+            .valid_branch_name(&name);
+        match ours {
+            Ok(v) => proptest::prop_assert_eq!(v, git_says, "{:?}", name),
+            // `@{-N}` shorthand: git alone knows the branch before
+            Err(_) => proptest::prop_assert!(name.starts_with("@{-"), "{:?}", name),
+        }
+    }
 }

@@ -60,8 +60,11 @@ const TABLES: &[&str] = &[
 pub struct SqliteStore {
     path: PathBuf,
     host: String,
+    /// The writer pool itself when `shared`.
     reader: SqlitePool,
     writer: SqlitePool,
+    /// One connection for reads and writes (`readers` 0).
+    shared: bool,
     /// The connection [`Store::change_token`] asks, opened on first use.
     watcher: std::sync::Arc<tokio::sync::Mutex<Watcher>>,
 }
@@ -173,11 +176,12 @@ impl SqliteStore {
         SqliteStore::open_with_readers(path, host, READERS).await
     }
 
-    /// [`SqliteStore::open`] with at most `readers` reading connections (at least
-    /// one) beside the writer. A process that runs one statement at a time (the
-    /// command line) gives 1: every read then reuses the one connection instead of
-    /// opening another while the previous one is handed back to the pool (each
-    /// connection is a thread and a parse of the schema).
+    /// [`SqliteStore::open`] with at most `readers` reading connections beside the
+    /// writer. A process that runs one statement at a time (the command line) gives
+    /// 0: its reads then go through the writer's one connection too, so a command
+    /// that reads and then writes opens one connection, not two (each connection is
+    /// a thread and a parse of the whole schema, about a third of a quick command's
+    /// time). Reads never wait for another process's write either way (WAL).
     ///
     /// Connections open on first use. A file that is already a registry in WAL mode
     /// (read from its header, see [`is_wal_database`]) needs nothing more; any other
@@ -217,14 +221,21 @@ impl SqliteStore {
                 .max_lifetime(None)
                 .acquire_timeout(Duration::from_secs(30))
         };
+        let writer = pool(1)
+            .after_release(|conn, _| Box::pin(release_clean(conn)))
+            .connect_lazy_with(options.clone());
+        let shared = readers == 0;
         // Readers commit nothing, so they skip the writer's check on release (a
         // round trip to the connection's thread after every statement).
-        let readers = pool(readers.max(1));
-        let ready = is_wal_database(path);
-        let reader = if ready {
-            readers.connect_lazy_with(options.clone())
+        let reader = if shared {
+            writer.clone()
         } else {
-            readers.connect_with(options.clone()).await.map_err(|e| {
+            pool(readers).connect_lazy_with(options.clone())
+        };
+        let ready = is_wal_database(path);
+        if !ready {
+            // open now: a file that cannot be opened fails here
+            reader.acquire().await.map(drop).map_err(|e| {
                 let inner = db_err(e);
                 Error::new(
                     inner.kind,
@@ -235,16 +246,14 @@ impl SqliteStore {
                         .hint
                         .unwrap_or_else(|| "check the registry path (imi db status)".into()),
                 )
-            })?
-        };
-        let writer = pool(1)
-            .after_release(|conn, _| Box::pin(release_clean(conn)))
-            .connect_lazy_with(options.clone());
+            })?;
+        }
         let store = SqliteStore {
             path: path.to_path_buf(),
             host,
             reader,
             writer,
+            shared,
             watcher: std::sync::Arc::new(tokio::sync::Mutex::new(Watcher {
                 options,
                 generation: 0,
@@ -257,9 +266,21 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Whether this store has opened its writer connection (it wrote, or migrated).
-    pub fn has_written(&self) -> bool {
-        self.writer.size() > 0
+    /// Whether this store wrote (or migrated). With separate readers: whether its
+    /// writer connection was opened; sharing one connection: whether that
+    /// connection changed a row (SQLite's `total_changes()`, triggers included).
+    pub async fn has_written(&self) -> bool {
+        if self.writer.size() == 0 {
+            return false;
+        }
+        if !self.shared {
+            return true;
+        }
+        // an error: say "wrote" (closing checkpoints, never loses anything)
+        sqlx::query_scalar::<_, i64>("SELECT total_changes()")
+            .fetch_one(&self.writer)
+            .await
+            .map_or(true, |n| n > 0)
     }
 
     /// Closes every connection, waiting for each. The last connection to the file

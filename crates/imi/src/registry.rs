@@ -27,7 +27,7 @@ macro_rules! with_store {
 pub(crate) use with_store;
 
 /// Connections a command opens to its registry: it runs one statement at a time, so
-/// one connection serves them all (SQLite opens its writer besides, when it writes).
+/// one connection serves them all (SQLite's one connection reads and writes).
 /// A larger pool would open a second connection while the first is being handed
 /// back, and opening one costs more than the statements of a quick command.
 const CONNECTIONS: u32 = 1;
@@ -58,7 +58,12 @@ impl AnyStore {
     ) -> Result<AnyStore> {
         Ok(match target {
             DatabaseTarget::Sqlite(path) => {
-                AnyStore::Sqlite(SqliteStore::open_with_readers(path, host, connections).await?)
+                // the writer is one of the `connections`: the command line's 1 is the
+                // writer alone, serving reads too
+                AnyStore::Sqlite(
+                    SqliteStore::open_with_readers(path, host, connections.saturating_sub(1))
+                        .await?,
+                )
             }
             DatabaseTarget::Postgres(url) => {
                 AnyStore::Postgres(PgStore::connect_with_pool_size(url, host, connections).await?)
@@ -83,7 +88,7 @@ impl AnyStore {
     /// creations and deletions per read-only command, the slowest part of opening).
     pub async fn finish(self) {
         match self {
-            AnyStore::Sqlite(s) if !s.has_written() => std::mem::forget(s),
+            AnyStore::Sqlite(s) if !s.has_written().await => std::mem::forget(s),
             AnyStore::Sqlite(s) => s.close().await,
             AnyStore::Postgres(s) => s.pool().close().await,
         }

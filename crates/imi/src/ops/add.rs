@@ -187,9 +187,7 @@ async fn add_in<S: Store>(
     // From here to the registry, one lock: concurrent adds of one name queue, and
     // the second finds the first one's worktree and prints the same path.
     let _lock = repo.lock().await?;
-    let listed = repo.worktree_list()?;
-    let entry = listed.iter().find(|e| e.path == path);
-    if let Some(e) = entry {
+    if let Some(e) = repo.worktree_at(&path)? {
         // already a worktree: make sure it is this branch, then (re)register it
         if e.branch.as_deref() != Some(branch.as_str()) {
             return Err(Error::conflict(format!(
@@ -221,11 +219,12 @@ async fn add_in<S: Store>(
         .with_hint("move that directory away, or pick another name"));
     }
 
-    let has_origin = repo.remote_url("origin")?.is_some();
+    // asked only when needed: with --no-fetch an add starts no git but its own
+    let has_origin = || -> Result<bool> { Ok(repo.remote_url("origin")?.is_some()) };
     // what to check out: an existing branch, or a new one from `start`
     let (start, fetch_review) = match src {
         Source::Review(n) => {
-            if !has_origin {
+            if !has_origin()? {
                 return Err(Error::validation(format!(
                     "project {} has no origin remote to fetch the review from",
                     project.name
@@ -261,7 +260,7 @@ async fn add_in<S: Store>(
             }
         }
         Source::Branch { from, fetch } => {
-            if fetch && has_origin {
+            if fetch && has_origin()? {
                 repo.fetch("origin").map_err(|e| {
                     e.into_error_with_hint(Some(
                         "check the network and `git remote -v`, or pass --no-fetch to use what is already fetched from origin".into(),

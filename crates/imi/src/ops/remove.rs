@@ -151,7 +151,8 @@ async fn remove_in<S: Store>(
     let exists = Path::new(&w.path).is_dir();
     let mut merged = None;
     let state = if exists {
-        let state = Work::read(Path::new(&w.path))?;
+        // files: `git worktree remove` refuses them itself (see `apply`)
+        let state = Work::read_commits(Path::new(&w.path))?;
         state.refuse_unless_forced(&w.name, &w.path, o.force)?;
         Some(state)
     } else {
@@ -219,14 +220,18 @@ pub async fn apply<S: Store>(
     };
     let path = Path::new(&i.path);
     let listed = repo
-        .worktree_list()
+        .worktree_at(path)
         .map_err(|e| left(e.into(), "listing worktrees"))?;
-    match listed.iter().find(|e| e.path == path) {
+    match listed {
         Some(e) if !e.prunable && path.is_dir() => {
             if let Err(e) = work::remove_dir(&repo, path, i.force) {
-                if path.is_dir() && repo.worktree_list()?.iter().any(|x| x.path == path) {
-                    // git refused before removing anything: the command simply failed
+                if path.is_dir() && repo.worktree_at(path)?.is_some() {
+                    // git refused before removing anything: the command simply
+                    // failed; for files it would lose, say so as `remove` always has
                     journal.done()?;
+                    if !i.force {
+                        Work::read(path)?.refuse_unless_forced(&i.worktree, &i.path, false)?;
+                    }
                     return Err(e);
                 }
                 return Err(left(e, "`git worktree remove`"));

@@ -27,8 +27,19 @@ pub struct Work {
 impl Work {
     /// Reads the worktree at `path`.
     pub fn read(path: &Path) -> Result<Work> {
+        let mut work = Work::read_commits(path)?;
+        work.uncommitted = Repo::at(path).uncommitted_count()?;
+        Ok(work)
+    }
+
+    /// [`Work::read`] without counting files (`uncommitted` is 0): for a removal,
+    /// where `git worktree remove` (without `--force`) checks the same `git status`
+    /// listing itself, at the last moment, and refuses; `--force` discards the
+    /// files anyway. Reads HEAD from git's files; starts git only for a detached
+    /// HEAD (its commits on no other ref).
+    pub fn read_commits(path: &Path) -> Result<Work> {
         let repo = Repo::at(path);
-        let uncommitted = repo.uncommitted_count()?;
+        let uncommitted = 0;
         let head_branch = repo.current_branch()?;
         let head = repo.rev_parse("HEAD").ok();
         let unreferenced = match (&head_branch, &head) {

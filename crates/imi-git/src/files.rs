@@ -1,0 +1,344 @@
+//! Answers read from git's own files instead of asking a git process: where the
+//! repository's directories are, what a ref or `HEAD` points at, which registered
+//! worktree lives at a path, and whether a name is a valid branch name. Each
+//! starts no process (a git start costs about as much as `git worktree remove`'s
+//! own work on a small repository), and each says "don't know" ([`None`]) for
+//! anything it does not read exactly as git does (the reftable format, a relative
+//! worktree link, a ref file it cannot parse, `GIT_DIR` and friends in the
+//! environment); the caller then asks git, so an answer is git's or nothing.
+//!
+//! Only reads: nothing here writes into `.git`. git writes every file read here
+//! by renaming a finished lock file over it, so a read sees the old or the new
+//! file, never half of one; a ref moved from its loose file into `packed-refs` is
+//! written there before the loose file goes, so reading the loose file first and
+//! `packed-refs` second never misses it (git's own order).
+
+use std::ffi::OsString;
+use std::io::ErrorKind as IoKind;
+use std::path::{Path, PathBuf};
+
+use crate::worktree::WorktreeEntry;
+
+/// Environment variables that move git's directories away from `<dir>/.git`: with
+/// any of them set the files below may not be the ones git reads.
+const RELOCATING_ENV: [&str; 5] = [
+    "GIT_DIR",
+    "GIT_COMMON_DIR",
+    "GIT_WORK_TREE",
+    "GIT_REF_STORAGE",
+    "GIT_NAMESPACE",
+];
+
+/// A worktree's git directory and the repository's common one.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// `<dir>/.git`, or the linked worktree's `<common>/worktrees/<id>`.
+    git_dir: PathBuf,
+    /// Shared by all worktrees; absolute, symbolic links resolved (as
+    /// `git rev-parse --path-format=absolute --git-common-dir` prints it).
+    common: PathBuf,
+}
+
+impl Layout {
+    /// The layout of the worktree whose top directory is `dir`, `None` unless
+    /// `dir/.git` is one (a subdirectory of a worktree, a bare repository: ask git).
+    /// `env`: the variables the caller adds to git's environment.
+    pub(crate) fn of(dir: &Path, env: &[(OsString, OsString)]) -> Option<Layout> {
+        let relocated = RELOCATING_ENV.iter().any(|k| {
+            std::env::var_os(k).is_some() || env.iter().any(|(key, _)| key.as_os_str() == *k)
+        });
+        if relocated {
+            return None;
+        }
+        let dot_git = dir.join(".git");
+        let meta = std::fs::metadata(&dot_git).ok()?;
+        let git_dir = if meta.is_dir() {
+            dot_git
+        } else {
+            let text = std::fs::read_to_string(&dot_git).ok()?;
+            let target = text
+                .strip_prefix("gitdir: ")?
+                .trim_end_matches(['\n', '\r']);
+            if target.is_empty() {
+                return None;
+            }
+            dir.join(target)
+        };
+        if !git_dir.join("HEAD").is_file() {
+            return None;
+        }
+        let common = match std::fs::read_to_string(git_dir.join("commondir")) {
+            Ok(c) => {
+                let c = c.trim_end_matches(['\n', '\r']);
+                if c.is_empty() {
+                    return None;
+                }
+                git_dir.join(c)
+            }
+            Err(e) if e.kind() == IoKind::NotFound => git_dir.clone(),
+            Err(_) => return None,
+        };
+        let common = common.canonicalize().ok()?;
+        Some(Layout { git_dir, common })
+    }
+
+    pub(crate) fn common(&self) -> &Path {
+        &self.common
+    }
+
+    /// Refs are read from files only in the files format (no `reftable/`).
+    fn files_backend(&self) -> bool {
+        !self.common.join("reftable").exists()
+    }
+
+    /// What the full ref `name` (`HEAD`, `refs/heads/x`, ...) points at after
+    /// following symbolic refs: `Some(Some(oid))`, `Some(None)` when there is no
+    /// such ref (or it is a branch not born yet), `None`: ask git.
+    pub(crate) fn resolve(&self, name: &str) -> Option<Option<String>> {
+        if !self.files_backend() {
+            return None;
+        }
+        let mut name = name.to_string();
+        // git follows at most five levels of symbolic refs
+        for _ in 0..5 {
+            match self.read_ref(&name)? {
+                RefValue::Missing => return Some(None),
+                RefValue::Oid(oid) => return Some(Some(oid)),
+                RefValue::Symbolic(target) => name = target,
+            }
+        }
+        None
+    }
+
+    /// The branch `HEAD` names (`refs/heads/` left off), `Some(None)` when it is
+    /// detached, `None`: ask git.
+    pub(crate) fn head_branch(&self) -> Option<Option<String>> {
+        if !self.files_backend() {
+            return None;
+        }
+        match self.read_ref("HEAD")? {
+            RefValue::Oid(_) => Some(None),
+            RefValue::Symbolic(t) => t.strip_prefix("refs/heads/").map(|b| Some(b.to_string())),
+            RefValue::Missing => None,
+        }
+    }
+
+    /// `name` as its own file says, or as `packed-refs` does.
+    fn read_ref(&self, name: &str) -> Option<RefValue> {
+        let per_worktree = name == "HEAD"
+            || ["refs/bisect/", "refs/worktree/", "refs/rewritten/"]
+                .iter()
+                .any(|p| name.starts_with(p));
+        // only names read exactly here: HEAD and valid refs under refs/ (which also
+        // keeps a hostile name from reaching outside the directory)
+        if !(name == "HEAD" || name.starts_with("refs/") && valid_refname(name)) {
+            return None;
+        }
+        let base = if per_worktree {
+            &self.git_dir
+        } else {
+            &self.common
+        };
+        match std::fs::read(base.join(name)) {
+            Ok(bytes) => return parse_loose(&bytes),
+            // a directory (refs/heads/feat while asking for refs/heads/feat): no ref
+            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::IsADirectory => {}
+            Err(e) if e.kind() == IoKind::NotADirectory => {}
+            Err(_) => return None,
+        }
+        if per_worktree {
+            return Some(RefValue::Missing);
+        }
+        let packed = match std::fs::read(self.common.join("packed-refs")) {
+            Ok(p) => p,
+            Err(e) if e.kind() == IoKind::NotFound => return Some(RefValue::Missing),
+            Err(_) => return None,
+        };
+        for line in packed.split(|&b| b == b'\n') {
+            if line.is_empty() || line[0] == b'#' || line[0] == b'^' {
+                continue;
+            }
+            let line = std::str::from_utf8(line).ok()?;
+            let (oid, r) = line.split_once(' ')?;
+            if r == name {
+                return is_oid(oid).then(|| RefValue::Oid(oid.to_string()));
+            }
+        }
+        Some(RefValue::Missing)
+    }
+
+    /// The worktree registered at `path` (its `.git` file and its admin directory
+    /// `<common>/worktrees/<id>` pointing at each other), as `git worktree list`
+    /// shows it: `Some(None)` when no registered worktree is there, `None`: ask git.
+    pub(crate) fn worktree_at(&self, path: &Path) -> Option<Option<WorktreeEntry>> {
+        if !self.files_backend() || !path.is_absolute() {
+            return None;
+        }
+        // the main worktree: `<path>/.git` is the common directory itself
+        if let Ok(own) = path.join(".git").canonicalize()
+            && own == self.common
+        {
+            if std::fs::read_to_string(self.common.join("config"))
+                .ok()?
+                .contains("bare = true")
+            {
+                return None; // core.bare: let git decide what it lists
+            }
+            let main = Layout {
+                git_dir: self.common.clone(),
+                common: self.common.clone(),
+            };
+            return Some(Some(main.entry(path.to_path_buf(), None)?));
+        }
+        let wanted = path.join(".git");
+        let wanted_real = wanted.canonicalize().ok();
+        let admin_root = self.common.join("worktrees");
+        let dirs = match std::fs::read_dir(&admin_root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == IoKind::NotFound => return Some(None),
+            Err(_) => return None,
+        };
+        for d in dirs {
+            let admin = d.ok()?.path();
+            if !admin.is_dir() {
+                continue;
+            }
+            // a half-made admin directory (no gitdir yet): git's list has its rules
+            let gitdir = std::fs::read_to_string(admin.join("gitdir")).ok()?;
+            let gitdir = Path::new(gitdir.trim_end_matches(['\n', '\r']));
+            if !gitdir.is_absolute() {
+                return None; // worktree.useRelativePaths: not read here
+            }
+            let same = gitdir == wanted
+                || wanted_real.is_some() && gitdir.canonicalize().ok() == wanted_real;
+            if !same {
+                continue;
+            }
+            let locked = match std::fs::read_to_string(admin.join("locked")) {
+                Ok(r) => Some(r.trim_end_matches(['\n', '\r']).to_string()),
+                Err(e) if e.kind() == IoKind::NotFound => None,
+                Err(_) => return None,
+            };
+            let linked = Layout {
+                git_dir: admin,
+                common: self.common.clone(),
+            };
+            let mut entry = linked.entry(path.to_path_buf(), locked)?;
+            // git: a locked worktree is never prunable; else one whose .git is gone
+            entry.prunable = entry.locked.is_none() && !gitdir.exists();
+            return Some(Some(entry));
+        }
+        Some(None)
+    }
+
+    fn entry(&self, path: PathBuf, locked: Option<String>) -> Option<WorktreeEntry> {
+        let branch = self.head_branch()?;
+        let head = self.resolve("HEAD")?;
+        Some(WorktreeEntry {
+            path,
+            head,
+            branch,
+            bare: false,
+            prunable: false,
+            locked,
+        })
+    }
+}
+
+enum RefValue {
+    Oid(String),
+    Symbolic(String),
+    Missing,
+}
+
+/// A loose ref file: an object id, or `ref: <target>`; `None` for anything else.
+fn parse_loose(bytes: &[u8]) -> Option<RefValue> {
+    let text = std::str::from_utf8(bytes)
+        .ok()?
+        .trim_end_matches(['\n', '\r']);
+    if let Some(target) = text.strip_prefix("ref:") {
+        let target = target.trim_start_matches([' ', '\t']);
+        return (target == "HEAD" || target.starts_with("refs/") && valid_refname(target))
+            .then(|| RefValue::Symbolic(target.to_string()));
+    }
+    is_oid(text).then(|| RefValue::Oid(text.to_string()))
+}
+
+/// A full SHA-1 or SHA-256 object id in lower-case hex.
+pub(crate) fn is_oid(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// git's `check_refname_format` without options: what `git check-ref-format`
+/// accepts (one-level names included; `*` never).
+pub(crate) fn valid_refname(name: &str) -> bool {
+    if name.is_empty() || name == "@" || name.ends_with('/') || name.ends_with('.') {
+        return false;
+    }
+    name.split('/').all(|c| {
+        !c.is_empty()
+            && !c.starts_with('.')
+            && !c.ends_with(".lock")
+            && !c.contains("..")
+            && !c.contains("@{")
+            && !c
+                .bytes()
+                .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b))
+    })
+}
+
+/// `git check-ref-format --branch NAME` for a name that is not `@{-N}` shorthand:
+/// a valid `refs/heads/NAME` that does not start with `-` and is not `HEAD`.
+pub(crate) fn valid_branch_name(name: &str) -> Option<bool> {
+    if name.starts_with("@{-") {
+        return None; // "the branch before": git resolves it
+    }
+    Some(!name.starts_with('-') && name != "HEAD" && valid_refname(&format!("refs/heads/{name}")))
+}
+
+/// The full refs git tries, in its order, for a short name such as `main` or
+/// `origin/main` (`git help revisions`: `<refname>`, `refs/<refname>`,
+/// `refs/tags/...`, `refs/heads/...`, `refs/remotes/...`, `refs/remotes/.../HEAD`).
+pub(crate) fn dwim_candidates(name: &str) -> Vec<String> {
+    vec![
+        name.to_string(),
+        format!("refs/{name}"),
+        format!("refs/tags/{name}"),
+        format!("refs/heads/{name}"),
+        format!("refs/remotes/{name}"),
+        format!("refs/remotes/{name}/HEAD"),
+    ]
+}
+
+impl Layout {
+    /// The object a revision written as a ref name (short or full) or a full
+    /// object id names, found as git finds it: the first of [`dwim_candidates`]
+    /// that exists. `None`: ask git (any other revision syntax, or a name git
+    /// would also look up outside `refs/`).
+    /// Returns the object id and the full ref it was found under (`HEAD` for
+    /// `HEAD`, the id itself for an id).
+    pub(crate) fn resolve_rev(&self, rev: &str) -> Option<(String, String)> {
+        if is_oid(rev) {
+            return Some((rev.to_string(), rev.to_string()));
+        }
+        if rev == "HEAD" {
+            return self.resolve("HEAD")?.map(|oid| (oid, rev.to_string()));
+        }
+        // a one-level name in capitals is a pseudo-ref git reads from .git itself
+        if !rev.starts_with("refs/") && rev.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+            return None;
+        }
+        if !rev.starts_with("refs/") && self.git_dir.join(rev).exists() {
+            return None; // a file `.git/<rev>`: git may read it as a ref first
+        }
+        for cand in dwim_candidates(rev) {
+            if !cand.starts_with("refs/") {
+                continue; // `main` as a file in .git: checked just above
+            }
+            if let Some(oid) = self.resolve(&cand)? {
+                return Some((oid, cand));
+            }
+        }
+        None
+    }
+}
