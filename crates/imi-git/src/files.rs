@@ -139,7 +139,13 @@ impl Layout {
         } else {
             &self.common
         };
-        match std::fs::read(base.join(name)) {
+        let file = base.join(name);
+        // a symbolic link is a symbolic ref to git (core.preferSymlinkRefs), read
+        // from the link's text, not by following it: ask git
+        if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+            return None;
+        }
+        match std::fs::read(&file) {
             Ok(bytes) => return parse_loose(&bytes),
             // a directory (refs/heads/feat while asking for refs/heads/feat): no ref
             Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::IsADirectory => {}
@@ -178,11 +184,17 @@ impl Layout {
         if let Ok(own) = path.join(".git").canonicalize()
             && own == self.common
         {
-            if std::fs::read_to_string(self.common.join("config"))
-                .ok()?
-                .contains("bare = true")
-            {
-                return None; // core.bare: let git decide what it lists
+            // core.bare set (in any spelling, or per worktree): git decides what
+            // it lists
+            let config = std::fs::read_to_string(self.common.join("config")).ok()?;
+            let bare_set = config.lines().any(|l| {
+                let l = l.trim().to_ascii_lowercase();
+                l.starts_with("bare")
+                    && l.trim_start_matches("bare").trim_start().starts_with('=')
+                    && l.split_once('=').map(|(_, v)| v.trim()) != Some("false")
+            });
+            if bare_set || self.common.join("config.worktree").exists() {
+                return None;
             }
             let main = Layout {
                 git_dir: self.common.clone(),
@@ -205,7 +217,11 @@ impl Layout {
             }
             // a half-made admin directory (no gitdir yet): git's list has its rules
             let gitdir = std::fs::read_to_string(admin.join("gitdir")).ok()?;
-            let gitdir = Path::new(gitdir.trim_end_matches(['\n', '\r']));
+            let gitdir = gitdir.strip_suffix('\n').unwrap_or(&gitdir);
+            if gitdir.trim() != gitdir {
+                return None; // white space git would trim: its rules, not these
+            }
+            let gitdir = Path::new(gitdir);
             if !gitdir.is_absolute() {
                 return None; // worktree.useRelativePaths: not read here
             }
@@ -215,7 +231,7 @@ impl Layout {
                 continue;
             }
             let locked = match std::fs::read_to_string(admin.join("locked")) {
-                Ok(r) => Some(r.trim_end_matches(['\n', '\r']).to_string()),
+                Ok(r) => Some(r.trim().to_string()), // as git trims the reason
                 Err(e) if e.kind() == IoKind::NotFound => None,
                 Err(_) => return None,
             };
@@ -290,8 +306,8 @@ pub(crate) fn valid_refname(name: &str) -> bool {
 /// `git check-ref-format --branch NAME` for a name that is not `@{-N}` shorthand:
 /// a valid `refs/heads/NAME` that does not start with `-` and is not `HEAD`.
 pub(crate) fn valid_branch_name(name: &str) -> Option<bool> {
-    if name.starts_with("@{-") {
-        return None; // "the branch before": git resolves it
+    if name.contains("@{") {
+        return None; // `@{-1}`, `x@{u}`: git resolves them first
     }
     Some(!name.starts_with('-') && name != "HEAD" && valid_refname(&format!("refs/heads/{name}")))
 }
@@ -324,12 +340,18 @@ impl Layout {
         if rev == "HEAD" {
             return self.resolve("HEAD")?.map(|oid| (oid, rev.to_string()));
         }
-        // a one-level name in capitals is a pseudo-ref git reads from .git itself
-        if !rev.starts_with("refs/") && rev.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+        // a one-level name in capitals is a pseudo-ref git reads from .git itself;
+        // `@` is HEAD, `x@{...}` a reflog or upstream: all for git
+        if rev.contains('@')
+            || !rev.starts_with("refs/") && rev.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        {
             return None;
         }
-        if !rev.starts_with("refs/") && self.git_dir.join(rev).exists() {
-            return None; // a file `.git/<rev>`: git may read it as a ref first
+        // a file `<dir>/<rev>` in either git directory: git may read it as a ref first
+        if !rev.starts_with("refs/")
+            && (self.git_dir.join(rev).exists() || self.common.join(rev).exists())
+        {
+            return None;
         }
         for cand in dwim_candidates(rev) {
             if !cand.starts_with("refs/") {

@@ -104,7 +104,15 @@ impl Repo {
     /// `git worktree remove`; without `force` git refuses a worktree with changes
     /// or untracked files ([`crate::GitError::WouldLoseWork`]).
     pub fn worktree_remove(&self, path: &Path, force: bool) -> Result<()> {
-        let mut args: Vec<&OsStr> = vec![OsStr::new("worktree"), OsStr::new("remove")];
+        // git checks the worktree with a plain `git status`, which honours
+        // status.showUntrackedFiles: set to `no` (git's own advice for slow status),
+        // untracked files would be deleted unasked. Always look at them.
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("-c"),
+            OsStr::new("status.showUntrackedFiles=normal"),
+            OsStr::new("worktree"),
+            OsStr::new("remove"),
+        ];
         if force {
             args.push(OsStr::new("--force"));
         }

@@ -181,7 +181,37 @@ fn bad_names_are_refused_with_a_suggestion(w: &World) {
     assert_eq!(w.git(&w.trunk(), &["branch", "--list", "feat/*"]), "");
 }
 
+/// `git status` can be told to hide untracked files (`status.showUntrackedFiles=no`,
+/// git's advice when status is slow); `imi remove` still refuses them, with the
+/// count, and leaves them where they were.
+fn remove_refuses_untracked_files_status_hides(w: &World) {
+    w.init_project();
+    w.git(&w.trunk(), &["config", "status.showUntrackedFiles", "no"]);
+    w.imi(&w.trunk(), &["feat", "notes"]).ok();
+    w.write(&w.wt("feat-notes").join("notes.txt"), "mine\n");
+    let (code, doc) = w.imi_json(&w.trunk(), &["remove", "feat-notes"]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["error"]["code"], "UNSAFE");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 uncommitted file(s)"),
+        "{doc}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.wt("feat-notes").join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    // the branch too (w.git fails the test if it is gone)
+    w.git(
+        &w.trunk(),
+        &["show-ref", "--verify", "refs/heads/feat/notes"],
+    );
+}
+
 both_backends! {
+    remove_refuses_untracked_files_that_status_hides => remove_refuses_untracked_files_status_hides;
     remove_refuses_an_unmerged_branch_and_force_keeps_it => remove_refuses_unmerged_branch;
     close_refuses_dirty_and_keeps_the_branch => close_keeps_branch_and_refuses_dirty;
     merge_refuses_a_dirty_worktree_or_trunk => merge_refuses_dirty_sides;
