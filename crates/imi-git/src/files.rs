@@ -37,6 +37,8 @@ pub(crate) struct Layout {
     /// Shared by all worktrees; absolute, symbolic links resolved (as
     /// `git rev-parse --path-format=absolute --git-common-dir` prints it).
     common: PathBuf,
+    /// Refs are files (no `reftable/`): only then are they read here.
+    files_backend: bool,
 }
 
 impl Layout {
@@ -79,23 +81,23 @@ impl Layout {
             Err(_) => return None,
         };
         let common = common.canonicalize().ok()?;
-        Some(Layout { git_dir, common })
+        let files_backend = !common.join("reftable").exists();
+        Some(Layout {
+            git_dir,
+            common,
+            files_backend,
+        })
     }
 
     pub(crate) fn common(&self) -> &Path {
         &self.common
     }
 
-    /// Refs are read from files only in the files format (no `reftable/`).
-    fn files_backend(&self) -> bool {
-        !self.common.join("reftable").exists()
-    }
-
     /// What the full ref `name` (`HEAD`, `refs/heads/x`, ...) points at after
     /// following symbolic refs: `Some(Some(oid))`, `Some(None)` when there is no
     /// such ref (or it is a branch not born yet), `None`: ask git.
     pub(crate) fn resolve(&self, name: &str) -> Option<Option<String>> {
-        if !self.files_backend() {
+        if !self.files_backend {
             return None;
         }
         let mut name = name.to_string();
@@ -113,7 +115,7 @@ impl Layout {
     /// The branch `HEAD` names (`refs/heads/` left off), `Some(None)` when it is
     /// detached, `None`: ask git.
     pub(crate) fn head_branch(&self) -> Option<Option<String>> {
-        if !self.files_backend() {
+        if !self.files_backend {
             return None;
         }
         match self.read_ref("HEAD")? {
@@ -177,7 +179,7 @@ impl Layout {
     /// `<common>/worktrees/<id>` pointing at each other), as `git worktree list`
     /// shows it: `Some(None)` when no registered worktree is there, `None`: ask git.
     pub(crate) fn worktree_at(&self, path: &Path) -> Option<Option<WorktreeEntry>> {
-        if !self.files_backend() || !path.is_absolute() {
+        if !self.files_backend || !path.is_absolute() {
             return None;
         }
         // the main worktree: `<path>/.git` is the common directory itself
@@ -198,7 +200,7 @@ impl Layout {
             }
             let main = Layout {
                 git_dir: self.common.clone(),
-                common: self.common.clone(),
+                ..self.clone()
             };
             return Some(Some(main.entry(path.to_path_buf(), None)?));
         }
@@ -237,7 +239,7 @@ impl Layout {
             };
             let linked = Layout {
                 git_dir: admin,
-                common: self.common.clone(),
+                ..self.clone()
             };
             let mut entry = linked.entry(path.to_path_buf(), locked)?;
             // git: a locked worktree is never prunable; else one whose .git is gone
@@ -245,6 +247,50 @@ impl Layout {
             return Some(Some(entry));
         }
         Some(None)
+    }
+
+    /// The object a revision written as a ref name (short or full) or a full
+    /// object id names, with the full ref it was found under (`HEAD` for `HEAD`,
+    /// the id itself for an id). Found as git finds it: the first that exists of
+    /// `refs/<rev>`, `refs/tags/<rev>`, `refs/heads/<rev>`, `refs/remotes/<rev>`,
+    /// `refs/remotes/<rev>/HEAD` (`git help revisions`; `<rev>` itself first when it
+    /// is a full ref). `None`: ask git (any other revision syntax, or a name git
+    /// would also look up outside `refs/`).
+    pub(crate) fn resolve_rev(&self, rev: &str) -> Option<(String, String)> {
+        if is_oid(rev) {
+            return Some((rev.to_string(), rev.to_string()));
+        }
+        if rev == "HEAD" {
+            return self.resolve("HEAD")?.map(|oid| (oid, rev.to_string()));
+        }
+        // a one-level name in capitals is a pseudo-ref git reads from .git itself;
+        // `@` is HEAD, `x@{...}` a reflog or upstream: all for git
+        if rev.contains('@')
+            || !rev.starts_with("refs/") && rev.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        {
+            return None;
+        }
+        // a file `<dir>/<rev>` in either git directory: git may read it as a ref first
+        if !rev.starts_with("refs/")
+            && (self.git_dir.join(rev).exists() || self.common.join(rev).exists())
+        {
+            return None;
+        }
+        let candidates = [
+            rev.to_string(),
+            format!("refs/{rev}"),
+            format!("refs/tags/{rev}"),
+            format!("refs/heads/{rev}"),
+            format!("refs/remotes/{rev}"),
+            format!("refs/remotes/{rev}/HEAD"),
+        ];
+        // `<rev>` outside refs/ (a file in .git): excluded just above
+        for cand in candidates.into_iter().filter(|c| c.starts_with("refs/")) {
+            if let Some(oid) = self.resolve(&cand)? {
+                return Some((oid, cand));
+            }
+        }
+        None
     }
 
     fn entry(&self, path: PathBuf, locked: Option<String>) -> Option<WorktreeEntry> {
@@ -281,13 +327,13 @@ fn parse_loose(bytes: &[u8]) -> Option<RefValue> {
 }
 
 /// A full SHA-1 or SHA-256 object id in lower-case hex.
-pub(crate) fn is_oid(s: &str) -> bool {
+fn is_oid(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// git's `check_refname_format` without options: what `git check-ref-format`
 /// accepts (one-level names included; `*` never).
-pub(crate) fn valid_refname(name: &str) -> bool {
+fn valid_refname(name: &str) -> bool {
     if name.is_empty() || name == "@" || name.ends_with('/') || name.ends_with('.') {
         return false;
     }
@@ -303,64 +349,12 @@ pub(crate) fn valid_refname(name: &str) -> bool {
     })
 }
 
-/// `git check-ref-format --branch NAME` for a name that is not `@{-N}` shorthand:
-/// a valid `refs/heads/NAME` that does not start with `-` and is not `HEAD`.
+/// `git check-ref-format --branch NAME`: a valid `refs/heads/NAME` that does not
+/// start with `-` and is not `HEAD`; `None` (ask git) for a name with `@{`, which
+/// git first resolves (`@{-1}`, `x@{u}`).
 pub(crate) fn valid_branch_name(name: &str) -> Option<bool> {
     if name.contains("@{") {
         return None; // `@{-1}`, `x@{u}`: git resolves them first
     }
     Some(!name.starts_with('-') && name != "HEAD" && valid_refname(&format!("refs/heads/{name}")))
-}
-
-/// The full refs git tries, in its order, for a short name such as `main` or
-/// `origin/main` (`git help revisions`: `<refname>`, `refs/<refname>`,
-/// `refs/tags/...`, `refs/heads/...`, `refs/remotes/...`, `refs/remotes/.../HEAD`).
-pub(crate) fn dwim_candidates(name: &str) -> Vec<String> {
-    vec![
-        name.to_string(),
-        format!("refs/{name}"),
-        format!("refs/tags/{name}"),
-        format!("refs/heads/{name}"),
-        format!("refs/remotes/{name}"),
-        format!("refs/remotes/{name}/HEAD"),
-    ]
-}
-
-impl Layout {
-    /// The object a revision written as a ref name (short or full) or a full
-    /// object id names, found as git finds it: the first of [`dwim_candidates`]
-    /// that exists. `None`: ask git (any other revision syntax, or a name git
-    /// would also look up outside `refs/`).
-    /// Returns the object id and the full ref it was found under (`HEAD` for
-    /// `HEAD`, the id itself for an id).
-    pub(crate) fn resolve_rev(&self, rev: &str) -> Option<(String, String)> {
-        if is_oid(rev) {
-            return Some((rev.to_string(), rev.to_string()));
-        }
-        if rev == "HEAD" {
-            return self.resolve("HEAD")?.map(|oid| (oid, rev.to_string()));
-        }
-        // a one-level name in capitals is a pseudo-ref git reads from .git itself;
-        // `@` is HEAD, `x@{...}` a reflog or upstream: all for git
-        if rev.contains('@')
-            || !rev.starts_with("refs/") && rev.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
-        {
-            return None;
-        }
-        // a file `<dir>/<rev>` in either git directory: git may read it as a ref first
-        if !rev.starts_with("refs/")
-            && (self.git_dir.join(rev).exists() || self.common.join(rev).exists())
-        {
-            return None;
-        }
-        for cand in dwim_candidates(rev) {
-            if !cand.starts_with("refs/") {
-                continue; // `main` as a file in .git: checked just above
-            }
-            if let Some(oid) = self.resolve(&cand)? {
-                return Some((oid, cand));
-            }
-        }
-        None
-    }
 }

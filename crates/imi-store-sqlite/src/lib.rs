@@ -225,8 +225,8 @@ impl SqliteStore {
             .after_release(|conn, _| Box::pin(release_clean(conn)))
             .connect_lazy_with(options.clone());
         let shared = readers == 0;
-        // Readers commit nothing, so they skip the writer's check on release (a
-        // round trip to the connection's thread after every statement).
+        // Separate readers commit nothing, so they skip the writer's check on release
+        // (a round trip to the connection's thread after every statement).
         let reader = if shared {
             writer.clone()
         } else {
